@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cnlab_compat.h - the connector API differences between supported kernels,
+ * and nothing else. One wrapper per difference, keyed on LINUX_VERSION_CODE.
+ */
+#ifndef CNLAB_COMPAT_H
+#define CNLAB_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/connector.h>
+
+/*
+ * v6.6 ("connector/cn_proc: Add filtering to fix some bugs") added a
+ * netlink_filter_fn and its data to cn_netlink_send_mult(); cnlab never
+ * filters.
+ */
+static inline int cnlab_netlink_send_mult(struct cn_msg *msg, u16 len,
+					  u32 portid, u32 group, gfp_t gfp)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	return cn_netlink_send_mult(msg, len, portid, group, gfp, NULL, NULL);
+#else
+	return cn_netlink_send_mult(msg, len, portid, group, gfp);
+#endif
+}
+
+#endif /* CNLAB_COMPAT_H */

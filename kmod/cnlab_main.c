@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cnlab_main.c - module parameters, and registration of cnlab's connector
+ * callbacks on load and their removal on unload.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+
+#include "cnlab.h"
+
+static unsigned int echo_idx = CNLAB_IDX;
+module_param(echo_idx, uint, 0444);
+MODULE_PARM_DESC(echo_idx, "idx of the echo callback's id (default CN_NETLINK_USERS + 3, as samples/connector/cn_test.c)");
+
+static unsigned int echo_val = CNLAB_ECHO_VAL;
+module_param(echo_val, uint, 0444);
+MODULE_PARM_DESC(echo_val, "val of the echo callback's id (default 0x456, as samples/connector/cn_test.c)");
+
+static unsigned int ctl_idx = CNLAB_IDX;
+module_param(ctl_idx, uint, 0444);
+MODULE_PARM_DESC(ctl_idx, "idx of the control callback's id");
+
+static unsigned int ctl_val = CNLAB_CTL_VAL;
+module_param(ctl_val, uint, 0444);
+MODULE_PARM_DESC(ctl_val, "val of the control callback's id");
+
+int cnlab_ack_skew;
+module_param_named(ack_skew, cnlab_ack_skew, int, 0444);
+MODULE_PARM_DESC(ack_skew, "added to every echo reply's ack; nonzero breaks the echo on purpose, to prove that the suites notice (default 0)");
+
+static struct cb_id cnlab_echo_id;
+static struct cb_id cnlab_ctl_id;
+
+static int __init cnlab_init(void)
+{
+	int err;
+
+	cnlab_echo_id = (struct cb_id){ .idx = echo_idx, .val = echo_val };
+	cnlab_ctl_id = (struct cb_id){ .idx = ctl_idx, .val = ctl_val };
+
+	if (echo_idx == ctl_idx && echo_val == ctl_val) {
+		pr_err("echo and control ids are both %u:%u; give them different ids\n",
+		       echo_idx, echo_val);
+		return -EINVAL;
+	}
+
+	err = cn_add_callback(&cnlab_echo_id, "cnlab_echo", cnlab_echo_cb);
+	if (err) {
+		pr_err("cannot register echo id %u:%u: %d\n", echo_idx,
+		       echo_val, err);
+		goto err_echo;
+	}
+
+	err = cn_add_callback(&cnlab_ctl_id, "cnlab_ctl", cnlab_ctl_cb);
+	if (err) {
+		pr_err("cannot register control id %u:%u: %d\n", ctl_idx,
+		       ctl_val, err);
+		goto err_ctl;
+	}
+
+	pr_info("echo on %u:%u, control on %u:%u%s\n", echo_idx, echo_val,
+		ctl_idx, ctl_val, cnlab_ack_skew ? ", replies with a skewed ack" : "");
+	return 0;
+
+err_ctl:
+	cn_del_callback(&cnlab_echo_id);
+err_echo:
+	return err;
+}
+
+static void __exit cnlab_exit(void)
+{
+	cn_del_callback(&cnlab_ctl_id);
+	cn_del_callback(&cnlab_echo_id);
+}
+
+module_init(cnlab_init);
+module_exit(cnlab_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("cnlab: a connector (NETLINK_CONNECTOR) echo and test module");
