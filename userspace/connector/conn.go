@@ -1,0 +1,265 @@
+package connector
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// socket is what Conn needs of a NETLINK_CONNECTOR socket. The Linux one is
+// in socket_linux.go; tests give Conn a fake.
+type socket interface {
+	// write sends one datagram to the kernel.
+	write(b []byte) error
+	// read receives one datagram into b. With wait false it returns
+	// syscall.EAGAIN at once when nothing is queued; with wait true it
+	// blocks until a datagram arrives or the deadline passes.
+	read(b []byte, wait bool) (n int, src Source, err error)
+	setReadDeadline(t time.Time) error
+	portID() uint32
+	close() error
+}
+
+// received is a message kept for Receive.
+type received struct {
+	msg Message
+	src Source
+	err error
+}
+
+// Conn is a connection to the kernel connector. Its methods are safe for
+// concurrent use, but receiving is serialized: give each concurrent
+// requester its own Conn.
+type Conn struct {
+	sock socket
+
+	mu      sync.Mutex // guards everything below
+	seq     uint32
+	backlog []received
+	wbuf    []byte
+	rbuf    []byte
+	rest    []byte // messages of the last datagram not yet handed out
+	restSrc Source
+}
+
+// rbufSize holds the largest message the connector sends (a netlink header,
+// struct cn_msg and CONNECTOR_MAX_MSG_SIZE bytes) with room to spare for
+// datagrams from user space peers.
+const rbufSize = 64 << 10
+
+func newConn(s socket) *Conn {
+	return &Conn{
+		sock: s,
+		// Sequence numbers start at random so that replies meant for an
+		// earlier socket with the same port id cannot match.
+		seq:  rand.Uint32(),
+		wbuf: make([]byte, 0, nlmsgHdrLen+HeaderLen+MaxData),
+		rbuf: make([]byte, rbufSize),
+	}
+}
+
+// PortID returns the socket's netlink port id, which replies are sent to.
+func (c *Conn) PortID() uint32 { return c.sock.portID() }
+
+// Close closes the connection; a Receive or Request blocked on it returns.
+func (c *Conn) Close() error { return c.sock.close() }
+
+// Send sends m to the kernel as it is, seq and ack included.
+func (c *Conn) Send(m *Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.send(m)
+}
+
+func (c *Conn) send(m *Message) error {
+	b, err := appendNetlink(c.wbuf[:0], m, c.sock.portID())
+	if err != nil {
+		return fmt.Errorf("send to %s: %w", m.ID, err)
+	}
+	if err := c.sock.write(b); err != nil {
+		return fmt.Errorf("send to %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// SendRaw sends b, which must be a struct cn_msg and its data, as the
+// payload of one netlink message, without checking it. It is for tests that
+// need the kernel to see malformed messages.
+func (c *Conn) SendRaw(b []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := binary.NativeEndian.AppendUint32(c.wbuf[:0], uint32(nlmsgHdrLen+len(b)))
+	w = binary.NativeEndian.AppendUint16(w, nlmsgDone)
+	w = binary.NativeEndian.AppendUint16(w, 0)
+	w = binary.NativeEndian.AppendUint32(w, 0)
+	w = binary.NativeEndian.AppendUint32(w, c.sock.portID())
+	w = append(w, b...)
+	if err := c.sock.write(w); err != nil {
+		return fmt.Errorf("send raw: %w", err)
+	}
+	return nil
+}
+
+// Receive returns the next message for this socket: one that a Request set
+// aside as not its reply, or else the next to arrive. It waits until ctx is
+// done.
+func (c *Conn) Receive(ctx context.Context) (Message, Source, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.backlog) > 0 {
+		r := c.backlog[0]
+		c.backlog[0] = received{}
+		c.backlog = c.backlog[1:]
+		return r.msg, r.src, r.err
+	}
+	src, d, err := c.next(ctx)
+	if err != nil {
+		return Message{}, src, err
+	}
+	m := d.msg
+	m.Data = append([]byte(nil), d.data...)
+	return m, src, nil
+}
+
+// Request sends req with a fresh seq and returns its reply: the message from
+// the kernel with req's id, the same seq, and ack = seq + 1. Every other
+// message that arrives meanwhile is kept for Receive. req.Seq is set to the
+// seq used; req.Ack is sent as it is.
+func (c *Conn) Request(ctx context.Context, req *Message) (Message, error) {
+	var reply Message
+	err := c.RequestInto(ctx, req, &reply)
+	return reply, err
+}
+
+// RequestInto is Request that decodes the reply into reply, reusing the
+// capacity of reply.Data: a loop of requests need not allocate.
+func (c *Conn) RequestInto(ctx context.Context, req *Message, reply *Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	c.seq++
+	req.Seq = c.seq
+	if err := c.send(req); err != nil {
+		return err
+	}
+	overrun := false
+	for {
+		src, d, err := c.next(ctx)
+		if errors.Is(err, ErrOverrun) || errors.Is(err, ErrMalformed) {
+			// Neither ends the wait: the reply may still be queued
+			// behind an overflow or another sender's garbage. Both
+			// are kept for Receive to report.
+			overrun = overrun || errors.Is(err, ErrOverrun)
+			c.backlog = append(c.backlog, received{src: src, err: err})
+			continue
+		}
+		if err != nil {
+			if overrun {
+				return fmt.Errorf("request %s seq %d: no reply, and the receive queue overflowed meanwhile, so it may have been dropped: %w", req.ID, req.Seq, err)
+			}
+			return fmt.Errorf("request %s seq %d: no reply: %w", req.ID, req.Seq, err)
+		}
+		if src.PortID == 0 && src.Groups == 0 && d.msg.IsReplyTo(req.ID, req.Seq) {
+			*reply = d.msg
+			reply.Data = append(reply.Data[:0], d.data...)
+			return nil
+		}
+		m := d.msg
+		m.Data = append([]byte(nil), d.data...)
+		c.backlog = append(c.backlog, received{msg: m, src: src})
+	}
+}
+
+// decoded is a message whose data still points into the receive buffer.
+type decoded struct {
+	msg  Message
+	data []byte
+}
+
+// next returns the next message from the socket, reading a datagram when the
+// last one is used up. A malformed message is returned as an error, and the
+// rest of its datagram is dropped with it since its framing is lost.
+func (c *Conn) next(ctx context.Context) (Source, decoded, error) {
+	for {
+		if len(c.rest) == 0 {
+			n, src, err := c.read(ctx)
+			if err != nil {
+				return Source{}, decoded{}, err
+			}
+			c.rest, c.restSrc = c.rbuf[:n], src
+		}
+		typ, payload, rest, err := nextNetlink(c.rest)
+		if err != nil {
+			c.rest = nil
+			return c.restSrc, decoded{}, err
+		}
+		c.rest = rest
+		switch typ {
+		case nlmsgError:
+			if len(payload) >= 4 {
+				if e := int32(binary.NativeEndian.Uint32(payload)); e < 0 {
+					return c.restSrc, decoded{}, fmt.Errorf("netlink error from port %d: %w", c.restSrc.PortID, syscall.Errno(-e))
+				}
+			}
+			continue // an ack, which the connector never asks for
+		}
+		var d decoded
+		d.data, err = d.msg.decode(payload)
+		if err != nil {
+			return c.restSrc, decoded{}, err
+		}
+		return c.restSrc, d, nil
+	}
+}
+
+// read receives one datagram. It tries once without waiting, since a
+// connector callback has usually queued its reply before send returned, and
+// only then arms ctx's deadline and cancellation and waits.
+func (c *Conn) read(ctx context.Context) (int, Source, error) {
+	n, src, err := c.sock.read(c.rbuf, false)
+	if err != syscall.EAGAIN {
+		return n, src, wrapReadErr(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, Source{}, err
+	}
+	if ctx.Done() != nil {
+		if d, ok := ctx.Deadline(); ok {
+			if err := c.sock.setReadDeadline(d); err != nil {
+				return 0, Source{}, err
+			}
+		}
+		stop := context.AfterFunc(ctx, func() {
+			_ = c.sock.setReadDeadline(time.Unix(1, 0))
+		})
+		defer func() {
+			stop()
+			_ = c.sock.setReadDeadline(time.Time{})
+		}()
+	}
+	n, src, err = c.sock.read(c.rbuf, true)
+	if err != nil && (ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
+		if ctx.Err() != nil {
+			return 0, Source{}, ctx.Err()
+		}
+		return 0, Source{}, context.DeadlineExceeded
+	}
+	return n, src, wrapReadErr(err)
+}
+
+func wrapReadErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.ENOBUFS):
+		return fmt.Errorf("receive: %w (%w)", ErrOverrun, err)
+	default:
+		return fmt.Errorf("receive: %w", err)
+	}
+}

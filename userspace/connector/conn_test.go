@@ -1,0 +1,241 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fakeSocket stands in for the kernel's socket in host tests: datagrams are
+// queued by the test, or by onWrite, which sees each datagram sent, as a
+// connector callback would.
+type fakeSocket struct {
+	in      []fakeDatagram
+	writes  [][]byte
+	onWrite func(s *fakeSocket, sent *Message)
+}
+
+type fakeDatagram struct {
+	b   []byte
+	src Source
+	err error
+}
+
+var errNothingQueued = errors.New("fake socket: nothing queued and the test gave no more")
+
+func (s *fakeSocket) queue(b []byte, src Source) { s.in = append(s.in, fakeDatagram{b: b, src: src}) }
+
+func (s *fakeSocket) queueMsg(t *testing.T, m Message, src Source) {
+	t.Helper()
+	b, err := appendNetlink(nil, &m, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.queue(b, src)
+}
+
+func (s *fakeSocket) write(b []byte) error {
+	s.writes = append(s.writes, append([]byte(nil), b...))
+	if s.onWrite != nil {
+		_, payload, _, err := nextNetlink(b)
+		if err != nil {
+			return err
+		}
+		var m Message
+		if err := m.UnmarshalBinary(payload); err != nil {
+			return err
+		}
+		s.onWrite(s, &m)
+	}
+	return nil
+}
+
+func (s *fakeSocket) read(b []byte, wait bool) (int, Source, error) {
+	if len(s.in) == 0 {
+		if !wait {
+			return 0, Source{}, syscall.EAGAIN
+		}
+		return 0, Source{}, errNothingQueued
+	}
+	d := s.in[0]
+	s.in = s.in[1:]
+	if d.err != nil {
+		return 0, Source{}, d.err
+	}
+	return copy(b, d.b), d.src, nil
+}
+
+func (s *fakeSocket) setReadDeadline(time.Time) error { return nil }
+func (s *fakeSocket) portID() uint32                  { return 4242 }
+func (s *fakeSocket) close() error                    { return nil }
+
+var echoID = ID{14, 0x456}
+
+func reply(m *Message, ack uint32) Message {
+	return Message{ID: m.ID, Seq: m.Seq, Ack: ack, Data: m.Data}
+}
+
+// TestRequestGenealogy checks connector.rst's rules: only same seq with
+// ack = seq + 1, from the kernel, unicast, for the same id, is the reply;
+// everything else reaches Receive, in order.
+func TestRequestGenealogy(t *testing.T) {
+	tests := []struct {
+		name     string
+		before   func(t *testing.T, s *fakeSocket, req *Message) // queued ahead of the reply
+		wantKept int
+	}{
+		{"reply alone", func(*testing.T, *fakeSocket, *Message) {}, 0},
+		{"another seq is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
+			s.queueMsg(t, Message{ID: req.ID, Seq: req.Seq - 1, Ack: req.Seq}, Source{})
+		}, 1},
+		{"same seq, wrong ack is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
+			s.queueMsg(t, reply(req, req.Seq+2), Source{})
+		}, 1},
+		{"same seq, ack = seq is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
+			s.queueMsg(t, reply(req, req.Seq), Source{})
+		}, 1},
+		{"another id is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
+			m := reply(req, req.Seq+1)
+			m.ID.Val++
+			s.queueMsg(t, m, Source{})
+		}, 1},
+		{"a multicast is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
+			s.queueMsg(t, reply(req, req.Seq+1), Source{Groups: 1 << 13})
+		}, 1},
+		{"a user space sender is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
+			s.queueMsg(t, reply(req, req.Seq+1), Source{PortID: 77})
+		}, 1},
+		{"two in one datagram", func(t *testing.T, s *fakeSocket, req *Message) {
+			a, _ := appendNetlink(nil, &Message{ID: req.ID, Seq: 1}, 0)
+			b, _ := appendNetlink(a, &Message{ID: req.ID, Seq: 2, Data: []byte{9}}, 0)
+			s.queue(b, Source{})
+		}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &fakeSocket{}
+			s.onWrite = func(s *fakeSocket, req *Message) {
+				tt.before(t, s, req)
+				s.queueMsg(t, reply(req, req.Seq+1), Source{})
+			}
+			c := newConn(s)
+			req := &Message{ID: echoID, Data: []byte("ping")}
+			got, err := c.Request(t.Context(), req)
+			if err != nil {
+				t.Fatalf("Request: %v", err)
+			}
+			if !got.IsReplyTo(echoID, req.Seq) || string(got.Data) != "ping" {
+				t.Fatalf("Request returned %+v for seq %d", got, req.Seq)
+			}
+			for i := 0; i < tt.wantKept; i++ {
+				if _, _, err := c.Receive(t.Context()); err != nil {
+					t.Fatalf("Receive #%d of the kept messages: %v", i+1, err)
+				}
+			}
+			if _, _, err := c.Receive(t.Context()); !errors.Is(err, errNothingQueued) {
+				t.Fatalf("Receive after the %d kept messages: err = %v, want nothing left", tt.wantKept, err)
+			}
+		})
+	}
+}
+
+func TestRequestAllocatesFreshSeq(t *testing.T) {
+	s := &fakeSocket{onWrite: func(s *fakeSocket, req *Message) {
+		s.queueMsg(t, reply(req, req.Seq+1), Source{})
+	}}
+	c := newConn(s)
+	seen := map[uint32]bool{}
+	for i := 0; i < 100; i++ {
+		req := &Message{ID: echoID}
+		if _, err := c.Request(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+		if seen[req.Seq] {
+			t.Fatalf("seq %d used twice", req.Seq)
+		}
+		seen[req.Seq] = true
+	}
+}
+
+func TestRequestLateDuplicateGoesToReceive(t *testing.T) {
+	s := &fakeSocket{onWrite: func(s *fakeSocket, req *Message) {
+		s.queueMsg(t, reply(req, req.Seq+1), Source{})
+		s.queueMsg(t, reply(req, req.Seq+1), Source{})
+	}}
+	c := newConn(s)
+	first := &Message{ID: echoID}
+	if _, err := c.Request(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Request(t.Context(), &Message{ID: echoID}); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := c.Receive(t.Context())
+	if err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	if m.Seq != first.Seq {
+		t.Fatalf("Receive got seq %d, want the first request's duplicate reply, seq %d", m.Seq, first.Seq)
+	}
+}
+
+func TestRequestOverrunKeepsReplyAndReportsLoss(t *testing.T) {
+	s := &fakeSocket{}
+	s.onWrite = func(s *fakeSocket, req *Message) {
+		s.in = append(s.in, fakeDatagram{err: syscall.ENOBUFS})
+		s.queueMsg(t, reply(req, req.Seq+1), Source{})
+	}
+	c := newConn(s)
+	if _, err := c.Request(t.Context(), &Message{ID: echoID}); err != nil {
+		t.Fatalf("Request: %v", err)
+	}
+	if _, _, err := c.Receive(t.Context()); !errors.Is(err, ErrOverrun) {
+		t.Fatalf("Receive after an overrun: err = %v, want ErrOverrun", err)
+	}
+}
+
+func TestRequestTooBigSendsNothing(t *testing.T) {
+	s := &fakeSocket{}
+	c := newConn(s)
+	_, err := c.Request(t.Context(), &Message{ID: echoID, Data: make([]byte, MaxData+1)})
+	if !errors.Is(err, ErrTooBig) {
+		t.Fatalf("err = %v, want ErrTooBig", err)
+	}
+	if len(s.writes) != 0 {
+		t.Fatalf("%d datagrams sent, want none", len(s.writes))
+	}
+}
+
+func TestRequestContextDone(t *testing.T) {
+	c := newConn(&fakeSocket{})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := c.Request(ctx, &Message{ID: echoID}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestRequestNetlinkError(t *testing.T) {
+	s := &fakeSocket{}
+	s.onWrite = func(s *fakeSocket, req *Message) {
+		b := []byte{20, 0, 0, 0, nlmsgError, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xea, 0xff, 0xff, 0xff} // -EINVAL
+		s.queue(b, Source{})
+	}
+	c := newConn(s)
+	if _, err := c.Request(t.Context(), &Message{ID: echoID}); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("err = %v, want EINVAL", err)
+	}
+}
+
+func TestSourceGroup(t *testing.T) {
+	tests := []struct {
+		groups, want uint32
+	}{{0, 0}, {1, 1}, {1 << 13, 14}, {1 << 31, 32}, {3, 0}}
+	for _, tt := range tests {
+		if got := (Source{Groups: tt.groups}).Group(); got != tt.want {
+			t.Errorf("Source{Groups: %#x}.Group() = %d, want %d", tt.groups, got, tt.want)
+		}
+	}
+}

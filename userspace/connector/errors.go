@@ -1,0 +1,19 @@
+package connector
+
+import "errors"
+
+var (
+	// ErrTooBig is returned, before anything is sent, for a message whose
+	// data exceeds MaxData: the connector core would drop it silently.
+	ErrTooBig = errors.New("message too big for the connector")
+
+	// ErrMalformed is returned for bytes that are not a well-formed
+	// message: too short for a struct cn_msg, or a len that disagrees with
+	// what arrived.
+	ErrMalformed = errors.New("malformed connector message")
+
+	// ErrOverrun is returned by Receive and Request when the socket's
+	// receive queue overflowed (ENOBUFS): the kernel dropped messages meant
+	// for this socket. The connection stays usable.
+	ErrOverrun = errors.New("receive queue overflowed: messages were lost")
+)

@@ -1,0 +1,68 @@
+package connector
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Netlink framing of connector messages. The kernel's connector sends
+// NLMSG_DONE-typed messages and ignores the type of those it receives.
+const (
+	nlmsgHdrLen = 16
+	nlmsgError  = 0x2
+	nlmsgDone   = 0x3
+)
+
+// Source is where a received message came from: the sending socket's port id
+// (0 for the kernel) and, for a multicast message, the group bit mask.
+type Source struct {
+	PortID uint32
+	Groups uint32
+}
+
+// Group returns the multicast group the message was sent to, or 0 for a
+// unicast message. Only groups 1 to 32 can be reported this way, which
+// covers all of the connector's.
+func (s Source) Group() uint32 {
+	for g := uint32(1); g <= 32; g++ {
+		if s.Groups == 1<<(g-1) {
+			return g
+		}
+	}
+	return 0
+}
+
+// appendNetlink appends one netlink message carrying m to b. nlmsg_len is
+// exact (not rounded up), nlmsg_seq is m.Seq as the kernel's samples do.
+func appendNetlink(b []byte, m *Message, portID uint32) ([]byte, error) {
+	start := len(b)
+	b = binary.NativeEndian.AppendUint32(b, 0) // length, set below
+	b = binary.NativeEndian.AppendUint16(b, nlmsgDone)
+	b = binary.NativeEndian.AppendUint16(b, 0)
+	b = binary.NativeEndian.AppendUint32(b, m.Seq)
+	b = binary.NativeEndian.AppendUint32(b, portID)
+	b, err := m.AppendBinary(b)
+	if err != nil {
+		return b[:start], err
+	}
+	binary.NativeEndian.PutUint32(b[start:], uint32(len(b)-start))
+	return b, nil
+}
+
+// nextNetlink splits the first netlink message off a datagram. It returns the
+// message's type and payload and the rest of the datagram.
+func nextNetlink(b []byte) (typ uint16, payload, rest []byte, err error) {
+	if len(b) < nlmsgHdrLen {
+		return 0, nil, nil, fmt.Errorf("%w: %d bytes left in the datagram, shorter than a netlink header", ErrMalformed, len(b))
+	}
+	n := int(binary.NativeEndian.Uint32(b[0:4]))
+	if n < nlmsgHdrLen || n > len(b) {
+		return 0, nil, nil, fmt.Errorf("%w: nlmsg_len %d with %d bytes in the datagram", ErrMalformed, n, len(b))
+	}
+	typ = binary.NativeEndian.Uint16(b[4:6])
+	payload = b[nlmsgHdrLen:n]
+	if a := align4(n); a < len(b) {
+		rest = b[a:]
+	}
+	return typ, payload, rest, nil
+}
