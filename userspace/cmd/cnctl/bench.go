@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/control"
+)
+
+func runBench(args []string) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	n := fs.Int("n", 20000, "round trips per round")
+	size := fs.Int("s", 64, "bytes of data per request")
+	rounds := fs.Int("rounds", 5, "rounds per client, alternating between the clients")
+	ref := fs.String("ref", "", "path of the C reference client (userspace/bench/cn_echo_ref.c); empty: Go only")
+	idFlag := fs.String("id", control.DefaultEchoID.String(), "echo id, as idx:val")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	id, err := connector.ParseID(*idFlag)
+	if err != nil {
+		return fail("bench", err)
+	}
+	if *n <= 0 || *rounds <= 0 {
+		return fail("bench", fmt.Errorf("-n and -rounds must be positive"))
+	}
+
+	c, err := connector.Dial(nil)
+	if err != nil {
+		return fail("bench", err)
+	}
+	defer c.Close()
+	payload := make([]byte, *size)
+	if _, err := goRounds(c, id, payload, *n/10+1); err != nil { // warm-up
+		return fail("bench", err)
+	}
+
+	var goNs, refNs []float64
+	for r := 0; r < *rounds; r++ {
+		if *ref != "" {
+			ns, err := refRound(*ref, *n, *size, id)
+			if err != nil {
+				return fail("bench", err)
+			}
+			refNs = append(refNs, ns)
+		}
+		ns, err := goRounds(c, id, payload, *n)
+		if err != nil {
+			return fail("bench", err)
+		}
+		goNs = append(goNs, ns)
+	}
+
+	fmt.Printf("echo round trip to %s, %d-byte payload, %d rounds of %d\n", id, *size, *rounds, *n)
+	fmt.Printf("%-8s %12s %12s %12s\n", "client", "median ns", "min ns", "max ns")
+	row := func(name string, v []float64) {
+		fmt.Printf("%-8s %12.0f %12.0f %12.0f\n", name, median(v), slices.Min(v), slices.Max(v))
+	}
+	if len(refNs) > 0 {
+		row("C", refNs)
+	}
+	row("Go", goNs)
+	if len(refNs) > 0 {
+		fmt.Printf("ratio Go/C (medians): %.2f\n", median(goNs)/median(refNs))
+	}
+	return 0
+}
+
+// goRounds does n round trips with RequestInto and returns ns per round trip.
+func goRounds(c *connector.Conn, id connector.ID, payload []byte, n int) (float64, error) {
+	ctx := context.Background()
+	req := connector.Message{ID: id, Data: payload}
+	var reply connector.Message
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if err := c.RequestInto(ctx, &req, &reply); err != nil {
+			return 0, err
+		}
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(n), nil
+}
+
+// refRound runs the C reference client once and returns its ns per round trip.
+func refRound(path string, n, size int, id connector.ID) (float64, error) {
+	out, err := exec.Command(path, strconv.Itoa(n), strconv.Itoa(size),
+		strconv.FormatUint(uint64(id.Idx), 10), strconv.FormatUint(uint64(id.Val), 10)).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("C reference client %s: %v: %s", path, err, strings.TrimSpace(string(out)))
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 2 || f[0] != "ns_per_rt" {
+		return 0, fmt.Errorf("C reference client %s printed %q, want \"ns_per_rt <float>\"", path, out)
+	}
+	return strconv.ParseFloat(f[1], 64)
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
