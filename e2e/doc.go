@@ -1,0 +1,8 @@
+// Package e2e holds cnlab's end-to-end suites. They need the cnlab module
+// loaded in the running kernel, so they run inside a guest that the vm
+// runner boots (make e2e), never on the host: built with go test -c, the
+// binary is put in the guest's initramfs.
+//
+// Every spec keeps a ledger of what its client sent and received, and after
+// the spec the module's counters must agree with it.
+package e2e

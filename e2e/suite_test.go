@@ -1,0 +1,49 @@
+package e2e
+
+import (
+	"context"
+	"flag"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"golang.org/x/sys/unix"
+
+	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/control"
+)
+
+var (
+	echoIDFlag = flag.String("cnlab.echo-id", control.DefaultEchoID.String(), "the module's echo id, idx:val")
+	ctlIDFlag  = flag.String("cnlab.ctl-id", control.DefaultID.String(), "the module's control id, idx:val")
+
+	echoID, ctlID connector.ID
+)
+
+// replyTimeout bounds each wait for a reply: generous, since guests run
+// under emulation.
+const replyTimeout = 5 * time.Second
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	var uts unix.Utsname
+	_ = unix.Uname(&uts)
+	RunSpecs(t, "cnlab e2e on "+unix.ByteSliceToString(uts.Release[:]))
+}
+
+var _ = BeforeSuite(func() {
+	var err error
+	echoID, err = connector.ParseID(*echoIDFlag)
+	Expect(err).NotTo(HaveOccurred(), "-cnlab.echo-id")
+	ctlID, err = connector.ParseID(*ctlIDFlag)
+	Expect(err).NotTo(HaveOccurred(), "-cnlab.ctl-id")
+
+	c, err := connector.Dial(nil)
+	Expect(err).NotTo(HaveOccurred(), "dial the connector: is CONFIG_CONNECTOR set?")
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), replyTimeout)
+	defer cancel()
+	_, err = (&control.Client{Conn: c, ID: ctlID}).Stats(ctx)
+	Expect(err).NotTo(HaveOccurred(), "the cnlab module does not answer on its control id %s: is it loaded?", ctlID)
+})

@@ -1,0 +1,100 @@
+package vm
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// BuildModule builds kmod/ from the source tree src against the prepared
+// kernel build tree kdir, out of tree in outDir (one per kernel, so that
+// kernels never share objects). It returns the path of cnlab.ko. The
+// build's output is kept in outDir/build.log.
+func BuildModule(src, kdir, outDir string) (string, error) {
+	if err := os.RemoveAll(outDir); err != nil {
+		return "", fmt.Errorf("build module: %w", err)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", fmt.Errorf("build module: %w", err)
+	}
+	srcs, err := filepath.Glob(filepath.Join(src, "kmod", "*"))
+	if err != nil {
+		return "", fmt.Errorf("build module: %w", err)
+	}
+	for _, f := range srcs {
+		base := filepath.Base(f)
+		if !(strings.HasSuffix(base, ".c") || strings.HasSuffix(base, ".h") || base == "Kbuild") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("build module: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(outDir, base), b, 0o644); err != nil {
+			return "", fmt.Errorf("build module: %w", err)
+		}
+	}
+	abs, err := filepath.Abs(outDir)
+	if err != nil {
+		return "", fmt.Errorf("build module: %w", err)
+	}
+	cmd := exec.Command("make", "-C", kdir, "M="+abs, "W=1", "modules")
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	runErr := cmd.Run()
+	logPath := filepath.Join(outDir, "build.log")
+	_ = os.WriteFile(logPath, log.Bytes(), 0o644)
+	if runErr != nil {
+		return "", fmt.Errorf("build module against %s: %v (log: %s)\n%s", kdir, runErr, logPath, lastLines(log.String(), 20))
+	}
+	return filepath.Join(outDir, "cnlab.ko"), nil
+}
+
+// GuestBinaries are the programs a guest runs, built for any kernel.
+type GuestBinaries struct {
+	Init, E2E, Cnctl, EchoRef string
+}
+
+// BuildGuestBinaries builds the static guest programs from src into outDir:
+// /init, the e2e suite (go test -c), cnctl, and the C reference client.
+func BuildGuestBinaries(src, outDir string) (*GuestBinaries, error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("build guest binaries: %w", err)
+	}
+	abs, err := filepath.Abs(outDir)
+	if err != nil {
+		return nil, err
+	}
+	g := &GuestBinaries{
+		Init:    filepath.Join(abs, "cnlab-init"),
+		E2E:     filepath.Join(abs, "e2e.test"),
+		Cnctl:   filepath.Join(abs, "cnctl"),
+		EchoRef: filepath.Join(abs, "cn_echo_ref"),
+	}
+	steps := [][]string{
+		{"go", "build", "-trimpath", "-o", g.Init, "./vm/cmd/cnlab-init"},
+		{"go", "build", "-trimpath", "-o", g.Cnctl, "./userspace/cmd/cnctl"},
+		{"go", "test", "-c", "-trimpath", "-o", g.E2E, "./e2e"},
+		{"gcc", "-O2", "-static", "-Wall", "-Wextra", "-o", g.EchoRef, "userspace/bench/cn_echo_ref.c"},
+	}
+	for _, s := range steps {
+		cmd := exec.Command(s[0], s[1:]...)
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build guest binaries: %s: %v\n%s", strings.Join(s, " "), err, lastLines(string(out), 20))
+		}
+	}
+	return g, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,224 @@
+//go:build linux
+
+// Command cnlab-init is the /init of cnlab's guests: it mounts what the
+// suites need, loads the job's modules, runs its steps and sends their
+// output, files and exit codes to the host on the results port, then
+// unloads the modules and powers the guest off. See package vm/guest.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cnlab/cnlab/vm/guest"
+)
+
+// results sends events to the host; safe for concurrent use.
+type results struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+func (r *results) send(e guest.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.enc.Encode(e); err != nil {
+		fmt.Fprintf(os.Stderr, "cnlab-init: results port: %v\n", err)
+	}
+}
+
+func (r *results) errorf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	fmt.Fprintf(os.Stderr, "cnlab-init: %s\n", msg)
+	r.send(guest.Event{Type: guest.EventError, Msg: msg})
+}
+
+func main() {
+	defer powerOff()
+	mountAll()
+	port, err := openRawPort(guest.ResultsPort)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cnlab-init: %v\n", err)
+		return
+	}
+	r := &results{enc: json.NewEncoder(port)}
+	defer func() {
+		if p := recover(); p != nil {
+			r.errorf("cnlab-init panicked: %v", p)
+		}
+	}()
+
+	var uts unix.Utsname
+	_ = unix.Uname(&uts)
+	r.send(guest.Event{Type: guest.EventReady, Kernel: unix.ByteSliceToString(uts.Release[:])})
+
+	job, err := readJob()
+	if err != nil {
+		r.errorf("%v", err)
+		r.send(guest.Event{Type: guest.EventDone})
+		return
+	}
+	loaded, err := loadModules(job.Modules)
+	if err != nil {
+		r.errorf("%v", err)
+	} else {
+		for _, s := range job.Steps {
+			runStep(r, s)
+		}
+	}
+	for i := len(loaded) - 1; i >= 0; i-- {
+		if err := unix.DeleteModule(loaded[i].Name, unix.O_NONBLOCK); err != nil {
+			r.errorf("unload module %s: %v", loaded[i].Name, err)
+		}
+	}
+	r.send(guest.Event{Type: guest.EventDone})
+}
+
+func mountAll() {
+	mounts := []struct {
+		fstype, target string
+		required       bool
+	}{
+		{"proc", "/proc", true},
+		{"sysfs", "/sys", true},
+		{"devtmpfs", "/dev", true},
+		{"tmpfs", "/tmp", true},
+		{"tracefs", "/sys/kernel/tracing", false},
+		{"debugfs", "/sys/kernel/debug", false},
+		{"bpf", "/sys/fs/bpf", false},
+	}
+	for _, m := range mounts {
+		_ = os.MkdirAll(m.target, 0o755)
+		if err := unix.Mount(m.fstype, m.target, m.fstype, 0, ""); err != nil && m.required {
+			fmt.Fprintf(os.Stderr, "cnlab-init: mount %s on %s: %v\n", m.fstype, m.target, err)
+		}
+	}
+}
+
+// openRawPort opens a serial port with no line discipline processing, so
+// that events reach the host byte for byte.
+func openRawPort(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open results port: %w (does QEMU give the guest a second serial port?)", err)
+	}
+	t, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	if err != nil {
+		return nil, fmt.Errorf("results port %s: get termios: %w", path, err)
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	if err := unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, t); err != nil {
+		return nil, fmt.Errorf("results port %s: set raw mode: %w", path, err)
+	}
+	return f, nil
+}
+
+func readJob() (*guest.Job, error) {
+	b, err := os.ReadFile(guest.JobPath)
+	if err != nil {
+		return nil, fmt.Errorf("read job: %w", err)
+	}
+	var job guest.Job
+	if err := json.Unmarshal(b, &job); err != nil {
+		return nil, fmt.Errorf("parse job %s: %w", guest.JobPath, err)
+	}
+	return &job, nil
+}
+
+// loadModules loads the modules in order and returns those it loaded.
+func loadModules(mods []guest.Module) ([]guest.Module, error) {
+	var loaded []guest.Module
+	for _, m := range mods {
+		f, err := os.Open(m.Path)
+		if err != nil {
+			return loaded, fmt.Errorf("load module: %w", err)
+		}
+		err = unix.FinitModule(int(f.Fd()), m.Params, 0)
+		f.Close()
+		if err != nil {
+			return loaded, fmt.Errorf("load module %s with params %q: %w (the kernel log on the console says why)", m.Path, m.Params, err)
+		}
+		loaded = append(loaded, m)
+	}
+	return loaded, nil
+}
+
+func runStep(r *results, s guest.Step) {
+	code := -1
+	defer func() { r.send(guest.Event{Type: guest.EventExit, Step: s.Name, Code: code}) }()
+
+	if len(s.Argv) == 0 {
+		r.errorf("step %s has no command", s.Name)
+		return
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		r.errorf("step %s: %v", s.Name, err)
+		return
+	}
+	cmd := exec.Command(s.Argv[0], s.Argv[1:]...)
+	cmd.Env = append([]string{"PATH=/bin:/usr/bin", "HOME=/tmp", "TMPDIR=/tmp"}, s.Env...)
+	cmd.Dir = "/tmp"
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		r.errorf("step %s: start %s: %v", s.Name, s.Argv[0], err)
+		return
+	}
+	pw.Close()
+	forwardLines(r, s.Name, pr)
+	err = cmd.Wait()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		code = 0
+	case errors.As(err, &exitErr):
+		code = exitErr.ExitCode()
+		if code < 0 {
+			r.errorf("step %s: %v", s.Name, err) // killed by a signal
+		}
+	default:
+		r.errorf("step %s: %v", s.Name, err)
+	}
+	for _, path := range s.Collect {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			r.errorf("step %s: collect %s: %v", s.Name, path, err)
+			continue
+		}
+		r.send(guest.Event{Type: guest.EventFile, Step: s.Name, Name: path, Data: b})
+	}
+}
+
+func forwardLines(r *results, step string, rd io.Reader) {
+	sc := bufio.NewScanner(rd)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		r.send(guest.Event{Type: guest.EventOut, Step: step, Line: strings.TrimRight(sc.Text(), "\r")})
+	}
+	if err := sc.Err(); err != nil {
+		r.errorf("step %s: read output: %v", step, err)
+	}
+}
+
+func powerOff() {
+	unix.Sync()
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
+		fmt.Fprintf(os.Stderr, "cnlab-init: power off: %v\n", err)
+	}
+	select {} // init must not exit: the kernel would panic
+}

@@ -1,0 +1,36 @@
+package vm
+
+import "testing"
+
+func TestScanConsole(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		want string
+	}{
+		{"panic", "[    3.1] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100", "kernel panic"},
+		{"null deref", "[   12.0] BUG: kernel NULL pointer dereference, address: 0000000000000008", "BUG"},
+		{"soft lockup", "[   30.0] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [e2e.test:80]", "BUG"},
+		{"BUG_ON", "[    5.0] kernel BUG at drivers/connector/connector.c:42!", "BUG"},
+		{"WARN_ON", "[    9.9] WARNING: CPU: 0 PID: 81 at kmod/cnlab_echo.c:20 cnlab_echo_cb+0x1/0x2 [cnlab]", "WARNING"},
+		{"lockdep", "[    9.9] WARNING: possible circular locking dependency detected", "WARNING"},
+		{"oops", "[    9.9] Oops: 0002 [#1] PREEMPT SMP NOPTI", "Oops"},
+		{"gpf", "[    9.9] general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP", "general protection fault"},
+		{"kasan", "[    9.9] BUG: KASAN: slab-out-of-bounds in cnlab_echo_cb+0x2/0x3", "BUG"},
+		{"hung task", "[  245.1] INFO: task e2e.test:90 blocked for more than 120 seconds.", "hung task"},
+		{"taint is fine", "[    2.1] cnlab: loading out-of-tree module taints kernel.", ""},
+		{"signature is fine", "[    2.1] cnlab: module verification failed: signature and/or required key missing - tainting kernel", ""},
+		{"word warning is fine", "[    0.1] x86/fpu: warning: something unrelated", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ScanConsole("[    0.0] Linux version 6.1.0\n" + tt.line + "\n")
+			switch {
+			case tt.want == "" && len(got) != 0:
+				t.Fatalf("flagged %q as %s", tt.line, got[0].What)
+			case tt.want != "" && (len(got) != 1 || got[0].What != tt.want):
+				t.Fatalf("ScanConsole(%q) = %+v, want one %s", tt.line, got, tt.want)
+			}
+		})
+	}
+}

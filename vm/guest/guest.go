@@ -1,0 +1,54 @@
+package guest
+
+// Paths inside the guest.
+const (
+	// JobPath is where the host puts the job in the initramfs.
+	JobPath = "/cnlab/job.json"
+	// ResultsPort is the serial port the guest sends events on.
+	ResultsPort = "/dev/ttyS1"
+)
+
+// Job is what the guest's /init does: load modules, run steps in order,
+// then unload the modules and power off.
+type Job struct {
+	Modules []Module `json:"modules"`
+	Steps   []Step   `json:"steps"`
+}
+
+// Module is a kernel module to load before the steps, and to unload after.
+type Module struct {
+	Path   string `json:"path"`
+	Name   string `json:"name"`
+	Params string `json:"params,omitempty"`
+}
+
+// Step is one command run in the guest. Its output lines are sent back as
+// they come; the files named in Collect are sent back when it ends.
+type Step struct {
+	Name    string   `json:"name"`
+	Argv    []string `json:"argv"`
+	Env     []string `json:"env,omitempty"`
+	Collect []string `json:"collect,omitempty"`
+}
+
+// Event types.
+const (
+	EventReady = "ready" // /init runs: Kernel is uname -r
+	EventOut   = "out"   // a line of a step's output
+	EventFile  = "file"  // a collected file
+	EventExit  = "exit"  // a step ended with Code
+	EventError = "error" // /init could not do something: Msg says what
+	EventDone  = "done"  // all steps ran; the guest powers off next
+)
+
+// Event is one line on the results port.
+type Event struct {
+	Type   string `json:"t"`
+	Kernel string `json:"kernel,omitempty"`
+	Step   string `json:"step,omitempty"`
+	Line   string `json:"line,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Data   []byte `json:"data,omitempty"`
+	Code   int    `json:"code"`
+	Msg    string `json:"msg,omitempty"`
+}

@@ -1,0 +1,54 @@
+package vm
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Machine is what QEMU boots.
+type Machine struct {
+	QEMU      string // the qemu-system-x86_64 binary
+	Kernel    string // bzImage
+	Initramfs string
+	Memory    string // as QEMU's -m takes it: 1G
+	CPUs      int
+	Accel     string // "tcg" or "kvm"
+	// Append is added to the kernel command line.
+	Append []string
+}
+
+// kernelArgs are always on the command line: the console on ttyS0, and a
+// panic that ends QEMU (with -no-reboot) instead of hanging the run.
+// mitigations=off spares TCG the cost of emulating page-table isolation on
+// every system call; the suites compare clients within one guest, never
+// absolute times, so it changes no verdict.
+var kernelArgs = []string{"console=ttyS0", "panic=-1", "rdinit=/init", "mitigations=off"}
+
+// args returns QEMU's arguments. The console goes to QEMU's stdout; the
+// results port (ttyS1) connects to the unix socket at resultsSock, where
+// the host listens.
+func (m *Machine) args(resultsSock string) ([]string, error) {
+	if m.Accel != "tcg" && m.Accel != "kvm" {
+		return nil, fmt.Errorf("accelerator %q: want tcg or kvm", m.Accel)
+	}
+	if m.CPUs < 1 {
+		return nil, fmt.Errorf("%d CPUs: want at least 1", m.CPUs)
+	}
+	a := []string{
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-accel", m.Accel,
+		"-m", m.Memory,
+		"-smp", fmt.Sprint(m.CPUs),
+		"-kernel", m.Kernel,
+		"-initrd", m.Initramfs,
+		"-append", strings.Join(append(append([]string(nil), kernelArgs...), m.Append...), " "),
+		"-chardev", "stdio,id=console,signal=off",
+		"-serial", "chardev:console",
+		"-chardev", "socket,id=results,path=" + resultsSock,
+		"-serial", "chardev:results",
+	}
+	if m.Accel == "kvm" {
+		a = append(a, "-cpu", "host")
+	}
+	return a, nil
+}
