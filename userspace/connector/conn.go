@@ -19,8 +19,10 @@ type socket interface {
 	write(b []byte) error
 	// read receives one datagram into b. With wait false it returns
 	// syscall.EAGAIN at once when nothing is queued; with wait true it
-	// blocks until a datagram arrives or the deadline passes.
-	read(b []byte, wait bool) (n int, src Source, err error)
+	// blocks until a datagram arrives or the deadline passes. When addr
+	// is false the socket did not learn the sender's address, and each
+	// message's nlmsg_pid stands for it.
+	read(b []byte, wait bool) (n int, src Source, addr bool, err error)
 	setReadDeadline(t time.Time) error
 	portID() uint32
 	close() error
@@ -46,6 +48,9 @@ type Conn struct {
 	rbuf    []byte
 	rest    []byte // messages of the last datagram not yet handed out
 	restSrc Source
+	// restAddr tells whether restSrc came from the socket; if not, each
+	// message's nlmsg_pid is its sender.
+	restAddr bool
 }
 
 // rbufSize holds the largest message the connector sends (a netlink header,
@@ -149,6 +154,7 @@ func (c *Conn) RequestInto(ctx context.Context, req *Message, reply *Message) er
 		return err
 	}
 	overrun := false
+	var wrongAck *uint32 // kept to explain a missing reply
 	for {
 		src, d, err := c.next(ctx)
 		if errors.Is(err, ErrOverrun) || errors.Is(err, ErrMalformed) {
@@ -160,15 +166,24 @@ func (c *Conn) RequestInto(ctx context.Context, req *Message, reply *Message) er
 			continue
 		}
 		if err != nil {
+			why := ""
 			if overrun {
-				return fmt.Errorf("request %s seq %d: no reply, and the receive queue overflowed meanwhile, so it may have been dropped: %w", req.ID, req.Seq, err)
+				why += ", and the receive queue overflowed meanwhile, so it may have been dropped"
 			}
-			return fmt.Errorf("request %s seq %d: no reply: %w", req.ID, req.Seq, err)
+			if wrongAck != nil {
+				why += fmt.Sprintf("; a message with this id and seq but ack %d arrived, which is not a reply (a reply's ack is seq + 1 = %d)", *wrongAck, req.Seq+1)
+			}
+			return fmt.Errorf("request %s seq %d: no reply%s: %w", req.ID, req.Seq, why, err)
 		}
-		if src.PortID == 0 && src.Groups == 0 && d.msg.IsReplyTo(req.ID, req.Seq) {
-			*reply = d.msg
-			reply.Data = append(reply.Data[:0], d.data...)
-			return nil
+		if src.PortID == 0 && src.Groups == 0 && d.msg.ID == req.ID && d.msg.Seq == req.Seq {
+			if d.msg.Ack == req.Seq+1 {
+				buf := reply.Data[:0]
+				*reply = d.msg
+				reply.Data = append(buf, d.data...)
+				return nil
+			}
+			ack := d.msg.Ack
+			wrongAck = &ack
 		}
 		m := d.msg
 		m.Data = append([]byte(nil), d.data...)
@@ -188,18 +203,21 @@ type decoded struct {
 func (c *Conn) next(ctx context.Context) (Source, decoded, error) {
 	for {
 		if len(c.rest) == 0 {
-			n, src, err := c.read(ctx)
+			n, src, addr, err := c.read(ctx)
 			if err != nil {
 				return Source{}, decoded{}, err
 			}
-			c.rest, c.restSrc = c.rbuf[:n], src
+			c.rest, c.restSrc, c.restAddr = c.rbuf[:n], src, addr
 		}
-		typ, payload, rest, err := nextNetlink(c.rest)
+		typ, pid, payload, rest, err := nextNetlink(c.rest)
 		if err != nil {
 			c.rest = nil
 			return c.restSrc, decoded{}, err
 		}
 		c.rest = rest
+		if !c.restAddr {
+			c.restSrc = Source{PortID: pid}
+		}
 		switch typ {
 		case nlmsgError:
 			if len(payload) >= 4 {
@@ -221,18 +239,18 @@ func (c *Conn) next(ctx context.Context) (Source, decoded, error) {
 // read receives one datagram. It tries once without waiting, since a
 // connector callback has usually queued its reply before send returned, and
 // only then arms ctx's deadline and cancellation and waits.
-func (c *Conn) read(ctx context.Context) (int, Source, error) {
-	n, src, err := c.sock.read(c.rbuf, false)
+func (c *Conn) read(ctx context.Context) (int, Source, bool, error) {
+	n, src, addr, err := c.sock.read(c.rbuf, false)
 	if err != syscall.EAGAIN {
-		return n, src, wrapReadErr(err)
+		return n, src, addr, wrapReadErr(err)
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, Source{}, err
+		return 0, Source{}, false, err
 	}
 	if ctx.Done() != nil {
 		if d, ok := ctx.Deadline(); ok {
 			if err := c.sock.setReadDeadline(d); err != nil {
-				return 0, Source{}, err
+				return 0, Source{}, false, err
 			}
 		}
 		stop := context.AfterFunc(ctx, func() {
@@ -243,14 +261,14 @@ func (c *Conn) read(ctx context.Context) (int, Source, error) {
 			_ = c.sock.setReadDeadline(time.Time{})
 		}()
 	}
-	n, src, err = c.sock.read(c.rbuf, true)
+	n, src, addr, err = c.sock.read(c.rbuf, true)
 	if err != nil && (ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
 		if ctx.Err() != nil {
-			return 0, Source{}, ctx.Err()
+			return 0, Source{}, false, ctx.Err()
 		}
-		return 0, Source{}, context.DeadlineExceeded
+		return 0, Source{}, false, context.DeadlineExceeded
 	}
-	return n, src, wrapReadErr(err)
+	return n, src, addr, wrapReadErr(err)
 }
 
 func wrapReadErr(err error) error {

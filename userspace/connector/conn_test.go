@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"errors"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func (s *fakeSocket) queueMsg(t *testing.T, m Message, src Source) {
 func (s *fakeSocket) write(b []byte) error {
 	s.writes = append(s.writes, append([]byte(nil), b...))
 	if s.onWrite != nil {
-		_, payload, _, err := nextNetlink(b)
+		_, _, payload, _, err := nextNetlink(b)
 		if err != nil {
 			return err
 		}
@@ -52,19 +53,19 @@ func (s *fakeSocket) write(b []byte) error {
 	return nil
 }
 
-func (s *fakeSocket) read(b []byte, wait bool) (int, Source, error) {
+func (s *fakeSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 	if len(s.in) == 0 {
 		if !wait {
-			return 0, Source{}, syscall.EAGAIN
+			return 0, Source{}, true, syscall.EAGAIN
 		}
-		return 0, Source{}, errNothingQueued
+		return 0, Source{}, true, errNothingQueued
 	}
 	d := s.in[0]
 	s.in = s.in[1:]
 	if d.err != nil {
-		return 0, Source{}, d.err
+		return 0, Source{}, true, d.err
 	}
-	return copy(b, d.b), d.src, nil
+	return copy(b, d.b), d.src, true, nil
 }
 
 func (s *fakeSocket) setReadDeadline(time.Time) error { return nil }
@@ -237,5 +238,16 @@ func TestSourceGroup(t *testing.T) {
 		if got := (Source{Groups: tt.groups}).Group(); got != tt.want {
 			t.Errorf("Source{Groups: %#x}.Group() = %d, want %d", tt.groups, got, tt.want)
 		}
+	}
+}
+
+func TestRequestExplainsWrongAck(t *testing.T) {
+	s := &fakeSocket{onWrite: func(s *fakeSocket, req *Message) {
+		s.queueMsg(t, reply(req, req.Seq+2), Source{})
+	}}
+	c := newConn(s)
+	_, err := c.Request(t.Context(), &Message{ID: echoID})
+	if err == nil || !strings.Contains(err.Error(), "not a reply (a reply's ack is seq + 1") {
+		t.Fatalf("err = %v, want it to name the wrong ack", err)
 	}
 }

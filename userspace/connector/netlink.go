@@ -50,19 +50,20 @@ func appendNetlink(b []byte, m *Message, portID uint32) ([]byte, error) {
 }
 
 // nextNetlink splits the first netlink message off a datagram. It returns the
-// message's type and payload and the rest of the datagram.
-func nextNetlink(b []byte) (typ uint16, payload, rest []byte, err error) {
+// message's type, its nlmsg_pid and payload, and the rest of the datagram.
+func nextNetlink(b []byte) (typ uint16, pid uint32, payload, rest []byte, err error) {
 	if len(b) < nlmsgHdrLen {
-		return 0, nil, nil, fmt.Errorf("%w: %d bytes left in the datagram, shorter than a netlink header", ErrMalformed, len(b))
+		return 0, 0, nil, nil, fmt.Errorf("%w: %d bytes left in the datagram, shorter than a netlink header", ErrMalformed, len(b))
 	}
 	n := int(binary.NativeEndian.Uint32(b[0:4]))
 	if n < nlmsgHdrLen || n > len(b) {
-		return 0, nil, nil, fmt.Errorf("%w: nlmsg_len %d with %d bytes in the datagram", ErrMalformed, n, len(b))
+		return 0, 0, nil, nil, fmt.Errorf("%w: nlmsg_len %d with %d bytes in the datagram", ErrMalformed, n, len(b))
 	}
 	typ = binary.NativeEndian.Uint16(b[4:6])
+	pid = binary.NativeEndian.Uint32(b[12:16])
 	payload = b[nlmsgHdrLen:n]
 	if a := align4(n); a < len(b) {
 		rest = b[a:]
 	}
-	return typ, payload, rest, nil
+	return typ, pid, payload, rest, nil
 }

@@ -2,6 +2,9 @@ package connector
 
 import (
 	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -56,6 +59,7 @@ func (c *Conn) JoinGroup(group uint32) error {
 	if err := s.nl.JoinGroup(group); err != nil {
 		return fmt.Errorf("join group %d: %w", group, err)
 	}
+	s.groups.Add(1)
 	return nil
 }
 
@@ -65,27 +69,41 @@ func (c *Conn) LeaveGroup(group uint32) error {
 	if err := s.nl.LeaveGroup(group); err != nil {
 		return fmt.Errorf("leave group %d: %w", group, err)
 	}
+	s.groups.Add(-1)
 	return nil
 }
 
 // linuxSocket does its own sends and receives on the socket that
-// mdlayher/netlink dialed, through its syscall.RawConn so that deadlines and
-// Close work as for any Go socket. The closures handed to the RawConn are
-// made once and take their arguments from fields, so that a round trip does
-// not allocate.
+// mdlayher/netlink dialed. Calls that cannot block go straight to the file
+// descriptor as raw system calls: a connector round trip is two system
+// calls, and the runtime's poller bookkeeping around each (fd locks, poller
+// resets, scheduler hand-offs) costs as much again, several times over under
+// emulation. Only a receive that has to wait goes through the
+// syscall.RawConn, so that deadlines and Close work as for any Go socket.
 type linuxSocket struct {
 	nl  *netlink.Conn
 	raw syscall.RawConn
 	pid uint32
 
-	// Arguments and results of the calls below; the Conn's mutex
-	// serializes them.
+	// fdMu keeps fd open while a raw system call uses it: Close takes it
+	// for writing before closing the socket.
+	fdMu   sync.RWMutex
+	fd     uintptr
+	closed bool
+
+	// groups counts the multicast groups joined. With none, every message
+	// is unicast, and the sender's address is not asked for: copying it out
+	// costs a receive a fifth more under emulation, and netlink_sendmsg
+	// lets only CAP_NET_ADMIN send to another socket of this protocol.
+	groups atomic.Int32
+
+	// Arguments and results of waitFn, made once so that waiting does not
+	// allocate; the Conn's mutex serializes its use.
 	buf     []byte
 	n       int
 	from    unix.RawSockaddrNetlink
+	fromPtr *unix.RawSockaddrNetlink // &from, or nil when no group is joined
 	err     error
-	writeFn func(fd uintptr) bool
-	tryFn   func(fd uintptr) bool
 	waitFn  func(fd uintptr) bool
 }
 
@@ -95,61 +113,111 @@ func newLinuxSocket(nl *netlink.Conn) (*linuxSocket, error) {
 		return nil, fmt.Errorf("dial connector: %w", err)
 	}
 	s := &linuxSocket{nl: nl, raw: raw, pid: nl.PID()}
-	s.writeFn = func(fd uintptr) bool {
-		_, s.err = unix.Write(int(fd), s.buf)
-		return s.err != unix.EAGAIN
-	}
-	s.tryFn = func(fd uintptr) bool {
-		s.n, s.err = recvfrom(fd, s.buf, &s.from)
-		return true
+	if err := raw.Control(func(fd uintptr) { s.fd = fd }); err != nil {
+		return nil, fmt.Errorf("dial connector: %w", err)
 	}
 	s.waitFn = func(fd uintptr) bool {
-		s.n, s.err = recvfrom(fd, s.buf, &s.from)
+		s.n, s.err = recvfrom(fd, s.buf, s.fromPtr)
 		return s.err != unix.EAGAIN
 	}
 	return s, nil
 }
 
 func (s *linuxSocket) write(b []byte) error {
-	s.buf = b
-	if err := s.raw.Write(s.writeFn); err != nil {
+	s.fdMu.RLock()
+	if s.closed {
+		s.fdMu.RUnlock()
+		return net.ErrClosed
+	}
+	err := write(s.fd, b)
+	s.fdMu.RUnlock()
+	if err != unix.EAGAIN {
 		return err
 	}
-	return s.err
+	// A full send buffer: wait for room as any Go socket does.
+	werr := s.raw.Write(func(fd uintptr) bool {
+		err = write(fd, b)
+		return err != unix.EAGAIN
+	})
+	if werr != nil {
+		return werr
+	}
+	return err
 }
 
-func (s *linuxSocket) read(b []byte, wait bool) (int, Source, error) {
-	s.buf = b
-	fn := s.tryFn
+func (s *linuxSocket) read(b []byte, wait bool) (int, Source, bool, error) {
+	var n int
+	var err error
+	s.fromPtr = nil
+	if s.groups.Load() > 0 {
+		s.fromPtr = &s.from
+	}
 	if wait {
-		fn = s.waitFn
+		s.buf = b
+		if rerr := s.raw.Read(s.waitFn); rerr != nil {
+			return 0, Source{}, false, rerr
+		}
+		n, err = s.n, s.err
+	} else {
+		s.fdMu.RLock()
+		if s.closed {
+			s.fdMu.RUnlock()
+			return 0, Source{}, false, net.ErrClosed
+		}
+		n, err = recvfrom(s.fd, b, s.fromPtr)
+		s.fdMu.RUnlock()
 	}
-	if err := s.raw.Read(fn); err != nil {
-		return 0, Source{}, err
+	if err != nil {
+		return 0, Source{}, false, err
 	}
-	if s.err != nil {
-		return 0, Source{}, s.err
+	if n > len(b) {
+		return 0, Source{}, false, fmt.Errorf("%w: datagram of %d bytes, more than the %d-byte buffer", ErrMalformed, n, len(b))
 	}
-	if s.n > len(b) {
-		return 0, Source{}, fmt.Errorf("%w: datagram of %d bytes, more than the %d-byte buffer", ErrMalformed, s.n, len(b))
+	if s.fromPtr == nil {
+		return n, Source{}, false, nil
 	}
-	return s.n, Source{PortID: s.from.Pid, Groups: s.from.Groups}, nil
+	return n, Source{PortID: s.from.Pid, Groups: s.from.Groups}, true, nil
 }
 
 func (s *linuxSocket) setReadDeadline(t time.Time) error { return s.nl.SetReadDeadline(t) }
 func (s *linuxSocket) portID() uint32                    { return s.pid }
-func (s *linuxSocket) close() error                      { return s.nl.Close() }
+
+func (s *linuxSocket) close() error {
+	s.fdMu.Lock()
+	s.closed = true
+	s.fdMu.Unlock()
+	return s.nl.Close()
+}
 
 // recvfrom is recvfrom(2) with MSG_TRUNC, so that a datagram larger than b
 // is noticed, and without the allocation unix.Recvfrom makes for the
-// sender's address. The socket is non-blocking.
+// sender's address.
+//
+// It and write are raw system calls, which do not tell the Go scheduler
+// that the thread may block: the socket is non-blocking, so they never do.
+// That matters here: a send runs the connector callback, and under
+// emulation that can outlast sysmon's 20us limit, after which an ordinary
+// system call hands its P to another thread and must win one back.
 func recvfrom(fd uintptr, b []byte, from *unix.RawSockaddrNetlink) (int, error) {
 	fromLen := uint32(unix.SizeofSockaddrNetlink)
-	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd,
+	fromLenPtr := &fromLen
+	if from == nil {
+		fromLenPtr = nil
+	}
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd,
 		uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), unix.MSG_TRUNC,
-		uintptr(unsafe.Pointer(from)), uintptr(unsafe.Pointer(&fromLen)))
+		uintptr(unsafe.Pointer(from)), uintptr(unsafe.Pointer(fromLenPtr)))
 	if errno != 0 {
 		return 0, errno
 	}
 	return int(n), nil
+}
+
+// write is write(2) as a raw system call; see recvfrom.
+func write(fd uintptr, b []byte) error {
+	_, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }

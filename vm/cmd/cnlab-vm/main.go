@@ -39,6 +39,8 @@ type options struct {
 	labels, focus, modParams string
 	suiteArgs                string
 	bench                    bool
+	exec                     string
+	add                      stringList
 	consoleLines             int
 	kernelArgs               string
 }
@@ -60,6 +62,8 @@ func main() {
 	flag.StringVar(&o.modParams, "module-params", "", "parameters for the cnlab module, e.g. ack_skew=1")
 	flag.StringVar(&o.suiteArgs, "suite-args", "", "extra arguments for the e2e binary, space separated, e.g. -cnlab.echo-id=14:0x457")
 	flag.BoolVar(&o.bench, "bench", false, "run the round-trip benchmark (cnctl bench against the C reference client) instead of the suites")
+	flag.StringVar(&o.exec, "exec", "", "run this command in the guest (split on spaces) instead of the suites, with the module loaded")
+	flag.Var(&o.add, "add", "add a host file to the guest, as host-path:guest-path (repeatable)")
 	flag.IntVar(&o.consoleLines, "console-lines", 60, "console lines to show when a run fails")
 	flag.StringVar(&o.kernelArgs, "append", "", "extra kernel command line arguments")
 	flag.Parse()
@@ -144,9 +148,12 @@ func run(ctx context.Context, o *options) (int, error) {
 
 	job := guest.Job{Modules: []guest.Module{{Path: "/lib/cnlab/cnlab.ko", Name: "cnlab", Params: o.modParams}}}
 	const report = "/tmp/e2e.json"
-	if o.bench {
+	switch {
+	case o.exec != "":
+		job.Steps = []guest.Step{{Name: "exec", Argv: strings.Fields(o.exec)}}
+	case o.bench:
 		job.Steps = []guest.Step{{Name: "bench", Argv: []string{"/bin/cnctl", "bench", "-ref", "/bin/cn_echo_ref"}}}
-	} else {
+	default:
 		argv := []string{"/bin/e2e.test", "-ginkgo.v", "-ginkgo.no-color", "-ginkgo.json-report=" + report}
 		if o.labels != "" {
 			argv = append(argv, "-ginkgo.label-filter="+o.labels)
@@ -159,7 +166,7 @@ func run(ctx context.Context, o *options) (int, error) {
 	}
 	initramfs := filepath.Join(o.out, "initramfs.gz")
 	if err := timed("writing the initramfs", func() error {
-		return writeInitramfs(initramfs, bins, ko, &job)
+		return writeInitramfs(initramfs, bins, ko, &job, o.add)
 	}); err != nil {
 		return exitInfra, err
 	}
@@ -168,7 +175,7 @@ func run(ctx context.Context, o *options) (int, error) {
 	accel, note, err := vm.ChooseAccel(ctx, o.accel, o.qemu, kvmProbeCache(), func(ctx context.Context) (bool, error) {
 		say("probing KVM with a short boot (once per host)")
 		probe := filepath.Join(o.out, "kvm-probe-initramfs.gz")
-		if err := writeInitramfs(probe, &vm.GuestBinaries{Init: bins.Init}, "", &guest.Job{}); err != nil {
+		if err := writeInitramfs(probe, &vm.GuestBinaries{Init: bins.Init}, "", &guest.Job{}, nil); err != nil {
 			return false, err
 		}
 		pm := m
@@ -249,7 +256,7 @@ func conclude(o *options, out *vm.Outcome, consoleLog, reportPath string) (int, 
 	}
 }
 
-func writeInitramfs(path string, bins *vm.GuestBinaries, ko string, job *guest.Job) error {
+func writeInitramfs(path string, bins *vm.GuestBinaries, ko string, job *guest.Job, extra []string) error {
 	var r vm.Initramfs
 	r.Add(vm.File{Path: "/dev/console", Mode: os.ModeDevice | os.ModeCharDevice | 0o600, Major: 5, Minor: 1})
 	for _, d := range []string{"/proc", "/sys", "/tmp", "/dev"} {
@@ -264,6 +271,15 @@ func writeInitramfs(path string, bins *vm.GuestBinaries, ko string, job *guest.J
 			return err
 		}
 	}
+	for _, a := range extra {
+		host, guestPath, ok := strings.Cut(a, ":")
+		if !ok || !strings.HasPrefix(guestPath, "/") {
+			return fmt.Errorf("-add %q: want host-path:/guest/path", a)
+		}
+		if err := r.AddHostFile(guestPath, host); err != nil {
+			return err
+		}
+	}
 	b, err := json.Marshal(job)
 	if err != nil {
 		return err
@@ -271,6 +287,12 @@ func writeInitramfs(path string, bins *vm.GuestBinaries, ko string, job *guest.J
 	r.Add(vm.File{Path: guest.JobPath, Data: b, Mode: 0o644})
 	return r.WriteFile(path)
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func kvmProbeCache() string {
 	dir, err := os.UserCacheDir()
