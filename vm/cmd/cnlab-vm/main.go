@@ -240,20 +240,25 @@ func conclude(o *options, out *vm.Outcome, consoleLog, reportPath string) (int, 
 	for _, e := range out.Errors {
 		say("guest error: %s", e)
 	}
-	fmt.Printf("\ncnlab-vm: %s on %s: %d passed, %d failed, %d skipped in %.1fs\n", out.Verdict, out.Kernel, c.Passed, c.Failed, c.Skipped, out.Duration.Seconds())
-	if out.Verdict == vm.Passed {
-		return exitPassed, nil
+	code := exitPassed
+	if out.Verdict != vm.Passed {
+		fmt.Printf("cnlab-vm: why: %s\n", out.Reason)
+		fmt.Printf("cnlab-vm: last %d console lines (all in %s):\n%s\n", o.consoleLines, consoleLog, vm.Tail(consoleLog, o.consoleLines))
+		code = map[vm.Verdict]int{vm.Failed: exitFailed, vm.KernelFailure: exitKernel, vm.InfraFailure: exitInfra}[out.Verdict]
 	}
-	fmt.Printf("cnlab-vm: why: %s\n", out.Reason)
-	fmt.Printf("cnlab-vm: last %d console lines (all in %s):\n%s\n", o.consoleLines, consoleLog, vm.Tail(consoleLog, o.consoleLines))
-	switch out.Verdict {
-	case vm.Failed:
-		return exitFailed, nil
-	case vm.KernelFailure:
-		return exitKernel, nil
-	default:
-		return exitInfra, nil
+	fmt.Printf("\ncnlab-vm: %s on %s in %.1fs (results in %s)\n", out.Verdict, orUnknown(out.Kernel), out.Duration.Seconds(), o.out)
+	if len(suites) > 0 {
+		// The last line, in the form CI systems read.
+		fmt.Printf("e2e: %d passed, %d failed, %d skipped\n", c.Passed, c.Failed, c.Skipped)
 	}
+	return code, nil
+}
+
+func orUnknown(kernel string) string {
+	if kernel == "" {
+		return "a kernel that did not reach /init"
+	}
+	return kernel
 }
 
 func writeInitramfs(path string, bins *vm.GuestBinaries, ko string, job *guest.Job, extra []string) error {
