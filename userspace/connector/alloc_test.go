@@ -22,6 +22,10 @@ func (s *echoSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 	return copy(b, s.last), Source{}, false, nil
 }
 
+func (s *echoSocket) exchange(w, r []byte) (int, Source, bool, error, error) {
+	return exchangeVia(s, w, r)
+}
+
 func (s *echoSocket) setReadDeadline(time.Time) error { return nil }
 func (s *echoSocket) portID() uint32                  { return 1 }
 func (s *echoSocket) close() error                    { return nil }

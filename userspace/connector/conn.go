@@ -23,6 +23,10 @@ type socket interface {
 	// is false the socket did not learn the sender's address, and each
 	// message's nlmsg_pid stands for it.
 	read(b []byte, wait bool) (n int, src Source, addr bool, err error)
+	// exchange writes w and then, if the write succeeded, tries one
+	// receive into r without waiting, as write and read(r, false) would,
+	// in one call.
+	exchange(w, r []byte) (n int, src Source, addr bool, werr, rerr error)
 	setReadDeadline(t time.Time) error
 	portID() uint32
 	close() error
@@ -39,7 +43,8 @@ type received struct {
 // concurrent use, but receiving is serialized: give each concurrent
 // requester its own Conn.
 type Conn struct {
-	sock socket
+	sock   socket
+	portID uint32
 
 	mu      sync.Mutex // guards everything below
 	seq     uint32
@@ -51,6 +56,9 @@ type Conn struct {
 	// restAddr tells whether restSrc came from the socket; if not, each
 	// message's nlmsg_pid is its sender.
 	restAddr bool
+	// pendingErr is a receive error that the fast path met and next
+	// reports.
+	pendingErr error
 }
 
 // rbufSize holds the largest message the connector sends (a netlink header,
@@ -60,7 +68,8 @@ const rbufSize = 64 << 10
 
 func newConn(s socket) *Conn {
 	return &Conn{
-		sock: s,
+		sock:   s,
+		portID: s.portID(),
 		// Sequence numbers start at random so that replies meant for an
 		// earlier socket with the same port id cannot match.
 		seq:  rand.Uint32(),
@@ -70,7 +79,7 @@ func newConn(s socket) *Conn {
 }
 
 // PortID returns the socket's netlink port id, which replies are sent to.
-func (c *Conn) PortID() uint32 { return c.sock.portID() }
+func (c *Conn) PortID() uint32 { return c.portID }
 
 // Close closes the connection; a Receive or Request blocked on it returns.
 func (c *Conn) Close() error { return c.sock.close() }
@@ -83,7 +92,7 @@ func (c *Conn) Send(m *Message) error {
 }
 
 func (c *Conn) send(m *Message) error {
-	b, err := appendNetlink(c.wbuf[:0], m, c.sock.portID())
+	b, err := appendNetlink(c.wbuf[:0], m, c.portID)
 	if err != nil {
 		return fmt.Errorf("send to %s: %w", m.ID, err)
 	}
@@ -103,7 +112,7 @@ func (c *Conn) SendRaw(b []byte) error {
 	w = binary.NativeEndian.AppendUint16(w, nlmsgDone)
 	w = binary.NativeEndian.AppendUint16(w, 0)
 	w = binary.NativeEndian.AppendUint32(w, 0)
-	w = binary.NativeEndian.AppendUint32(w, c.sock.portID())
+	w = binary.NativeEndian.AppendUint32(w, c.portID)
 	w = append(w, b...)
 	if err := c.sock.write(w); err != nil {
 		return fmt.Errorf("send raw: %w", err)
@@ -150,9 +159,67 @@ func (c *Conn) RequestInto(ctx context.Context, req *Message, reply *Message) er
 
 	c.seq++
 	req.Seq = c.seq
-	if err := c.send(req); err != nil {
-		return err
+	if len(c.rest) > 0 || c.pendingErr != nil {
+		// Messages that arrived earlier must reach the backlog first.
+		if err := c.send(req); err != nil {
+			return err
+		}
+		return c.awaitReply(ctx, req, reply)
 	}
+
+	// The fast path: the callback has usually replied inside the send,
+	// so one call sends and collects a datagram that is exactly the reply.
+	w, err := appendNetlink(c.wbuf[:0], req, c.portID)
+	if err != nil {
+		return fmt.Errorf("send to %s: %w", req.ID, err)
+	}
+	n, src, addr, werr, rerr := c.sock.exchange(w, c.rbuf)
+	switch {
+	case werr != nil:
+		return fmt.Errorf("send to %s: %w", req.ID, werr)
+	case rerr == nil:
+		if takeReply(c.rbuf[:n], src, addr, req, reply) {
+			return nil
+		}
+		c.rest, c.restSrc, c.restAddr = c.rbuf[:n], src, addr
+	case rerr != syscall.EAGAIN:
+		c.pendingErr = wrapReadErr(rerr)
+	}
+	return c.awaitReply(ctx, req, reply)
+}
+
+// takeReply decodes dgram into reply if it is one message, from the kernel,
+// unicast, that is the reply to req.
+func takeReply(dgram []byte, src Source, addr bool, req *Message, reply *Message) bool {
+	if len(dgram) < nlmsgHdrLen {
+		return false
+	}
+	n := int(binary.NativeEndian.Uint32(dgram[0:4]))
+	if n < nlmsgHdrLen || (n != len(dgram) && align4(n) != len(dgram)) ||
+		binary.NativeEndian.Uint16(dgram[4:6]) == nlmsgError {
+		return false
+	}
+	if addr {
+		if src.PortID != 0 || src.Groups != 0 {
+			return false
+		}
+	} else if binary.NativeEndian.Uint32(dgram[12:16]) != 0 {
+		return false
+	}
+	var m Message
+	data, err := m.decode(dgram[nlmsgHdrLen:n])
+	if err != nil || !m.IsReplyTo(req.ID, req.Seq) {
+		return false
+	}
+	buf := reply.Data[:0]
+	*reply = m
+	reply.Data = append(buf, data...)
+	return true
+}
+
+// awaitReply reads until the reply to req arrives, keeping every other
+// message for Receive.
+func (c *Conn) awaitReply(ctx context.Context, req *Message, reply *Message) error {
 	overrun := false
 	var wrongAck *uint32 // kept to explain a missing reply
 	for {
@@ -202,6 +269,10 @@ type decoded struct {
 // rest of its datagram is dropped with it since its framing is lost.
 func (c *Conn) next(ctx context.Context) (Source, decoded, error) {
 	for {
+		if err := c.pendingErr; err != nil {
+			c.pendingErr = nil
+			return Source{}, decoded{}, err
+		}
 		if len(c.rest) == 0 {
 			n, src, addr, err := c.read(ctx)
 			if err != nil {

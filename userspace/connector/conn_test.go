@@ -68,6 +68,19 @@ func (s *fakeSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 	return copy(b, d.b), d.src, true, nil
 }
 
+func (s *fakeSocket) exchange(w, r []byte) (int, Source, bool, error, error) {
+	return exchangeVia(s, w, r)
+}
+
+// exchangeVia is socket.exchange made of write and read, for fakes.
+func exchangeVia(s socket, w, r []byte) (int, Source, bool, error, error) {
+	if err := s.write(w); err != nil {
+		return 0, Source{}, false, err, nil
+	}
+	n, src, addr, err := s.read(r, false)
+	return n, src, addr, nil, err
+}
+
 func (s *fakeSocket) setReadDeadline(time.Time) error { return nil }
 func (s *fakeSocket) portID() uint32                  { return 4242 }
 func (s *fakeSocket) close() error                    { return nil }

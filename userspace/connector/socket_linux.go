@@ -145,15 +145,60 @@ func (s *linuxSocket) write(b []byte) error {
 	return err
 }
 
+func (s *linuxSocket) exchange(w, r []byte) (int, Source, bool, error, error) {
+	s.fdMu.RLock()
+	if s.closed {
+		s.fdMu.RUnlock()
+		return 0, Source{}, false, net.ErrClosed, nil
+	}
+	werr := write(s.fd, w)
+	if werr != nil {
+		s.fdMu.RUnlock()
+		if werr != unix.EAGAIN {
+			return 0, Source{}, false, werr, nil
+		}
+		if werr = s.write(w); werr != nil {
+			return 0, Source{}, false, werr, nil
+		}
+		n, src, addr, rerr := s.read(r, false)
+		return n, src, addr, nil, rerr
+	}
+	from := s.fromAddr()
+	n, rerr := recvfrom(s.fd, r, from)
+	s.fdMu.RUnlock()
+	src, addr, rerr := s.received(n, r, from, rerr)
+	return n, src, addr, nil, rerr
+}
+
+// fromAddr returns where a receive should put the sender's address, or nil
+// when no group is joined and the address is not wanted.
+func (s *linuxSocket) fromAddr() *unix.RawSockaddrNetlink {
+	if s.groups.Load() > 0 {
+		return &s.from
+	}
+	return nil
+}
+
+// received checks a receive's result.
+func (s *linuxSocket) received(n int, b []byte, from *unix.RawSockaddrNetlink, err error) (Source, bool, error) {
+	if err != nil {
+		return Source{}, false, err
+	}
+	if n > len(b) {
+		return Source{}, false, fmt.Errorf("%w: datagram of %d bytes, more than the %d-byte buffer", ErrMalformed, n, len(b))
+	}
+	if from == nil {
+		return Source{}, false, nil
+	}
+	return Source{PortID: from.Pid, Groups: from.Groups}, true, nil
+}
+
 func (s *linuxSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 	var n int
 	var err error
-	s.fromPtr = nil
-	if s.groups.Load() > 0 {
-		s.fromPtr = &s.from
-	}
+	from := s.fromAddr()
 	if wait {
-		s.buf = b
+		s.buf, s.fromPtr = b, from
 		if rerr := s.raw.Read(s.waitFn); rerr != nil {
 			return 0, Source{}, false, rerr
 		}
@@ -164,19 +209,14 @@ func (s *linuxSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 			s.fdMu.RUnlock()
 			return 0, Source{}, false, net.ErrClosed
 		}
-		n, err = recvfrom(s.fd, b, s.fromPtr)
+		n, err = recvfrom(s.fd, b, from)
 		s.fdMu.RUnlock()
 	}
+	src, addr, err := s.received(n, b, from, err)
 	if err != nil {
-		return 0, Source{}, false, err
+		n = 0
 	}
-	if n > len(b) {
-		return 0, Source{}, false, fmt.Errorf("%w: datagram of %d bytes, more than the %d-byte buffer", ErrMalformed, n, len(b))
-	}
-	if s.fromPtr == nil {
-		return n, Source{}, false, nil
-	}
-	return n, Source{PortID: s.from.Pid, Groups: s.from.Groups}, true, nil
+	return n, src, addr, err
 }
 
 func (s *linuxSocket) setReadDeadline(t time.Time) error { return s.nl.SetReadDeadline(t) }
