@@ -19,9 +19,10 @@ type fakeSocket struct {
 }
 
 type fakeDatagram struct {
-	b   []byte
-	src Source
-	err error
+	b      []byte
+	src    Source
+	noAddr bool // the socket did not learn the sender's address
+	err    error
 }
 
 var errNothingQueued = errors.New("fake socket: nothing queued and the test gave no more")
@@ -65,7 +66,7 @@ func (s *fakeSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 	if d.err != nil {
 		return 0, Source{}, true, d.err
 	}
-	return copy(b, d.b), d.src, true, nil
+	return copy(b, d.b), d.src, !d.noAddr, nil
 }
 
 func (s *fakeSocket) exchange(w, r []byte) (int, Source, bool, error, error) {
@@ -120,6 +121,12 @@ func TestRequestGenealogy(t *testing.T) {
 		}, 1},
 		{"a user space sender is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
 			s.queueMsg(t, reply(req, req.Seq+1), Source{PortID: 77})
+		}, 1},
+		{"a user space sender known by nlmsg_pid is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
+			m := reply(req, req.Seq+1)
+			m.Data = []byte("spoof")
+			b, _ := appendNetlink(nil, &m, 77)
+			s.in = append(s.in, fakeDatagram{b: b, noAddr: true})
 		}, 1},
 		{"two in one datagram", func(t *testing.T, s *fakeSocket, req *Message) {
 			a, _ := appendNetlink(nil, &Message{ID: req.ID, Seq: 1}, 0)
