@@ -29,6 +29,7 @@ func (s *echoSocket) exchange(w, r []byte) (int, Source, bool, error, error) {
 func (s *echoSocket) setReadDeadline(time.Time) error { return nil }
 func (s *echoSocket) portID() uint32                  { return 1 }
 func (s *echoSocket) close() error                    { return nil }
+func (s *echoSocket) release()                        {}
 
 // TestRequestDoesNotAllocate guards the hot path: a loop of RequestInto with
 // a reused reply allocates nothing.

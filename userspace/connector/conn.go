@@ -29,7 +29,10 @@ type socket interface {
 	exchange(w, r []byte) (n int, src Source, addr bool, werr, rerr error)
 	setReadDeadline(t time.Time) error
 	portID() uint32
+	// close closes the socket, waking a read that waits; release then
+	// frees what the socket's calls need, under the Conn's mutex.
 	close() error
+	release()
 }
 
 // received is a message kept for Receive.
@@ -82,7 +85,13 @@ func newConn(s socket) *Conn {
 func (c *Conn) PortID() uint32 { return c.portID }
 
 // Close closes the connection; a Receive or Request blocked on it returns.
-func (c *Conn) Close() error { return c.sock.close() }
+func (c *Conn) Close() error {
+	err := c.sock.close()
+	c.mu.Lock()
+	c.sock.release()
+	c.mu.Unlock()
+	return err
+}
 
 // Send sends m to the kernel as it is, seq and ack included.
 func (c *Conn) Send(m *Message) error {

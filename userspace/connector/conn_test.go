@@ -85,6 +85,7 @@ func exchangeVia(s socket, w, r []byte) (int, Source, bool, error, error) {
 func (s *fakeSocket) setReadDeadline(time.Time) error { return nil }
 func (s *fakeSocket) portID() uint32                  { return 4242 }
 func (s *fakeSocket) close() error                    { return nil }
+func (s *fakeSocket) release()                        {}
 
 var echoID = ID{14, 0x456}
 

@@ -3,6 +3,7 @@ package connector
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/cnlab/cnlab/userspace/wire"
 )
@@ -40,16 +41,29 @@ func (m *Message) MarshalBinary() ([]byte, error) {
 // AppendBinary appends m's encoding to b.
 func (m *Message) AppendBinary(b []byte) ([]byte, error) {
 	if len(m.Data) > MaxData {
-		return b, fmt.Errorf("%w: %d bytes of data, the connector takes at most %d (CONNECTOR_MAX_MSG_SIZE - sizeof(struct cn_msg))",
-			ErrTooBig, len(m.Data), MaxData)
+		return b, errTooBig(len(m.Data))
 	}
-	b = binary.NativeEndian.AppendUint32(b, m.ID.Idx)
-	b = binary.NativeEndian.AppendUint32(b, m.ID.Val)
-	b = binary.NativeEndian.AppendUint32(b, m.Seq)
-	b = binary.NativeEndian.AppendUint32(b, m.Ack)
-	b = binary.NativeEndian.AppendUint16(b, uint16(len(m.Data)))
-	b = binary.NativeEndian.AppendUint16(b, m.Flags)
-	return append(b, m.Data...), nil
+	start := len(b)
+	b = slices.Grow(b, HeaderLen+len(m.Data))[:start+HeaderLen+len(m.Data)]
+	m.putHeader(b[start:])
+	copy(b[start+HeaderLen:], m.Data)
+	return b, nil
+}
+
+// putHeader writes m's struct cn_msg, len included, at the start of b.
+func (m *Message) putHeader(b []byte) {
+	_ = b[HeaderLen-1]
+	binary.NativeEndian.PutUint32(b[0:4], m.ID.Idx)
+	binary.NativeEndian.PutUint32(b[4:8], m.ID.Val)
+	binary.NativeEndian.PutUint32(b[8:12], m.Seq)
+	binary.NativeEndian.PutUint32(b[12:16], m.Ack)
+	binary.NativeEndian.PutUint16(b[16:18], uint16(len(m.Data)))
+	binary.NativeEndian.PutUint16(b[18:20], m.Flags)
+}
+
+func errTooBig(n int) error {
+	return fmt.Errorf("%w: %d bytes of data, the connector takes at most %d (CONNECTOR_MAX_MSG_SIZE - sizeof(struct cn_msg))",
+		ErrTooBig, n, MaxData)
 }
 
 // UnmarshalBinary decodes a netlink payload holding one struct cn_msg and its

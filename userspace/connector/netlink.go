@@ -3,6 +3,7 @@ package connector
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // Netlink framing of connector messages. The kernel's connector sends
@@ -35,17 +36,20 @@ func (s Source) Group() uint32 {
 // appendNetlink appends one netlink message carrying m to b. nlmsg_len is
 // exact (not rounded up), nlmsg_seq is m.Seq as the kernel's samples do.
 func appendNetlink(b []byte, m *Message, portID uint32) ([]byte, error) {
-	start := len(b)
-	b = binary.NativeEndian.AppendUint32(b, 0) // length, set below
-	b = binary.NativeEndian.AppendUint16(b, nlmsgDone)
-	b = binary.NativeEndian.AppendUint16(b, 0)
-	b = binary.NativeEndian.AppendUint32(b, m.Seq)
-	b = binary.NativeEndian.AppendUint32(b, portID)
-	b, err := m.AppendBinary(b)
-	if err != nil {
-		return b[:start], err
+	if len(m.Data) > MaxData {
+		return b, errTooBig(len(m.Data))
 	}
-	binary.NativeEndian.PutUint32(b[start:], uint32(len(b)-start))
+	start := len(b)
+	n := nlmsgHdrLen + HeaderLen + len(m.Data)
+	b = slices.Grow(b, n)[:start+n]
+	h := b[start:]
+	binary.NativeEndian.PutUint32(h[0:4], uint32(n))
+	binary.NativeEndian.PutUint16(h[4:6], nlmsgDone)
+	binary.NativeEndian.PutUint16(h[6:8], 0)
+	binary.NativeEndian.PutUint32(h[8:12], m.Seq)
+	binary.NativeEndian.PutUint32(h[12:16], portID)
+	m.putHeader(h[nlmsgHdrLen:])
+	copy(h[nlmsgHdrLen+HeaderLen:], m.Data)
 	return b, nil
 }
 

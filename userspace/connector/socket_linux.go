@@ -3,7 +3,6 @@ package connector
 import (
 	"fmt"
 	"net"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -85,10 +84,12 @@ type linuxSocket struct {
 	raw syscall.RawConn
 	pid uint32
 
-	// fdMu keeps fd open while a raw system call uses it: Close takes it
-	// for writing before closing the socket.
-	fdMu   sync.RWMutex
-	fd     uintptr
+	// fd is a duplicate of the socket's descriptor for the raw system
+	// calls. The Conn's mutex, held around every call, also guards its
+	// release: closing the socket itself (close) wakes a waiting receive,
+	// which then lets go of the mutex, and only then is fd closed
+	// (release), so a raw call never meets a closed or reused number.
+	fd     int
 	closed bool
 
 	// groups counts the multicast groups joined. With none, every message
@@ -113,8 +114,14 @@ func newLinuxSocket(nl *netlink.Conn) (*linuxSocket, error) {
 		return nil, fmt.Errorf("dial connector: %w", err)
 	}
 	s := &linuxSocket{nl: nl, raw: raw, pid: nl.PID()}
-	if err := raw.Control(func(fd uintptr) { s.fd = fd }); err != nil {
+	var dupErr error
+	if err := raw.Control(func(fd uintptr) {
+		s.fd, dupErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
 		return nil, fmt.Errorf("dial connector: %w", err)
+	}
+	if dupErr != nil {
+		return nil, fmt.Errorf("dial connector: duplicate the socket: %w", dupErr)
 	}
 	s.waitFn = func(fd uintptr) bool {
 		s.n, s.err = recvfrom(fd, s.buf, s.fromPtr)
@@ -124,13 +131,10 @@ func newLinuxSocket(nl *netlink.Conn) (*linuxSocket, error) {
 }
 
 func (s *linuxSocket) write(b []byte) error {
-	s.fdMu.RLock()
 	if s.closed {
-		s.fdMu.RUnlock()
 		return net.ErrClosed
 	}
-	err := write(s.fd, b)
-	s.fdMu.RUnlock()
+	err := write(uintptr(s.fd), b)
 	if err != unix.EAGAIN {
 		return err
 	}
@@ -146,14 +150,11 @@ func (s *linuxSocket) write(b []byte) error {
 }
 
 func (s *linuxSocket) exchange(w, r []byte) (int, Source, bool, error, error) {
-	s.fdMu.RLock()
 	if s.closed {
-		s.fdMu.RUnlock()
 		return 0, Source{}, false, net.ErrClosed, nil
 	}
-	werr := write(s.fd, w)
+	werr := write(uintptr(s.fd), w)
 	if werr != nil {
-		s.fdMu.RUnlock()
 		if werr != unix.EAGAIN {
 			return 0, Source{}, false, werr, nil
 		}
@@ -164,8 +165,7 @@ func (s *linuxSocket) exchange(w, r []byte) (int, Source, bool, error, error) {
 		return n, src, addr, nil, rerr
 	}
 	from := s.fromAddr()
-	n, rerr := recvfrom(s.fd, r, from)
-	s.fdMu.RUnlock()
+	n, rerr := recvfrom(uintptr(s.fd), r, from)
 	src, addr, rerr := s.received(n, r, from, rerr)
 	return n, src, addr, nil, rerr
 }
@@ -204,13 +204,10 @@ func (s *linuxSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 		}
 		n, err = s.n, s.err
 	} else {
-		s.fdMu.RLock()
 		if s.closed {
-			s.fdMu.RUnlock()
 			return 0, Source{}, false, net.ErrClosed
 		}
-		n, err = recvfrom(s.fd, b, from)
-		s.fdMu.RUnlock()
+		n, err = recvfrom(uintptr(s.fd), b, from)
 	}
 	src, addr, err := s.received(n, b, from, err)
 	if err != nil {
@@ -222,11 +219,13 @@ func (s *linuxSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 func (s *linuxSocket) setReadDeadline(t time.Time) error { return s.nl.SetReadDeadline(t) }
 func (s *linuxSocket) portID() uint32                    { return s.pid }
 
-func (s *linuxSocket) close() error {
-	s.fdMu.Lock()
-	s.closed = true
-	s.fdMu.Unlock()
-	return s.nl.Close()
+func (s *linuxSocket) close() error { return s.nl.Close() }
+
+func (s *linuxSocket) release() {
+	if !s.closed {
+		s.closed = true
+		unix.Close(s.fd)
+	}
 }
 
 // recvfrom is recvfrom(2) with MSG_TRUNC, so that a datagram larger than b
