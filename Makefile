@@ -4,7 +4,9 @@
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 
+# KERNEL names a kernel of scripts/kernels.conf; e2e-all and test run them all.
 KERNEL ?= 6.1
+KERNELS = $(shell awk '$$1 !~ /^\#/ && NF {print $$1}' scripts/kernels.conf)
 KVER = $(shell scripts/kernel-info release $(KERNEL))
 KIMAGE ?= /boot/vmlinuz-$(KVER)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -13,12 +15,16 @@ VMFLAGS ?=
 CHECKPATCH = .cache/linux-source-6.1/scripts/checkpatch.pl
 RUNNER = go run ./vm/cmd/cnlab-vm -kernel $(KIMAGE) -kdir $(KDIR)
 
-.PHONY: all setup modules e2e bench test unit lint lint-go lint-c clean
+.PHONY: all setup setup-all modules e2e e2e-all bench test unit lint lint-go lint-c clean
 
 all: modules
 
+# What KERNEL needs; setup-all: what every kernel of the matrix needs.
 setup:
 	@scripts/setup.sh $(KERNEL)
+
+setup-all:
+	@scripts/setup.sh
 
 # The module for KERNEL, built in place (make -C $(KDIR) M=$(CURDIR) works too).
 modules: setup
@@ -27,33 +33,41 @@ modules: setup
 e2e: setup
 	$(RUNNER) $(VMFLAGS)
 
+# Every kernel of scripts/kernels.conf, as many at once as the host has cores.
+e2e-all: setup-all
+	go run ./vm/cmd/cnlab-vm -matrix scripts/kernels.conf $(VMFLAGS)
+
 bench: setup
 	$(RUNNER) -bench $(VMFLAGS)
 
-test: lint unit e2e
+test: lint unit e2e-all
 
 # Host tests: everything but the e2e suites, which need the module and run in
 # the guest.
-unit: setup
+unit: setup-all
 	go test -count=1 $$(go list ./... | grep -v '/e2e$$')
 	go test -run '^$$' -fuzz FuzzUnmarshal -fuzztime 10s ./userspace/connector
 	go test -run '^$$' -fuzz FuzzDatagram -fuzztime 10s ./userspace/connector
 
 lint: lint-go lint-c
 
-lint-go: setup
+lint-go: setup-all
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	go vet ./...
 
-# The module must build warning-free with W=1 and pass checkpatch --strict.
-lint-c: setup
-	@rm -rf build/lint && mkdir -p build/lint && cp kmod/*.c kmod/*.h kmod/Kbuild build/lint/
-	@$(MAKE) -s -C $(KDIR) M=$(CURDIR)/build/lint W=1 modules > build/lint/build.log 2>&1 || \
-		{ cat build/lint/build.log; echo "module build failed against $(KDIR)"; exit 1; }
-	@if grep -E 'warning:|error:' build/lint/build.log; then \
-		echo "the module builds with warnings at W=1 against $(KDIR)"; exit 1; fi
-	@echo "W=1 build against $(KVER): no warnings"
+# The module must build warning-free with W=1 against every kernel of the
+# matrix, and pass checkpatch --strict.
+lint-c: setup-all
+	@for k in $(KERNELS); do \
+		rel=$$(scripts/kernel-info release $$k); out=build/lint/$$rel; \
+		rm -rf $$out && mkdir -p $$out && cp kmod/*.c kmod/*.h kmod/Kbuild $$out/ || exit 1; \
+		$(MAKE) -s -C /lib/modules/$$rel/build M=$(CURDIR)/$$out W=1 modules > $$out/build.log 2>&1 || \
+			{ cat $$out/build.log; echo "module build failed against $$rel"; exit 1; }; \
+		if grep -E 'warning:|error:' $$out/build.log; then \
+			echo "the module builds with warnings at W=1 against $$rel"; exit 1; fi; \
+		echo "W=1 build against $$rel: no warnings"; \
+	done
 	$(CHECKPATCH) --no-tree --strict --terse -f $$(git ls-files 'kmod/*.c' 'kmod/*.h' | grep -v cnlab_compat.h)
 	@# The compat header exists to test LINUX_VERSION_CODE, which checkpatch
 	@# discourages for in-tree code and mistakes for a constant on the left.

@@ -16,11 +16,13 @@ fi
 # pinned to the 6.1 kernel's version.
 source_version=$("$here/kernel-info" version 6.1)
 want=(qemu-system-x86 build-essential cpio kmod bc flex bison libelf-dev
-	"linux-source-6.1=$source_version")
+	xz-utils zstd "linux-source-6.1=$source_version")
+backports=no
 for k in "$@"; do
 	release=$("$here/kernel-info" release "$k")
 	version=$("$here/kernel-info" version "$k")
 	want+=("linux-image-$release=$version" "linux-headers-$release=$version")
+	case $version in *bpo*) backports=yes ;; esac
 done
 
 missing=()
@@ -45,6 +47,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 	echo "setup: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
+	if [ $backports = yes ] && ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		echo "setup: adding bookworm-backports to apt's sources (/etc/apt/sources.list.d/cnlab-bookworm-backports.sources)"
+		cat >/etc/apt/sources.list.d/cnlab-bookworm-backports.sources <<-'SOURCES'
+		Types: deb
+		URIs: http://deb.debian.org/debian
+		Suites: bookworm-backports
+		Components: main
+		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+		SOURCES
+	fi
 	apt-get update -qq
 	if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/cnlab-setup.log 2>&1; then
 		tail -20 /tmp/cnlab-setup.log >&2

@@ -66,15 +66,20 @@ type ConfigOption struct {
 	// Required options stop a run before booting; others only make some
 	// specs skip, and are reported.
 	Required bool
-	Why      string
+	// BuiltIn options must be =y; others may be modules (=m), which the
+	// runner loads from the kernel's modules directory.
+	BuiltIn bool
+	Why     string
 }
 
 // RequiredConfig lists what cnlab's module and suites need of a kernel.
 var RequiredConfig = []ConfigOption{
 	{Name: "CONFIG_CONNECTOR", Required: true, Why: "the connector itself"},
-	{Name: "CONFIG_MODULES", Required: true, Why: "loading the cnlab module"},
-	{Name: "CONFIG_SERIAL_8250", Required: true, Why: "the console and the results port (must be built in, =y)"},
-	{Name: "CONFIG_BLK_DEV_INITRD", Required: true, Why: "booting cnlab's initramfs"},
+	{Name: "CONFIG_MODULES", Required: true, BuiltIn: true, Why: "loading the cnlab module"},
+	{Name: "CONFIG_SERIAL_8250", Required: true, BuiltIn: true, Why: "the console and the results port, which exist before any module loads"},
+	{Name: "CONFIG_SERIAL_8250_CONSOLE", Required: true, BuiltIn: true, Why: "the kernel console on ttyS0"},
+	{Name: "CONFIG_BLK_DEV_INITRD", Required: true, BuiltIn: true, Why: "booting cnlab's initramfs"},
+	{Name: "CONFIG_DEVTMPFS", Required: true, BuiltIn: true, Why: "device nodes in the guest"},
 }
 
 // CheckConfig reads a kernel .config and returns an error naming every
@@ -98,15 +103,18 @@ func CheckConfig(configPath string, opts []ConfigOption) (warnings []string, err
 	var missing []string
 	for _, o := range opts {
 		v := set[o.Name]
-		ok := v == "y" || (v == "m" && o.Name != "CONFIG_SERIAL_8250" && o.Name != "CONFIG_CONNECTOR")
-		if ok {
+		if v == "y" || (v == "m" && !o.BuiltIn) {
 			continue
 		}
 		state := "not set"
 		if v != "" {
 			state = "=" + v
 		}
-		line := fmt.Sprintf("%s is %s: needed for %s", o.Name, state, o.Why)
+		want := "=y or =m"
+		if o.BuiltIn {
+			want = "=y"
+		}
+		line := fmt.Sprintf("%s is %s, want %s: needed for %s", o.Name, state, want, o.Why)
 		if o.Required {
 			missing = append(missing, line)
 		} else {
