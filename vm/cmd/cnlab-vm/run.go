@@ -379,4 +379,3 @@ func kvmProbeCache() string {
 	}
 	return filepath.Join(dir, "cnlab", "kvm-probe.json")
 }
-
