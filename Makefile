@@ -13,9 +13,11 @@ KDIR ?= /lib/modules/$(KVER)/build
 # Extra flags for the runner, e.g. VMFLAGS="-module-params ack_skew=1".
 VMFLAGS ?=
 CHECKPATCH = .cache/linux-source-6.1/scripts/checkpatch.pl
-RUNNER = go run ./vm/cmd/cnlab-vm -kernel $(KIMAGE) -kdir $(KDIR)
+# The runner is built, not go run, so that its exit code reaches the caller.
+RUNNER_BIN = build/cnlab-vm
+RUNNER = $(RUNNER_BIN) -kernel $(KIMAGE) -kdir $(KDIR)
 
-.PHONY: all setup setup-all modules e2e e2e-all bench test unit lint lint-go lint-c clean
+.PHONY: all setup setup-all modules e2e e2e-all bench test unit lint lint-go lint-c clean $(RUNNER_BIN)
 
 all: modules
 
@@ -30,14 +32,17 @@ setup-all:
 modules: setup
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
 
-e2e: setup
+$(RUNNER_BIN):
+	go build -o $@ ./vm/cmd/cnlab-vm
+
+e2e: setup $(RUNNER_BIN)
 	$(RUNNER) $(VMFLAGS)
 
 # Every kernel of scripts/kernels.conf, as many at once as the host has cores.
-e2e-all: setup-all
-	go run ./vm/cmd/cnlab-vm -matrix scripts/kernels.conf $(VMFLAGS)
+e2e-all: setup-all $(RUNNER_BIN)
+	$(RUNNER_BIN) -matrix scripts/kernels.conf $(VMFLAGS)
 
-bench: setup
+bench: setup $(RUNNER_BIN)
 	$(RUNNER) -bench $(VMFLAGS)
 
 test: lint unit e2e-all
