@@ -61,8 +61,8 @@ func (s *Suite) Counts() Counts {
 }
 
 // Parse reads a Ginkgo JSON report (--json-report). Specs that the label
-// filter or focus left out are not listed; specs skipped at run time are,
-// with their reason.
+// filter or focus left out are not listed; specs that skipped themselves
+// (Skip, with a reason) are.
 func Parse(b []byte) ([]Suite, error) {
 	var reports []types.Report
 	if err := json.Unmarshal(b, &reports); err != nil {
@@ -87,8 +87,8 @@ func Parse(b []byte) ([]Suite, error) {
 			case sr.State.Is(types.SpecStateFailureStates):
 				sp.State = Failed
 				sp.Message, sp.Location = sr.Failure.Message, sr.Failure.Location.String()
-			case sr.State == types.SpecStateSkipped && sr.Failure.Message == "" && r.SuiteConfig.LabelFilter != "":
-				continue // filtered out, not run
+			case sr.State == types.SpecStateSkipped && sr.Failure.Message == "":
+				continue // not selected by the label filter or focus: not run
 			default:
 				sp.State = Skipped
 				sp.Message = sr.Failure.Message
