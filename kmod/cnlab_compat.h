@@ -8,6 +8,7 @@
 
 #include <linux/version.h>
 #include <linux/connector.h>
+#include <linux/timer.h>
 
 /*
  * v6.6 ("connector/cn_proc: Add filtering to fix some bugs") added a
@@ -21,6 +22,16 @@ static inline int cnlab_netlink_send_mult(struct cn_msg *msg, u16 len,
 	return cn_netlink_send_mult(msg, len, portid, group, gfp, NULL, NULL);
 #else
 	return cn_netlink_send_mult(msg, len, portid, group, gfp);
+#endif
+}
+
+/* v6.2 renamed del_timer_sync(); later kernels dropped the old name. */
+static inline int cnlab_timer_delete_sync(struct timer_list *timer)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+	return timer_delete_sync(timer);
+#else
+	return del_timer_sync(timer);
 #endif
 }
 

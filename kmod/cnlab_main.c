@@ -30,6 +30,9 @@ int cnlab_ack_skew;
 module_param_named(ack_skew, cnlab_ack_skew, int, 0444);
 MODULE_PARM_DESC(ack_skew, "added to every echo reply's ack; nonzero breaks the echo on purpose, to prove that the suites notice (default 0)");
 
+/* The idx of every id cnlab sends from. */
+u32 cnlab_idx;
+
 static struct cb_id cnlab_echo_id;
 static struct cb_id cnlab_ctl_id;
 
@@ -39,6 +42,7 @@ static int __init cnlab_init(void)
 
 	cnlab_echo_id = (struct cb_id){ .idx = echo_idx, .val = echo_val };
 	cnlab_ctl_id = (struct cb_id){ .idx = ctl_idx, .val = ctl_val };
+	cnlab_idx = echo_idx;
 
 	if (echo_idx == ctl_idx && echo_val == ctl_val) {
 		pr_err("echo and control ids are both %u:%u; give them different ids\n",
@@ -46,12 +50,17 @@ static int __init cnlab_init(void)
 		return -EINVAL;
 	}
 
+	err = cnlab_echo_init();
+	if (err)
+		goto err_echo_init;
+
 	err = cn_add_callback(&cnlab_echo_id, "cnlab_echo", cnlab_echo_cb);
 	if (err) {
 		pr_err("cannot register echo id %u:%u: %d\n", echo_idx,
 		       echo_val, err);
 		goto err_echo;
 	}
+	cnlab_notify(&cnlab_echo_id, true);
 
 	err = cn_add_callback(&cnlab_ctl_id, "cnlab_ctl", cnlab_ctl_cb);
 	if (err) {
@@ -59,6 +68,7 @@ static int __init cnlab_init(void)
 		       ctl_val, err);
 		goto err_ctl;
 	}
+	cnlab_notify(&cnlab_ctl_id, true);
 
 	pr_info("echo on %u:%u, control on %u:%u%s\n", echo_idx, echo_val,
 		ctl_idx, ctl_val, cnlab_ack_skew ? ", replies with a skewed ack" : "");
@@ -66,14 +76,26 @@ static int __init cnlab_init(void)
 
 err_ctl:
 	cn_del_callback(&cnlab_echo_id);
+	cnlab_notify(&cnlab_echo_id, false);
 err_echo:
+	cnlab_echo_exit();
+err_echo_init:
 	return err;
 }
 
+/*
+ * The callbacks go first, so that no request starts anything new; then what
+ * they may have started: the timer, further ids, late replies.
+ */
 static void __exit cnlab_exit(void)
 {
 	cn_del_callback(&cnlab_ctl_id);
+	cnlab_notify(&cnlab_ctl_id, false);
 	cn_del_callback(&cnlab_echo_id);
+	cnlab_notify(&cnlab_echo_id, false);
+	cnlab_timer_stop();
+	cnlab_unregister_all_extra();
+	cnlab_echo_exit();
 }
 
 module_init(cnlab_init);

@@ -24,6 +24,21 @@
 #define CNLAB_IDX		(CN_NETLINK_USERS + 3)
 #define CNLAB_ECHO_VAL		0x456
 #define CNLAB_CTL_VAL		0x4c0
+/* Kernel-initiated messages: bursts and timer broadcasts carry this id. */
+#define CNLAB_BCAST_VAL		0x4c1
+/* Notifications of ids registered or unregistered carry this id... */
+#define CNLAB_NOTIFY_VAL	0x4c2
+/* ...and go to this group. */
+#define CNLAB_NOTIFY_GROUP	(CN_NETLINK_USERS + 4)
+
+/*
+ * The connector's netlink socket has CN_NETLINK_USERS + 0xf multicast groups
+ * (drivers/connector/connector.c); groups are numbered from 1.
+ */
+#define CNLAB_GROUPS		(CN_NETLINK_USERS + 0xf)
+
+/* How many ids the control channel can register besides echo and control. */
+#define CNLAB_MAX_EXTRA_IDS	16
 
 /*
  * The largest cn_msg payload the connector core accepts: cn_rx_skb() drops a
@@ -35,9 +50,88 @@
 /* Send errors are counted per errno below this bound; larger ones in the last slot. */
 #define CNLAB_ERRNO_SLOTS	135
 
-/* Control operations: the first word of a request to the control id. */
+/*
+ * Control operations: the first word of a request to the control id. All but
+ * CNLAB_OP_GET_STATS change state and need CAP_NET_ADMIN in the initial user
+ * namespace; a refused request is answered with status -EPERM.
+ */
 enum cnlab_ctl_op {
-	CNLAB_OP_GET_STATS = 1,
+	CNLAB_OP_GET_STATS = 1,		/* result: struct cnlab_stats */
+	CNLAB_OP_BURST = 2,		/* args: struct cnlab_burst */
+	CNLAB_OP_TIMER_START = 3,	/* args: struct cnlab_timer */
+	CNLAB_OP_TIMER_STOP = 4,
+	CNLAB_OP_REGISTER = 5,		/* args: struct cnlab_id_arg */
+	CNLAB_OP_UNREGISTER = 6,	/* args: struct cnlab_id_arg */
+	CNLAB_OP_ECHO_MODE = 7,		/* args: struct cnlab_echo_mode */
+};
+
+/*
+ * CNLAB_OP_BURST: send count messages of size bytes (at least
+ * sizeof(struct cnlab_bcast)) with the id {CNLAB_IDX, CNLAB_BCAST_VAL}, to
+ * group (1 to CNLAB_GROUPS) or, if group is 0, to portid. Each group, and
+ * unicast as a whole, counts its own seq up from 0.
+ */
+struct cnlab_burst {
+	__u32 group;
+	__u32 portid;
+	__u32 count;
+	__u32 size;
+};
+
+/* The result of CNLAB_OP_BURST: the seqs used, and how the sends went. */
+struct cnlab_burst_result {
+	__u32 first_seq;
+	__u32 count;
+	__u32 ok;
+	__u32 failed;
+};
+
+/* CNLAB_OP_TIMER_START: broadcast to group every period_ms, as cn_test.c. */
+struct cnlab_timer {
+	__u32 group;
+	__u32 period_ms;
+};
+
+/* CNLAB_OP_REGISTER and CNLAB_OP_UNREGISTER: a further id that echoes. */
+struct cnlab_id_arg {
+	__u32 idx;
+	__u32 val;
+};
+
+/* CNLAB_OP_ECHO_MODE: how the echo id answers its next count requests. */
+enum cnlab_echo_modes {
+	CNLAB_ECHO_NORMAL = 0,
+	CNLAB_ECHO_TWICE = 1,		/* the reply, sent twice */
+	CNLAB_ECHO_WRONG_ACK = 2,	/* ack = seq + 2 */
+	CNLAB_ECHO_DELAY = 3,		/* the reply, delay_ms later */
+	CNLAB_ECHO_NONE = 4,		/* no reply */
+};
+
+struct cnlab_echo_mode {
+	__u32 mode;
+	__u32 count;
+	__u32 delay_ms;
+	__u32 reserved;
+};
+
+/* The start of every kernel-initiated message's data. */
+enum cnlab_bcast_kinds {
+	CNLAB_BCAST_BURST = 1,
+	CNLAB_BCAST_TIMER = 2,
+};
+
+struct cnlab_bcast {
+	__u32 kind;
+	__u32 group;		/* 0 for unicast */
+	__u64 ktime_ns;		/* ktime_get_ns() when sent */
+};
+
+/* A notification: id is now registered (on = 1) or unregistered (on = 0). */
+struct cnlab_notify {
+	__u32 idx;
+	__u32 val;
+	__u32 on;
+	__u32 reserved;
 };
 
 /* A control request: this header, then the operation's arguments. */
@@ -56,10 +150,26 @@ struct cnlab_ctl_reply {
 };
 
 /*
- * The echo callback's counters, the result of CNLAB_OP_GET_STATS.
+ * What the sends to one destination returned: dests[0] of struct cnlab_stats
+ * is every unicast, dests[g] group g. ok counts sends that returned 0 or more.
+ */
+struct cnlab_dest_stats {
+	__u64 sent;
+	__u64 ok;
+	__u64 esrch;		/* broadcast: no listener, or every listener overran */
+	__u64 eagain;		/* unicast: the receiver's queue was full */
+	__u64 econnrefused;	/* unicast: no such port */
+	__u64 enomem;
+	__u64 other;
+};
+
+/*
+ * The module's counters, the result of CNLAB_OP_GET_STATS.
  * received counts every message delivered to the echo callback, valid or not.
- * send_errors[e] counts replies that failed with -e (e < CNLAB_ERRNO_SLOTS - 1;
- * the last slot takes the rest).
+ * send_errors[e] counts sends of any kind that failed with -e
+ * (e < CNLAB_ERRNO_SLOTS - 1; the last slot takes the rest).
+ * allocs and frees count the module's own allocations, which must be equal
+ * once the module is idle.
  */
 struct cnlab_stats {
 	__u64 received;
@@ -67,7 +177,14 @@ struct cnlab_stats {
 	__u64 invalid;
 	__u64 ctl_received;
 	__u64 ctl_invalid;
+	__u64 ctl_refused;
+	__u64 extra_received;
+	__u64 timer_ticks;
+	__u64 notifications;
+	__u64 allocs;
+	__u64 frees;
 	__u64 send_errors[CNLAB_ERRNO_SLOTS];
+	struct cnlab_dest_stats dests[CNLAB_GROUPS + 1];
 };
 
 #endif /* CNLAB_WIRE_H */

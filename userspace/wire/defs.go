@@ -13,13 +13,33 @@ import "C"
 
 // Ids, limits and operations.
 const (
-	Idx        = C.CNLAB_IDX
-	EchoVal    = C.CNLAB_ECHO_VAL
-	CtlVal     = C.CNLAB_CTL_VAL
-	MaxData    = C.CNLAB_MAX_DATA
-	ErrnoSlots = C.CNLAB_ERRNO_SLOTS
+	Idx         = C.CNLAB_IDX
+	EchoVal     = C.CNLAB_ECHO_VAL
+	CtlVal      = C.CNLAB_CTL_VAL
+	BcastVal    = C.CNLAB_BCAST_VAL
+	NotifyVal   = C.CNLAB_NOTIFY_VAL
+	NotifyGroup = C.CNLAB_NOTIFY_GROUP
+	Groups      = C.CNLAB_GROUPS
+	MaxExtraIDs = C.CNLAB_MAX_EXTRA_IDS
+	MaxData     = C.CNLAB_MAX_DATA
+	ErrnoSlots  = C.CNLAB_ERRNO_SLOTS
 
-	OpGetStats = C.CNLAB_OP_GET_STATS
+	OpGetStats   = C.CNLAB_OP_GET_STATS
+	OpBurst      = C.CNLAB_OP_BURST
+	OpTimerStart = C.CNLAB_OP_TIMER_START
+	OpTimerStop  = C.CNLAB_OP_TIMER_STOP
+	OpRegister   = C.CNLAB_OP_REGISTER
+	OpUnregister = C.CNLAB_OP_UNREGISTER
+	OpEchoMode   = C.CNLAB_OP_ECHO_MODE
+
+	EchoNormal   = C.CNLAB_ECHO_NORMAL
+	EchoTwice    = C.CNLAB_ECHO_TWICE
+	EchoWrongAck = C.CNLAB_ECHO_WRONG_ACK
+	EchoDelay    = C.CNLAB_ECHO_DELAY
+	EchoNone     = C.CNLAB_ECHO_NONE
+
+	BcastBurst = C.CNLAB_BCAST_BURST
+	BcastTimer = C.CNLAB_BCAST_TIMER
 
 	NetlinkUsers        = C.CN_NETLINK_USERS
 	ConnectorMaxMsgSize = C.CONNECTOR_MAX_MSG_SIZE
@@ -29,6 +49,8 @@ const (
 	SizeofCtlReq   = C.sizeof_struct_cnlab_ctl_req
 	SizeofCtlReply = C.sizeof_struct_cnlab_ctl_reply
 	SizeofStats    = C.sizeof_struct_cnlab_stats
+	SizeofBcast    = C.sizeof_struct_cnlab_bcast
+	SizeofNotify   = C.sizeof_struct_cnlab_notify
 )
 
 // CbID is struct cb_id.
@@ -45,3 +67,27 @@ type CtlReply C.struct_cnlab_ctl_reply
 
 // Stats is struct cnlab_stats.
 type Stats C.struct_cnlab_stats
+
+// DestStats is struct cnlab_dest_stats.
+type DestStats C.struct_cnlab_dest_stats
+
+// Burst is struct cnlab_burst.
+type Burst C.struct_cnlab_burst
+
+// BurstResult is struct cnlab_burst_result.
+type BurstResult C.struct_cnlab_burst_result
+
+// Timer is struct cnlab_timer.
+type Timer C.struct_cnlab_timer
+
+// IDArg is struct cnlab_id_arg.
+type IDArg C.struct_cnlab_id_arg
+
+// EchoMode is struct cnlab_echo_mode.
+type EchoMode C.struct_cnlab_echo_mode
+
+// Bcast is struct cnlab_bcast.
+type Bcast C.struct_cnlab_bcast
+
+// Notify is struct cnlab_notify.
+type Notify C.struct_cnlab_notify

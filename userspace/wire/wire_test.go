@@ -54,6 +54,8 @@ func TestSizes(t *testing.T) {
 		{"cnlab_ctl_req", unsafe.Sizeof(CtlReq{}), SizeofCtlReq},
 		{"cnlab_ctl_reply", unsafe.Sizeof(CtlReply{}), SizeofCtlReply},
 		{"cnlab_stats", unsafe.Sizeof(Stats{}), SizeofStats},
+		{"cnlab_bcast", unsafe.Sizeof(Bcast{}), SizeofBcast},
+		{"cnlab_notify", unsafe.Sizeof(Notify{}), SizeofNotify},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,13 +4,33 @@
 package wire
 
 const (
-	Idx        = 0xe
-	EchoVal    = 0x456
-	CtlVal     = 0x4c0
-	MaxData    = 0x3fec
-	ErrnoSlots = 0x87
+	Idx         = 0xe
+	EchoVal     = 0x456
+	CtlVal      = 0x4c0
+	BcastVal    = 0x4c1
+	NotifyVal   = 0x4c2
+	NotifyGroup = 0xf
+	Groups      = 0x1a
+	MaxExtraIDs = 0x10
+	MaxData     = 0x3fec
+	ErrnoSlots  = 0x87
 
-	OpGetStats = 0x1
+	OpGetStats   = 0x1
+	OpBurst      = 0x2
+	OpTimerStart = 0x3
+	OpTimerStop  = 0x4
+	OpRegister   = 0x5
+	OpUnregister = 0x6
+	OpEchoMode   = 0x7
+
+	EchoNormal   = 0x0
+	EchoTwice    = 0x1
+	EchoWrongAck = 0x2
+	EchoDelay    = 0x3
+	EchoNone     = 0x4
+
+	BcastBurst = 0x1
+	BcastTimer = 0x2
 
 	NetlinkUsers        = 0xb
 	ConnectorMaxMsgSize = 0x4000
@@ -19,7 +39,9 @@ const (
 	SizeofCnMsg    = 0x14
 	SizeofCtlReq   = 0x8
 	SizeofCtlReply = 0x8
-	SizeofStats    = 0x460
+	SizeofStats    = 0xa78
+	SizeofBcast    = 0x10
+	SizeofNotify   = 0x10
 )
 
 type CbID struct {
@@ -46,10 +68,71 @@ type CtlReply struct {
 }
 
 type Stats struct {
-	Received     uint64
-	Replied      uint64
-	Invalid      uint64
-	Ctl_received uint64
-	Ctl_invalid  uint64
-	Send_errors  [135]uint64
+	Received       uint64
+	Replied        uint64
+	Invalid        uint64
+	Ctl_received   uint64
+	Ctl_invalid    uint64
+	Ctl_refused    uint64
+	Extra_received uint64
+	Timer_ticks    uint64
+	Notifications  uint64
+	Allocs         uint64
+	Frees          uint64
+	Send_errors    [135]uint64
+	Dests          [27]DestStats
+}
+
+type DestStats struct {
+	Sent         uint64
+	Ok           uint64
+	Esrch        uint64
+	Eagain       uint64
+	Econnrefused uint64
+	Enomem       uint64
+	Other        uint64
+}
+
+type Burst struct {
+	Group  uint32
+	Portid uint32
+	Count  uint32
+	Size   uint32
+}
+
+type BurstResult struct {
+	Seq    uint32
+	Count  uint32
+	Ok     uint32
+	Failed uint32
+}
+
+type Timer struct {
+	Group uint32
+	Ms    uint32
+}
+
+type IDArg struct {
+	Idx uint32
+	Val uint32
+}
+
+type EchoMode struct {
+	Mode     uint32
+	Count    uint32
+	Ms       uint32
+	Reserved uint32
+}
+
+type Bcast struct {
+	Kind  uint32
+	Group uint32
+	Ns    uint64
+}
+
+type Notify struct {
+	Idx      uint32
+	Val      uint32
+	On       uint32
+	Reserved uint32
 }
