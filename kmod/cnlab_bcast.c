@@ -33,7 +33,7 @@ static void cnlab_fill_bcast(struct cn_msg *msg, u32 kind, u32 group)
 	msg->ack = 0;
 	b->kind = kind;
 	b->group = group;
-	b->ktime_ns = ktime_get_ns();
+	b->ktime = ktime_get_ns();
 }
 
 int cnlab_burst(const struct cnlab_burst *b, struct cnlab_burst_result *res)
@@ -54,7 +54,7 @@ int cnlab_burst(const struct cnlab_burst *b, struct cnlab_burst_result *res)
 	for (i = 0; i < b->count; i++) {
 		cnlab_fill_bcast(msg, CNLAB_BCAST_BURST, b->group);
 		if (i == 0)
-			res->first_seq = msg->seq;
+			res->seq = msg->seq;
 		ret = cnlab_send(msg, b->group ? 0 : b->portid, b->group,
 				 GFP_KERNEL);
 		if (ret >= 0)
@@ -98,11 +98,11 @@ static void cnlab_timer_fn(struct timer_list *unused)
 int cnlab_timer_start(const struct cnlab_timer *t)
 {
 	if (t->group < 1 || t->group > CNLAB_GROUPS ||
-	    t->period_ms < 1 || t->period_ms > 3600000)
+	    t->period < 1 || t->period > 3600000)
 		return -EINVAL;
 	mutex_lock(&cnlab_timer_lock);
 	WRITE_ONCE(cnlab_timer_group, t->group);
-	WRITE_ONCE(cnlab_timer_period, max(1UL, msecs_to_jiffies(t->period_ms)));
+	WRITE_ONCE(cnlab_timer_period, max(1UL, msecs_to_jiffies(t->period)));
 	if (!cnlab_timer_on)
 		timer_setup(&cnlab_timer, cnlab_timer_fn, 0);
 	WRITE_ONCE(cnlab_timer_on, true);

@@ -37,7 +37,7 @@ static LIST_HEAD(cnlab_late_list);
 
 int cnlab_echo_set_mode(const struct cnlab_echo_mode *m)
 {
-	if (m->mode > CNLAB_ECHO_NONE || m->delay_ms > 60000)
+	if (m->mode > CNLAB_ECHO_NONE || m->delay > 60000)
 		return -EINVAL;
 	spin_lock(&cnlab_mode_lock);
 	cnlab_mode = *m;
@@ -54,7 +54,7 @@ static u32 cnlab_take_mode(u32 *delay_ms)
 	if (cnlab_mode.count) {
 		cnlab_mode.count--;
 		mode = cnlab_mode.mode;
-		*delay_ms = cnlab_mode.delay_ms;
+		*delay_ms = cnlab_mode.delay;
 	}
 	spin_unlock(&cnlab_mode_lock);
 	return mode;

@@ -78,18 +78,22 @@ struct cnlab_burst {
 	__u32 size;
 };
 
-/* The result of CNLAB_OP_BURST: the seqs used, and how the sends went. */
+/*
+ * The result of CNLAB_OP_BURST: the seqs used (count of them from seq), and
+ * how the sends went. (Fields here have no underscores: cgo -godefs would
+ * strip what comes before one.)
+ */
 struct cnlab_burst_result {
-	__u32 first_seq;
+	__u32 seq;
 	__u32 count;
 	__u32 ok;
 	__u32 failed;
 };
 
-/* CNLAB_OP_TIMER_START: broadcast to group every period_ms, as cn_test.c. */
+/* CNLAB_OP_TIMER_START: broadcast to group every period ms, as cn_test.c. */
 struct cnlab_timer {
 	__u32 group;
-	__u32 period_ms;
+	__u32 period;
 };
 
 /* CNLAB_OP_REGISTER and CNLAB_OP_UNREGISTER: a further id that echoes. */
@@ -103,14 +107,14 @@ enum cnlab_echo_modes {
 	CNLAB_ECHO_NORMAL = 0,
 	CNLAB_ECHO_TWICE = 1,		/* the reply, sent twice */
 	CNLAB_ECHO_WRONG_ACK = 2,	/* ack = seq + 2 */
-	CNLAB_ECHO_DELAY = 3,		/* the reply, delay_ms later */
+	CNLAB_ECHO_DELAY = 3,		/* the reply, delay ms later */
 	CNLAB_ECHO_NONE = 4,		/* no reply */
 };
 
 struct cnlab_echo_mode {
 	__u32 mode;
 	__u32 count;
-	__u32 delay_ms;
+	__u32 delay;
 	__u32 reserved;
 };
 
@@ -123,7 +127,7 @@ enum cnlab_bcast_kinds {
 struct cnlab_bcast {
 	__u32 kind;
 	__u32 group;		/* 0 for unicast */
-	__u64 ktime_ns;		/* ktime_get_ns() when sent */
+	__u64 ktime;		/* ktime_get_ns() when sent */
 };
 
 /* A notification: id is now registered (on = 1) or unregistered (on = 0). */

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/wire"
@@ -37,10 +38,114 @@ func (c *Client) Stats(ctx context.Context) (Stats, error) {
 	if len(data) != wire.SizeofStats {
 		return st, fmt.Errorf("control %s: stats reply carries %d bytes, want %d: is the module built from this source?", c.ID, len(data), wire.SizeofStats)
 	}
-	if err := binary.Read(bytes.NewReader(data), binary.NativeEndian, &st); err != nil {
+	if err := decode(data, &st); err != nil {
 		return st, fmt.Errorf("control %s: decode stats: %w", c.ID, err)
 	}
 	return st, nil
+}
+
+// Burst asks the module to send b.Count messages of b.Size bytes to group
+// b.Group, or to port b.Portid if the group is 0, and returns the seqs it
+// used and how the sends went.
+func (c *Client) Burst(ctx context.Context, b wire.Burst) (wire.BurstResult, error) {
+	var res wire.BurstResult
+	data, err := c.do(ctx, wire.OpBurst, encode(b)...)
+	if err != nil {
+		return res, err
+	}
+	if err := decode(data, &res); err != nil {
+		return res, fmt.Errorf("control %s: burst result: %w", c.ID, err)
+	}
+	return res, nil
+}
+
+// TimerStart starts (or moves) the module's timer broadcast to group, one
+// message per period.
+func (c *Client) TimerStart(ctx context.Context, group uint32, period time.Duration) error {
+	if period < time.Millisecond {
+		return fmt.Errorf("timer period %v: the module counts in milliseconds, at least 1ms", period)
+	}
+	_, err := c.do(ctx, wire.OpTimerStart, encode(wire.Timer{Group: group, Period: uint32(period / time.Millisecond)})...)
+	return err
+}
+
+// TimerStop stops the timer broadcast; stopping a stopped timer is no error.
+func (c *Client) TimerStop(ctx context.Context) error {
+	_, err := c.do(ctx, wire.OpTimerStop)
+	return err
+}
+
+// Register makes the module register id, which then echoes as the echo id
+// does, and notify the registration.
+func (c *Client) Register(ctx context.Context, id connector.ID) error {
+	_, err := c.do(ctx, wire.OpRegister, encode(wire.IDArg{Idx: id.Idx, Val: id.Val})...)
+	return err
+}
+
+// Unregister undoes Register.
+func (c *Client) Unregister(ctx context.Context, id connector.ID) error {
+	_, err := c.do(ctx, wire.OpUnregister, encode(wire.IDArg{Idx: id.Idx, Val: id.Val})...)
+	return err
+}
+
+// EchoMode says how the echo id answers its next count requests.
+type EchoMode uint32
+
+// Echo modes; see enum cnlab_echo_modes.
+const (
+	EchoNormal   EchoMode = wire.EchoNormal
+	EchoTwice    EchoMode = wire.EchoTwice
+	EchoWrongAck EchoMode = wire.EchoWrongAck
+	EchoDelay    EchoMode = wire.EchoDelay
+	EchoNone     EchoMode = wire.EchoNone
+)
+
+var echoModeNames = map[string]EchoMode{"normal": EchoNormal, "twice": EchoTwice, "wrong-ack": EchoWrongAck, "delay": EchoDelay, "none": EchoNone}
+
+// ParseEchoMode parses normal, twice, wrong-ack, delay or none.
+func ParseEchoMode(s string) (EchoMode, error) {
+	if m, ok := echoModeNames[s]; ok {
+		return m, nil
+	}
+	return 0, fmt.Errorf("echo mode %q: want normal, twice, wrong-ack, delay or none", s)
+}
+
+// SetEchoMode makes the echo id answer its next count requests in mode;
+// delay applies to EchoDelay.
+func (c *Client) SetEchoMode(ctx context.Context, mode EchoMode, count uint32, delay time.Duration) error {
+	_, err := c.do(ctx, wire.OpEchoMode, encode(wire.EchoMode{Mode: uint32(mode), Count: count, Delay: uint32(delay / time.Millisecond)})...)
+	return err
+}
+
+// ParseBcast decodes the start of a burst's or the timer's message.
+func ParseBcast(data []byte) (wire.Bcast, error) {
+	var b wire.Bcast
+	if len(data) < wire.SizeofBcast {
+		return b, fmt.Errorf("broadcast of %d bytes, shorter than struct cnlab_bcast", len(data))
+	}
+	return b, decode(data[:wire.SizeofBcast], &b)
+}
+
+// ParseNotify decodes a notification.
+func ParseNotify(data []byte) (wire.Notify, error) {
+	var n wire.Notify
+	if len(data) != wire.SizeofNotify {
+		return n, fmt.Errorf("notification of %d bytes, want struct cnlab_notify's %d", len(data), wire.SizeofNotify)
+	}
+	return n, decode(data, &n)
+}
+
+func encode(v any) []byte {
+	var buf bytes.Buffer
+	_ = binary.Write(&buf, binary.NativeEndian, v)
+	return buf.Bytes()
+}
+
+func decode(b []byte, v any) error {
+	if len(b) != binary.Size(v) {
+		return fmt.Errorf("%d bytes, want %d", len(b), binary.Size(v))
+	}
+	return binary.Read(bytes.NewReader(b), binary.NativeEndian, v)
 }
 
 // do sends one control request and returns the reply's result, after its
@@ -63,7 +168,11 @@ func (c *Client) do(ctx context.Context, op uint32, args ...byte) ([]byte, error
 		return nil, fmt.Errorf("control %s: asked for op %d, reply is for op %d", c.ID, op, gotOp)
 	}
 	if status < 0 {
-		return nil, fmt.Errorf("control %s op %d: refused: %w", c.ID, op, syscall.Errno(-status))
+		hint := ""
+		if syscall.Errno(-status) == syscall.EPERM {
+			hint = " (changing the module's state needs CAP_NET_ADMIN)"
+		}
+		return nil, fmt.Errorf("control %s op %d: refused: %w%s", c.ID, op, syscall.Errno(-status), hint)
 	}
 	return reply.Data[wire.SizeofCtlReply:], nil
 }

@@ -108,8 +108,8 @@ type BurstResult struct {
 }
 
 type Timer struct {
-	Group uint32
-	Ms    uint32
+	Group  uint32
+	Period uint32
 }
 
 type IDArg struct {
@@ -120,14 +120,14 @@ type IDArg struct {
 type EchoMode struct {
 	Mode     uint32
 	Count    uint32
-	Ms       uint32
+	Delay    uint32
 	Reserved uint32
 }
 
 type Bcast struct {
 	Kind  uint32
 	Group uint32
-	Ns    uint64
+	Ktime uint64
 }
 
 type Notify struct {
