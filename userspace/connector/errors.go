@@ -12,6 +12,10 @@ var (
 	// what arrived.
 	ErrMalformed = errors.New("malformed connector message")
 
+	// ErrNoSuchGroup is returned for a group number the connector does
+	// not have.
+	ErrNoSuchGroup = errors.New("no such connector group")
+
 	// ErrOverrun is returned by Receive and Request when the socket's
 	// receive queue overflowed (ENOBUFS): the kernel dropped messages meant
 	// for this socket. The connection stays usable.

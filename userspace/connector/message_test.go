@@ -116,3 +116,16 @@ func TestParseID(t *testing.T) {
 		t.Fatalf("String() = %q", s)
 	}
 }
+
+func TestCheckGroup(t *testing.T) {
+	tests := []struct {
+		group uint32
+		ok    bool
+	}{{0, false}, {1, true}, {Groups, true}, {Groups + 1, false}, {32, false}}
+	for _, tt := range tests {
+		err := checkGroup(tt.group)
+		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrNoSuchGroup)) {
+			t.Errorf("checkGroup(%d) = %v, want ok=%v", tt.group, err, tt.ok)
+		}
+	}
+}

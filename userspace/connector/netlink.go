@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+
+	"github.com/cnlab/cnlab/userspace/wire"
 )
 
 // Netlink framing of connector messages. The kernel's connector sends
@@ -13,6 +15,18 @@ const (
 	nlmsgError  = 0x2
 	nlmsgDone   = 0x3
 )
+
+// Groups is the number of multicast groups of the connector's socket
+// (CN_NETLINK_USERS + 0xf); they are numbered from 1.
+const Groups = wire.Groups
+
+// checkGroup refuses a group the connector does not have.
+func checkGroup(group uint32) error {
+	if group < 1 || group > Groups {
+		return fmt.Errorf("%w: the connector has groups 1 to %d (CN_NETLINK_USERS + 0xf)", ErrNoSuchGroup, Groups)
+	}
+	return nil
+}
 
 // Source is where a received message came from: the sending socket's port id
 // (0 for the kernel) and, for a multicast message, the group bit mask.

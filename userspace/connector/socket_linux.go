@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sync/atomic"
@@ -17,8 +18,10 @@ import (
 type Config struct {
 	// Groups are multicast groups to join at once (1 to 32).
 	Groups []uint32
-	// ReadBuffer, if positive, sets SO_RCVBUF.
-	ReadBuffer int
+	// ReadBuffer, if positive, sets SO_RCVBUF, or SO_RCVBUFFORCE with
+	// ForceReadBuffer.
+	ReadBuffer      int
+	ForceReadBuffer bool
 }
 
 // Dial opens a NETLINK_CONNECTOR socket. cfg may be nil.
@@ -37,14 +40,14 @@ func Dial(cfg *Config) (*Conn, error) {
 	}
 	c := newConn(s)
 	if cfg.ReadBuffer > 0 {
-		if err := nl.SetReadBuffer(cfg.ReadBuffer); err != nil {
-			nl.Close()
-			return nil, fmt.Errorf("dial connector: set receive buffer to %d bytes: %w", cfg.ReadBuffer, err)
+		if err := c.SetReadBuffer(cfg.ReadBuffer, cfg.ForceReadBuffer); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("dial connector: %w", err)
 		}
 	}
 	for _, g := range cfg.Groups {
 		if err := c.JoinGroup(g); err != nil {
-			nl.Close()
+			c.Close()
 			return nil, fmt.Errorf("dial connector: %w", err)
 		}
 	}
@@ -54,8 +57,14 @@ func Dial(cfg *Config) (*Conn, error) {
 // JoinGroup subscribes the socket to a multicast group, which needs
 // CAP_NET_ADMIN for every connector group but the proc connector's.
 func (c *Conn) JoinGroup(group uint32) error {
+	if err := checkGroup(group); err != nil {
+		return fmt.Errorf("join group %d: %w", group, err)
+	}
 	s := c.sock.(*linuxSocket)
 	if err := s.nl.JoinGroup(group); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("join group %d: %w (joining connector groups needs CAP_NET_ADMIN)", group, err)
+		}
 		return fmt.Errorf("join group %d: %w", group, err)
 	}
 	s.groups.Add(1)
@@ -64,12 +73,58 @@ func (c *Conn) JoinGroup(group uint32) error {
 
 // LeaveGroup unsubscribes the socket from a multicast group.
 func (c *Conn) LeaveGroup(group uint32) error {
+	if err := checkGroup(group); err != nil {
+		return fmt.Errorf("leave group %d: %w", group, err)
+	}
 	s := c.sock.(*linuxSocket)
 	if err := s.nl.LeaveGroup(group); err != nil {
 		return fmt.Errorf("leave group %d: %w", group, err)
 	}
 	s.groups.Add(-1)
 	return nil
+}
+
+// SetReadBuffer sets the socket's receive buffer (SO_RCVBUF), which the
+// kernel doubles and bounds by net.core.rmem_max. With force it uses
+// SO_RCVBUFFORCE, which ignores that bound and needs CAP_NET_ADMIN.
+func (c *Conn) SetReadBuffer(bytes int, force bool) error {
+	s := c.sock.(*linuxSocket)
+	opt := unix.SO_RCVBUF
+	if force {
+		opt = unix.SO_RCVBUFFORCE
+	}
+	var serr error
+	err := s.raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, bytes)
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		if force && errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("set receive buffer to %d bytes with SO_RCVBUFFORCE: %w (needs CAP_NET_ADMIN; without force, SO_RCVBUF is bounded by net.core.rmem_max)", bytes, err)
+		}
+		return fmt.Errorf("set receive buffer to %d bytes: %w", bytes, err)
+	}
+	return nil
+}
+
+// ReadBuffer returns the socket's receive buffer size as the kernel keeps it
+// (twice what was asked for).
+func (c *Conn) ReadBuffer() (int, error) {
+	s := c.sock.(*linuxSocket)
+	var n int
+	var serr error
+	err := s.raw.Control(func(fd uintptr) {
+		n, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read receive buffer size: %w", err)
+	}
+	return n, nil
 }
 
 // linuxSocket does its own sends and receives on the socket that

@@ -6,8 +6,9 @@ import "errors"
 
 // Config tunes a Conn; see the Linux documentation.
 type Config struct {
-	Groups     []uint32
-	ReadBuffer int
+	Groups          []uint32
+	ReadBuffer      int
+	ForceReadBuffer bool
 }
 
 // Dial fails: the connector exists only on Linux.
