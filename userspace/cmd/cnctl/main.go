@@ -14,7 +14,10 @@ type command struct {
 
 var commands = []command{
 	{"ping", "send echo requests to an id and report replies, loss and rtt, like ping(8)", runPing},
-	{"stats", "print the cnlab module's counters", runStats},
+	{"listen", "print the messages sent to groups, with the gaps and overruns that lost some", runListen},
+	{"send", "send one message as given and print what arrives", runSend},
+	{"ctl", "drive the cnlab module: stats, bursts, timer, ids, echo modes", runCtl},
+	{"stats", "print the cnlab module's counters (cnctl ctl stats)", func(args []string) int { return runCtl(append(append([]string{}, args...), "stats")) }},
 	{"bench", "measure the echo round trip of this client, next to a C reference client", runBench},
 }
 
