@@ -13,7 +13,7 @@ func TestMachineArgs(t *testing.T) {
 		wantErr bool
 	}{
 		{"tcg", Machine{Kernel: "k", Initramfs: "i", Memory: "1G", CPUs: 2, Accel: "tcg", Append: []string{"foo=1"}},
-			[]string{"-accel tcg", "-smp 2", "-m 1G", "-kernel k", "-initrd i", "console=ttyS0 panic=-1 rdinit=/init mitigations=off foo=1",
+			[]string{"-accel tcg", "-smp 2", "-m 1G", "-kernel k", "-initrd i", "console=ttyS0 panic=-1 rdinit=/init mitigations=off noirqdebug foo=1",
 				"-serial chardev:console -chardev socket,id=results,path=/s -serial chardev:results", "-no-reboot"}, false},
 		{"kvm", Machine{Memory: "1G", CPUs: 1, Accel: "kvm"}, []string{"-accel kvm", "-cpu host"}, false},
 		{"bad accel", Machine{CPUs: 1, Accel: "hvf"}, nil, true},

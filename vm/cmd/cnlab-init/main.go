@@ -24,8 +24,9 @@ import (
 
 // results sends events to the host; safe for concurrent use.
 type results struct {
-	mu  sync.Mutex
-	enc *json.Encoder
+	mu   sync.Mutex
+	port *os.File
+	enc  *json.Encoder
 }
 
 func (r *results) send(e guest.Event) {
@@ -50,7 +51,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "cnlab-init: %v\n", err)
 		return
 	}
-	r := &results{enc: json.NewEncoder(port)}
+	r := &results{port: port, enc: json.NewEncoder(port)}
 	defer func() {
 		if p := recover(); p != nil {
 			r.errorf("cnlab-init panicked: %v", p)
@@ -65,6 +66,7 @@ func main() {
 	if err != nil {
 		r.errorf("%v", err)
 		r.send(guest.Event{Type: guest.EventDone})
+		r.drain()
 		return
 	}
 	loaded, err := loadModules(job.Modules)
@@ -81,6 +83,17 @@ func main() {
 		}
 	}
 	r.send(guest.Event{Type: guest.EventDone})
+	r.drain()
+}
+
+// drain waits until the results port has sent everything (tcdrain), so that
+// powering off loses nothing.
+func (r *results) drain() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := unix.IoctlSetInt(int(r.port.Fd()), unix.TCSBRK, 1); err != nil {
+		fmt.Fprintf(os.Stderr, "cnlab-init: drain results port: %v\n", err)
+	}
 }
 
 func mountAll() {
