@@ -104,13 +104,18 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 	bootTimer := time.NewTimer(r.BootTimeout)
 	defer bootTimer.Stop()
 	var runTimer <-chan time.Time
-	var current *StepResult // the step whose events are arriving
+	// Steps may run side by side, so their events interleave.
+	stepIndex := map[string]int{}
+	running := "" // the step heard from last, for the run watchdog
 	step := func(name string) *StepResult {
-		if current == nil || current.Name != name {
+		i, ok := stepIndex[name]
+		if !ok {
+			i = len(out.Steps)
+			stepIndex[name] = i
 			out.Steps = append(out.Steps, StepResult{Name: name, Code: -1, Files: map[string][]byte{}})
-			current = &out.Steps[len(out.Steps)-1]
 		}
-		return current
+		running = name
+		return &out.Steps[i]
 	}
 	finish := func(v Verdict, reason string) (*Outcome, error) {
 		out.Verdict, out.Reason = v, reason
@@ -125,8 +130,8 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 			return finish(InfraFailure, fmt.Sprintf("boot watchdog: the guest did not reach /init within %v (accelerator %s)", r.BootTimeout, r.Machine.Accel))
 		case <-runTimer:
 			what := "the job"
-			if current != nil {
-				what = "step " + current.Name
+			if running != "" {
+				what = "step " + running
 			}
 			return finish(InfraFailure, fmt.Sprintf("run watchdog: %s did not finish within %v", what, r.RunTimeout))
 		case <-q.exited:
@@ -153,7 +158,7 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 				step(e.Step).Files[e.Name] = e.Data
 			case guest.EventExit:
 				step(e.Step).Code = e.Code
-				current = nil
+				running = ""
 			case guest.EventError:
 				out.Errors = append(out.Errors, e.Msg)
 				if r.Progress != nil {

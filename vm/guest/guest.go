@@ -29,6 +29,9 @@ type Step struct {
 	Argv    []string `json:"argv"`
 	Env     []string `json:"env,omitempty"`
 	Collect []string `json:"collect,omitempty"`
+	// Background steps start and run beside the steps after them; /init
+	// waits for them once the others are done.
+	Background bool `json:"background,omitempty"`
 }
 
 // Event types.

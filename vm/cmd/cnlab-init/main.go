@@ -73,9 +73,19 @@ func main() {
 	if err != nil {
 		r.errorf("%v", err)
 	} else {
+		var background sync.WaitGroup
 		for _, s := range job.Steps {
+			if s.Background {
+				background.Add(1)
+				go func() {
+					defer background.Done()
+					runStep(r, s)
+				}()
+				continue
+			}
 			runStep(r, s)
 		}
+		background.Wait()
 	}
 	for i := len(loaded) - 1; i >= 0; i-- {
 		if err := unix.DeleteModule(loaded[i].Name, unix.O_NONBLOCK); err != nil {

@@ -36,7 +36,7 @@ type options struct {
 	labels, focus, modParams         string
 	suiteArgs                        string
 	bench                            bool
-	exec                             string
+	exec                             stringList
 	add                              stringList
 	consoleLines                     int
 	kernelArgs                       string
@@ -63,7 +63,7 @@ func main() {
 	flag.StringVar(&o.modParams, "module-params", "", "parameters for the cnlab module, e.g. ack_skew=1")
 	flag.StringVar(&o.suiteArgs, "suite-args", "", "extra arguments for the e2e binary, space separated, e.g. -cnlab.echo-id=14:0x457")
 	flag.BoolVar(&o.bench, "bench", false, "run the round-trip benchmark (cnctl bench against the C reference client) instead of the suites")
-	flag.StringVar(&o.exec, "exec", "", "run this command in the guest (split on spaces) instead of the suites, with the module loaded")
+	flag.Var(&o.exec, "exec", "run this command in the guest (split on spaces) instead of the suites, with the module loaded; repeatable, in order; a command ending in ' &' runs beside the next ones")
 	flag.Var(&o.add, "add", "add a host file to the guest, as host-path:guest-path (repeatable)")
 	flag.IntVar(&o.consoleLines, "console-lines", 60, "console lines to show when a run fails")
 	flag.StringVar(&o.kernelArgs, "append", "", "extra kernel command line arguments")

@@ -235,8 +235,17 @@ func guestModules(ko string, t target, dir string) ([]guest.Module, error) {
 // steps are what the guest runs: the suites, the benchmark, or -exec.
 func steps(o *options) []guest.Step {
 	switch {
-	case o.exec != "":
-		return []guest.Step{{Name: "exec", Argv: strings.Fields(o.exec)}}
+	case len(o.exec) > 0:
+		var steps []guest.Step
+		for i, cmd := range o.exec {
+			argv := strings.Fields(cmd)
+			bg := len(argv) > 1 && argv[len(argv)-1] == "&"
+			if bg {
+				argv = argv[:len(argv)-1]
+			}
+			steps = append(steps, guest.Step{Name: fmt.Sprintf("exec%d", i+1), Argv: argv, Background: bg})
+		}
+		return steps
 	case o.bench:
 		return []guest.Step{{Name: "bench", Argv: []string{"/bin/cnctl", "bench", "-ref", "/bin/cn_echo_ref"}}}
 	}
