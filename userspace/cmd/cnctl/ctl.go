@@ -172,7 +172,10 @@ func ctlBurst(ctx context.Context, c *control.Client, args []string, out *ctlOut
 	if err != nil {
 		return err
 	}
-	text := fmt.Sprintf("burst: %d messages, seq %d to %d: %d sent, %d failed (cnctl ctl stats says why)", res.Count, res.Seq, res.Seq+res.Count-1, res.Ok, res.Failed)
+	text := fmt.Sprintf("burst: %d messages, seq %d to %d: %d sent, %d failed", res.Count, res.Seq, res.Seq+res.Count-1, res.Ok, res.Failed)
+	if res.Failed > 0 {
+		text += " (cnctl ctl stats says how)"
+	}
 	if res.Count == 0 {
 		text = "burst: no messages"
 	}
