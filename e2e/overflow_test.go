@@ -21,7 +21,7 @@ func accountFor(res wire.BurstResult, msgs []connector.Message) uint64 {
 	for _, r := range missing {
 		lost += r.Len()
 	}
-	Expect(uint64(len(got)) + lost).To(Equal(burst.Len()), "received %d + missing %d vs. the burst", len(got), lost)
+	Expect(uint64(len(got))+lost).To(Equal(burst.Len()), "received %d + missing %d vs. the burst", len(got), lost)
 
 	// The gaps between received seqs are the missing seqs, but for any
 	// before the first or after the last received one.
@@ -36,7 +36,7 @@ func accountFor(res wire.BurstResult, msgs []connector.Message) uint64 {
 	if len(got) > 0 {
 		edges = uint64(got[0]-burst.First) + uint64(burst.Last-got[len(got)-1])
 	}
-	Expect(gaps + edges).To(Equal(lost), "gaps in the received seqs vs. the missing seqs")
+	Expect(gaps+edges).To(Equal(lost), "gaps in the received seqs vs. the missing seqs")
 	return lost
 }
 

@@ -41,7 +41,7 @@ var _ = Describe("The timer broadcast", Label("timer"), func() {
 		// The kernel's own send times: the timer re-arms itself a period
 		// after each send, on a jiffy (at most 10ms at HZ=100).
 		for i := 1; i < len(sent); i++ {
-			Expect(time.Duration(sent[i] - sent[i-1])).To(BeNumerically(">=", period-10*time.Millisecond), "interval %d", i)
+			Expect(time.Duration(sent[i]-sent[i-1])).To(BeNumerically(">=", period-10*time.Millisecond), "interval %d", i)
 		}
 		mean := time.Duration(sent[len(sent)-1]-sent[0]) / time.Duration(len(sent)-1)
 		Expect(mean).To(BeNumerically("<", 2*period), "mean interval")
