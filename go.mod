@@ -3,6 +3,7 @@ module github.com/cnlab/cnlab
 go 1.26.8
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/mdlayher/netlink v1.11.2
 	github.com/onsi/ginkgo/v2 v2.34.0
 	github.com/onsi/gomega v1.44.0
@@ -23,3 +24,5 @@ require (
 	golang.org/x/text v0.38.0 // indirect
 	golang.org/x/tools v0.45.0 // indirect
 )
+
+tool github.com/cilium/ebpf/cmd/bpf2go

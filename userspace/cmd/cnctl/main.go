@@ -18,6 +18,7 @@ var commands = []command{
 	{"send", "send one message as given and print what arrives", runSend},
 	{"ctl", "drive the cnlab module: stats, bursts, timer, ids, echo modes", runCtl},
 	{"stats", "print the cnlab module's counters (cnctl ctl stats)", func(args []string) int { return runCtl(append(append([]string{}, args...), "stats")) }},
+	{"trace", "show, message by message, what the kernel delivered and dropped, and why (eBPF)", runTrace},
 	{"bench", "measure the echo round trip of this client, next to a C reference client", runBench},
 }
 

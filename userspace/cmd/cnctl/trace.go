@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/probe"
+)
+
+func runTrace(args []string) int {
+	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
+	idFlag := fs.String("id", "", "only this id, as idx:val")
+	port := fs.Uint("port", 0, "only sends to this port, and messages from it")
+	group := fs.Uint("g", 0, "only sends to this group")
+	seqs := fs.String("seq", "", "only seqs in this range, lo-hi")
+	count := fs.Int("c", 0, "stop after this many records (0: until interrupted)")
+	timeout := fs.Duration("timeout", 0, "stop after this long (0: until interrupted)")
+	asJSON := fs.Bool("json", false, "print one JSON object per record")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var f probe.Filter
+	if *idFlag != "" {
+		id, err := connector.ParseID(*idFlag)
+		if err != nil {
+			return fail("trace", err)
+		}
+		f.ID = &id
+	}
+	f.PortID, f.Group = uint32(*port), uint32(*group)
+	if *seqs != "" {
+		if _, err := fmt.Sscanf(*seqs, "%d-%d", &f.SeqLo, &f.SeqHi); err != nil {
+			return fail("trace", fmt.Errorf("-seq %q: want lo-hi, as 0-99", *seqs))
+		}
+	}
+	p, err := probe.Start(f)
+	if err != nil {
+		return fail("trace", err)
+	}
+	defer p.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var end time.Time
+	if *timeout > 0 {
+		end = time.Now().Add(*timeout)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	if !*asJSON {
+		fmt.Println("tracing connector messages; Ctrl-C to stop")
+	}
+	outcomes := map[string]map[string]int{} // id -> outcome -> count
+	n := 0
+	for (*count == 0 || n < *count) && ctx.Err() == nil {
+		deadline := time.Now().Add(200 * time.Millisecond)
+		if !end.IsZero() {
+			if time.Now().After(end) {
+				break
+			}
+			if end.Before(deadline) {
+				deadline = end
+			}
+		}
+		ev, err := p.Read(deadline)
+		if errors.Is(err, probe.ErrTimeout) {
+			continue
+		}
+		if err != nil {
+			return fail("trace", err)
+		}
+		n++
+		switch e := ev.(type) {
+		case *probe.Record:
+			tally(outcomes, e.ID.String(), string(e.Outcome()))
+			if *asJSON {
+				_ = enc.Encode(map[string]any{"kind": "send", "time": e.Time.Seconds(), "id": e.ID.String(), "seq": e.Seq, "ack": e.Ack,
+					"len": e.Len, "port": e.PortID, "group": e.Group, "ret": e.Ret, "outcome": e.Outcome(), "receivers": e.Receivers})
+			} else {
+				fmt.Println(e)
+			}
+		case *probe.Inbound:
+			tally(outcomes, e.ID.String(), "from user space")
+			if *asJSON {
+				_ = enc.Encode(map[string]any{"kind": "inbound", "time": e.Time.Seconds(), "id": e.ID.String(), "seq": e.Seq, "ack": e.Ack, "len": e.Len, "port": e.PortID})
+			} else {
+				fmt.Println(e)
+			}
+		}
+	}
+	lost, err := p.Lost()
+	if err != nil {
+		return fail("trace", err)
+	}
+	if *asJSON {
+		_ = enc.Encode(map[string]any{"kind": "summary", "records": n, "lost": lost, "outcomes": outcomes})
+		return 0
+	}
+	fmt.Printf("--- %d records, %d lost by the ring buffer\n", n, lost)
+	ids := make([]string, 0, len(outcomes))
+	for id := range outcomes {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		var parts []string
+		for o, c := range outcomes[id] {
+			parts = append(parts, fmt.Sprintf("%s %d", o, c))
+		}
+		sort.Strings(parts)
+		fmt.Printf("%-9s %s\n", id, strings.Join(parts, ", "))
+	}
+	return 0
+}
+
+func tally(m map[string]map[string]int, id, outcome string) {
+	if m[id] == nil {
+		m[id] = map[string]int{}
+	}
+	m[id][outcome]++
+}

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cnprobe.bpf.c - what the kernel does with each connector message.
+ *
+ * cn_netlink_send_mult() is where every kernel-to-user connector message
+ * starts; its kprobe opens a record for the send, __netlink_sendskb() adds
+ * each socket the message was queued to (delivered), netlink_overrun() each
+ * socket whose receive queue was full (dropped), and the kretprobe adds the
+ * send's return code and emits the record. The whole path runs on the
+ * sending task, so records are kept per task; a send from a softirq that
+ * interrupts a task's send nests on the same task, hence a small stack.
+ * cn_rx_skb() reports what user space sent to the kernel.
+ *
+ * The kernel structures are declared here with only the fields read, and
+ * CO-RE relocates them against the running kernel's BTF, so one object
+ * serves every kernel of the matrix.
+ */
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <asm/ptrace.h>		/* struct pt_regs, as user space sees it */
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "cnprobe.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct cb_id {
+	__u32 idx;
+	__u32 val;
+} __attribute__((preserve_access_index));
+
+struct cn_msg {
+	struct cb_id id;
+	__u32 seq;
+	__u32 ack;
+	__u16 len;
+	__u16 flags;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct sock {
+	int sk_rcvbuf;
+	atomic_t sk_drops;
+} __attribute__((preserve_access_index));
+
+struct netlink_sock {
+	__u32 portid;
+	unsigned long state;
+} __attribute__((preserve_access_index));
+
+struct sk_buff {
+	unsigned int len;
+	unsigned char *data;
+} __attribute__((preserve_access_index));
+
+/* Puts struct cnprobe_inbound in the BTF, for bpf2go's -type. */
+const struct cnprobe_inbound *unused_inbound __attribute__((unused));
+
+/* Filters, set by the loader before loading; 0 means any. */
+volatile const __u32 filter_idx;
+volatile const __u32 filter_val;
+volatile const __u32 filter_id;		/* nonzero: filter on idx:val */
+volatile const __u32 filter_portid;
+volatile const __u32 filter_group;
+volatile const __u32 filter_seq_lo;
+volatile const __u32 filter_seq_hi;	/* nonzero: seq in [lo, hi] */
+
+/*
+ * The sends in progress on one task: a stack, for a softirq's send nested in
+ * a task's. A power of two: indexes are masked with CNPROBE_DEPTH - 1 after
+ * their range checks, which the compiler may fold into forms the verifier
+ * cannot follow.
+ */
+#define CNPROBE_DEPTH 2
+struct inflight {
+	__u32 depth;
+	__u32 skip[CNPROBE_DEPTH];
+	struct cnprobe_record rec[CNPROBE_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+/* Events the ring buffer could not take: counted, never silently lost. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* Always on, whatever the filters: per id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct cnprobe_id);
+	__type(value, struct cnprobe_counters);
+} counters SEC(".maps");
+
+/* An empty inflight, to insert from: too big for the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} zero SEC(".maps");
+
+static __always_inline struct cnprobe_counters *counters_for(__u32 idx, __u32 val)
+{
+	struct cnprobe_id key = { .idx = idx, .val = val };
+	struct cnprobe_counters *c, empty = {};
+
+	c = bpf_map_lookup_elem(&counters, &key);
+	if (c)
+		return c;
+	bpf_map_update_elem(&counters, &key, &empty, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&counters, &key);
+}
+
+static __always_inline void emit(void *data, __u64 size)
+{
+	if (bpf_ringbuf_output(&events, data, size, 0)) {
+		__u32 k = 0;
+		__u64 *n = bpf_map_lookup_elem(&lost, &k);
+
+		if (n)
+			(*n)++;
+	}
+}
+
+static __always_inline int wanted(struct cnprobe_record *r)
+{
+	if (filter_id && (r->idx != filter_idx || r->val != filter_val))
+		return 0;
+	if (filter_portid && r->portid != filter_portid)
+		return 0;
+	if (filter_group && r->group != filter_group)
+		return 0;
+	if (filter_seq_hi && (r->seq < filter_seq_lo || r->seq > filter_seq_hi))
+		return 0;
+	return 1;
+}
+
+SEC("kprobe/cn_netlink_send_mult")
+int BPF_KPROBE(send_enter, struct cn_msg *msg, __u16 len, __u32 portid, __u32 group)
+{
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct cnprobe_record *r;
+	struct inflight *f;
+	__u32 k = 0, d;
+
+	f = bpf_map_lookup_elem(&inflight, &tid);
+	if (!f) {
+		struct inflight *z = bpf_map_lookup_elem(&zero, &k);
+
+		if (!z)
+			return 0;
+		bpf_map_update_elem(&inflight, &tid, z, BPF_ANY);
+		f = bpf_map_lookup_elem(&inflight, &tid);
+		if (!f)
+			return 0;
+	}
+	d = f->depth;
+	if (d >= CNPROBE_DEPTH) {
+		f->depth = d + 1;	/* too deep: counted in and out, not recorded */
+		return 0;
+	}
+	d &= CNPROBE_DEPTH - 1;
+	r = &f->rec[d];
+	__builtin_memset(r, 0, sizeof(*r));
+	r->kind = CNPROBE_SEND;
+	r->ts = bpf_ktime_get_ns();
+	r->idx = BPF_CORE_READ(msg, id.idx);
+	r->val = BPF_CORE_READ(msg, id.val);
+	r->seq = BPF_CORE_READ(msg, seq);
+	r->ack = BPF_CORE_READ(msg, ack);
+	r->len = len;
+	r->portid = portid;
+	r->group = group;
+	f->skip[d] = !wanted(r);
+	f->depth = d + 1;
+	return 0;
+}
+
+/* The record of the innermost send in progress on this task, if any. */
+static __always_inline struct cnprobe_record *current_send(struct inflight **fp, __u32 *dp)
+{
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct inflight *f = bpf_map_lookup_elem(&inflight, &tid);
+	__u32 d;
+
+	if (!f || f->depth == 0 || f->depth > CNPROBE_DEPTH)
+		return 0;
+	d = (f->depth - 1) & (CNPROBE_DEPTH - 1);
+	*fp = f;
+	*dp = d;
+	return &f->rec[d];
+}
+
+static __always_inline void add_receiver(struct sock *sk, __u8 outcome)
+{
+	struct netlink_sock *nlk = (struct netlink_sock *)sk;
+	struct cnprobe_receiver *rc;
+	struct cnprobe_record *r;
+	struct inflight *f;
+	__u32 d, n;
+
+	r = current_send(&f, &d);
+	if (!r)
+		return;
+	if (outcome == CNPROBE_DELIVERED)
+		r->delivered++;
+	else
+		r->dropped++;
+	n = r->nreceivers;
+	r->nreceivers = n + 1;
+	if (n >= CNPROBE_MAX_RECEIVERS)
+		return;		/* counted above, not listed */
+	rc = &r->receivers[n & (CNPROBE_MAX_RECEIVERS - 1)];
+	rc->portid = BPF_CORE_READ(nlk, portid);
+	rc->outcome = outcome;
+	rc->congested = BPF_CORE_READ(nlk, state) & 1;
+	rc->drops = BPF_CORE_READ(sk, sk_drops.counter);
+	rc->rcvbuf = BPF_CORE_READ(sk, sk_rcvbuf);
+}
+
+SEC("kprobe/__netlink_sendskb")
+int BPF_KPROBE(sendskb, struct sock *sk)
+{
+	add_receiver(sk, CNPROBE_DELIVERED);
+	return 0;
+}
+
+SEC("kprobe/netlink_overrun")
+int BPF_KPROBE(overrun, struct sock *sk)
+{
+	add_receiver(sk, CNPROBE_DROPPED);
+	return 0;
+}
+
+SEC("kretprobe/cn_netlink_send_mult")
+int BPF_KRETPROBE(send_exit, int ret)
+{
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct cnprobe_counters *c;
+	struct cnprobe_record *r;
+	struct inflight *f;
+	__u32 d;
+
+	f = bpf_map_lookup_elem(&inflight, &tid);
+	if (!f || f->depth == 0)
+		return 0;
+	d = f->depth - 1;
+	f->depth = d;
+	if (d >= CNPROBE_DEPTH)
+		return 0;
+	d &= CNPROBE_DEPTH - 1;
+	r = &f->rec[d];
+	r->ret = ret;
+	r->ts_end = bpf_ktime_get_ns();
+
+	c = counters_for(r->idx, r->val);
+	if (c) {
+		c->sent++;
+		if (ret < 0)
+			c->failed++;
+		c->delivered += r->delivered;
+		c->dropped += r->dropped;
+	}
+	if (!f->skip[d])
+		emit(r, sizeof(*r));
+	if (d == 0)
+		bpf_map_delete_elem(&inflight, &tid);
+	return 0;
+}
+
+SEC("kprobe/cn_rx_skb")
+int BPF_KPROBE(rx, struct sk_buff *skb)
+{
+	struct cnprobe_counters *c;
+	struct cnprobe_inbound in = {};
+	unsigned char *data;
+	__u32 hdr[4];
+	struct {
+		__u32 idx, val, seq, ack;
+		__u16 len, flags;
+	} m;
+
+	if (BPF_CORE_READ(skb, len) < sizeof(hdr) + sizeof(m))
+		return 0;
+	data = BPF_CORE_READ(skb, data);
+	if (bpf_probe_read_kernel(hdr, sizeof(hdr), data) ||
+	    bpf_probe_read_kernel(&m, sizeof(m), data + sizeof(hdr)))
+		return 0;
+	in.kind = CNPROBE_INBOUND;
+	in.ts = bpf_ktime_get_ns();
+	in.nlmsg_len = hdr[0];
+	in.portid = hdr[3];
+	in.idx = m.idx;
+	in.val = m.val;
+	in.seq = m.seq;
+	in.ack = m.ack;
+	in.len = m.len;
+	c = counters_for(m.idx, m.val);
+	if (c)
+		c->inbound++;
+	if (filter_id && (in.idx != filter_idx || in.val != filter_val))
+		return 0;
+	if (filter_portid && in.portid != filter_portid)
+		return 0;
+	if (filter_seq_hi && (in.seq < filter_seq_lo || in.seq > filter_seq_hi))
+		return 0;
+	emit(&in, sizeof(in));
+	return 0;
+}

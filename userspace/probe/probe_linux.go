@@ -1,0 +1,208 @@
+//go:build linux && (386 || amd64)
+
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/cnlab/cnlab/userspace/connector"
+)
+
+// Filter narrows the records the probes send; the per-id counters see
+// everything. Zero fields match anything.
+type Filter struct {
+	ID           *connector.ID
+	PortID       uint32
+	Group        uint32
+	SeqLo, SeqHi uint32 // with SeqHi nonzero: seqs in [SeqLo, SeqHi]
+}
+
+// Probe is the attached probes and their ring buffer.
+type Probe struct {
+	objs   cnprobeObjects
+	links  []link.Link
+	reader *ringbuf.Reader
+}
+
+// attachPoints are where the probes go, all present on 6.1 and 6.12.
+var attachPoints = []struct {
+	symbol string
+	ret    bool
+	prog   func(o *cnprobeObjects) *ebpf.Program
+}{
+	{"cn_netlink_send_mult", false, func(o *cnprobeObjects) *ebpf.Program { return o.SendEnter }},
+	{"cn_netlink_send_mult", true, func(o *cnprobeObjects) *ebpf.Program { return o.SendExit }},
+	{"__netlink_sendskb", false, func(o *cnprobeObjects) *ebpf.Program { return o.Sendskb }},
+	{"netlink_overrun", false, func(o *cnprobeObjects) *ebpf.Program { return o.Overrun }},
+	{"cn_rx_skb", false, func(o *cnprobeObjects) *ebpf.Program { return o.Rx }},
+}
+
+// Start loads the probes, relocated against the running kernel's BTF, and
+// attaches them.
+func Start(f Filter) (*Probe, error) {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return nil, fmt.Errorf("start probes: the kernel has no BTF (%w): CONFIG_DEBUG_INFO_BTF is needed", err)
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("start probes: %w", err)
+	}
+	spec, err := loadCnprobe()
+	if err != nil {
+		return nil, fmt.Errorf("start probes: %w", err)
+	}
+	vars := map[string]uint32{"filter_portid": f.PortID, "filter_group": f.Group, "filter_seq_lo": f.SeqLo, "filter_seq_hi": f.SeqHi}
+	if f.ID != nil {
+		vars["filter_id"], vars["filter_idx"], vars["filter_val"] = 1, f.ID.Idx, f.ID.Val
+	}
+	for name, v := range vars {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, fmt.Errorf("start probes: set %s: %w", name, err)
+		}
+	}
+	p := &Probe{}
+	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("start probes: the verifier refused them: %+v", ve)
+		}
+		return nil, fmt.Errorf("start probes: load: %w", err)
+	}
+	for _, a := range attachPoints {
+		var l link.Link
+		var err error
+		if a.ret {
+			l, err = link.Kretprobe(a.symbol, a.prog(&p.objs), nil)
+		} else {
+			l, err = link.Kprobe(a.symbol, a.prog(&p.objs), nil)
+		}
+		if err != nil {
+			p.Close()
+			kind := "kprobe"
+			if a.ret {
+				kind = "kretprobe"
+			}
+			return nil, fmt.Errorf("start probes: attach a %s to %s: %w (is CONFIG_KPROBES set, and is the function in /proc/kallsyms?)", kind, a.symbol, err)
+		}
+		p.links = append(p.links, l)
+	}
+	p.reader, err = ringbuf.NewReader(p.objs.Events)
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("start probes: ring buffer: %w", err)
+	}
+	return p, nil
+}
+
+// ErrTimeout is returned by Read when nothing arrived before the deadline.
+var ErrTimeout = errors.New("no probe event before the deadline")
+
+// Read returns the next event, a *Record or an *Inbound, waiting until the
+// deadline (the zero time: forever).
+func (p *Probe) Read(deadline time.Time) (any, error) {
+	p.reader.SetDeadline(deadline)
+	rec, err := p.reader.Read()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, ErrTimeout
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read probe event: %w", err)
+	}
+	return decode(rec.RawSample)
+}
+
+func decode(b []byte) (any, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("probe event of %d bytes", len(b))
+	}
+	switch kind := *(*uint32)(unsafe.Pointer(&b[0])); kind {
+	case 1:
+		var raw cnprobeCnprobeRecord
+		if len(b) < int(unsafe.Sizeof(raw)) {
+			return nil, fmt.Errorf("send record of %d bytes, want %d", len(b), unsafe.Sizeof(raw))
+		}
+		raw = *(*cnprobeCnprobeRecord)(unsafe.Pointer(&b[0]))
+		r := &Record{Time: time.Duration(raw.Ts), Duration: time.Duration(raw.TsEnd - raw.Ts),
+			ID: connector.ID{Idx: raw.Idx, Val: raw.Val}, Seq: raw.Seq, Ack: raw.Ack, Len: raw.Len,
+			PortID: raw.Portid, Group: raw.Group, Ret: raw.Ret, Delivered: raw.Delivered, Dropped: raw.Dropped}
+		for i := 0; i < int(raw.Nreceivers) && i < len(raw.Receivers); i++ {
+			rc := raw.Receivers[i]
+			o := Delivered
+			if rc.Outcome == 2 {
+				o = QueueFull
+			}
+			r.Receivers = append(r.Receivers, Receiver{PortID: rc.Portid, Outcome: o, Congested: rc.Congested != 0, Drops: rc.Drops, RcvBuf: rc.Rcvbuf})
+		}
+		return r, nil
+	case 2:
+		var raw cnprobeCnprobeInbound
+		if len(b) < int(unsafe.Sizeof(raw)) {
+			return nil, fmt.Errorf("inbound record of %d bytes, want %d", len(b), unsafe.Sizeof(raw))
+		}
+		raw = *(*cnprobeCnprobeInbound)(unsafe.Pointer(&b[0]))
+		return &Inbound{Time: time.Duration(raw.Ts), ID: connector.ID{Idx: raw.Idx, Val: raw.Val}, Seq: raw.Seq, Ack: raw.Ack,
+			Len: raw.Len, NlmsgLen: raw.NlmsgLen, PortID: raw.Portid}, nil
+	default:
+		return nil, fmt.Errorf("probe event of unknown kind %d", kind)
+	}
+}
+
+// Lost returns how many events the ring buffer could not take.
+func (p *Probe) Lost() (uint64, error) {
+	var per []uint64
+	if err := p.objs.Lost.Lookup(uint32(0), &per); err != nil {
+		return 0, fmt.Errorf("read lost events: %w", err)
+	}
+	var n uint64
+	for _, v := range per {
+		n += v
+	}
+	return n, nil
+}
+
+// Counters are the always-on counts for one id.
+type Counters struct {
+	Sent, Failed, Delivered, Dropped, Inbound uint64
+}
+
+// Counters returns the per-id counts, summed over CPUs.
+func (p *Probe) Counters() (map[connector.ID]Counters, error) {
+	out := map[connector.ID]Counters{}
+	var key cnprobeCnprobeId
+	var per []cnprobeCnprobeCounters
+	it := p.objs.Counters.Iterate()
+	for it.Next(&key, &per) {
+		var c Counters
+		for _, v := range per {
+			c.Sent += v.Sent
+			c.Failed += v.Failed
+			c.Delivered += v.Delivered
+			c.Dropped += v.Dropped
+			c.Inbound += v.Inbound
+		}
+		out[connector.ID{Idx: key.Idx, Val: key.Val}] = c
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read probe counters: %w", err)
+	}
+	return out, nil
+}
+
+// Close detaches the probes and frees them.
+func (p *Probe) Close() error {
+	if p.reader != nil {
+		p.reader.Close()
+	}
+	for _, l := range p.links {
+		l.Close()
+	}
+	return p.objs.Close()
+}

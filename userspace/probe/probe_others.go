@@ -1,0 +1,46 @@
+//go:build !linux || !(386 || amd64)
+
+package probe
+
+import (
+	"errors"
+	"time"
+
+	"github.com/cnlab/cnlab/userspace/connector"
+)
+
+// Filter narrows the records the probes send.
+type Filter struct {
+	ID           *connector.ID
+	PortID       uint32
+	Group        uint32
+	SeqLo, SeqHi uint32
+}
+
+// Probe is unavailable here.
+type Probe struct{}
+
+// Counters are the always-on counts for one id.
+type Counters struct {
+	Sent, Failed, Delivered, Dropped, Inbound uint64
+}
+
+// ErrTimeout is returned by Read when nothing arrived before the deadline.
+var ErrTimeout = errors.New("no probe event before the deadline")
+
+var errUnsupported = errors.New("start probes: the probes are built for Linux on x86 only")
+
+// Start fails: the probes are built for Linux on x86.
+func Start(Filter) (*Probe, error) { return nil, errUnsupported }
+
+// Read fails.
+func (p *Probe) Read(time.Time) (any, error) { return nil, errUnsupported }
+
+// Lost fails.
+func (p *Probe) Lost() (uint64, error) { return 0, errUnsupported }
+
+// Counters fails.
+func (p *Probe) Counters() (map[connector.ID]Counters, error) { return nil, errUnsupported }
+
+// Close does nothing.
+func (p *Probe) Close() error { return nil }
