@@ -12,6 +12,7 @@ import (
 
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/control"
+	"github.com/cnlab/cnlab/userspace/probe"
 )
 
 func runBench(args []string) int {
@@ -21,6 +22,7 @@ func runBench(args []string) int {
 	rounds := fs.Int("rounds", 21, "rounds per client, alternating between the clients")
 	ref := fs.String("ref", "", "path of the C reference client (userspace/bench/cn_echo_ref.c); empty: Go only")
 	idFlag := fs.String("id", control.DefaultEchoID.String(), "echo id, as idx:val")
+	withProbes := fs.Bool("probes", false, "also measure the Go client with the eBPF probes attached and read, against without, in alternating rounds")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -77,7 +79,64 @@ func runBench(args []string) int {
 		fmt.Printf("ratio Go/C: median of per-round ratios %.2f (min %.2f, max %.2f); ratio of medians %.2f\n",
 			median(ratios), slices.Min(ratios), slices.Max(ratios), median(goNs)/median(refNs))
 	}
+	if *withProbes {
+		if err := benchProbes(c, id, payload, *n, *rounds); err != nil {
+			return fail("bench", err)
+		}
+	}
 	return 0
+}
+
+// benchProbes measures the echo throughput without and with the probes
+// attached (unfiltered, their ring buffer read as it fills), in alternating
+// rounds, and prints the ratio.
+func benchProbes(c *connector.Conn, id connector.ID, payload []byte, n, rounds int) error {
+	var without, with, ratios []float64
+	for r := 0; r < rounds; r++ {
+		ns, err := goRounds(c, id, payload, n)
+		if err != nil {
+			return err
+		}
+		without = append(without, 1e9/ns)
+
+		p, err := probe.Start(probe.Filter{})
+		if err != nil {
+			return err
+		}
+		done := make(chan int)
+		go func() {
+			events := 0
+			for {
+				if _, err := p.Read(time.Time{}); err != nil {
+					done <- events
+					return
+				}
+				events++
+			}
+		}()
+		ns, err = goRounds(c, id, payload, n)
+		lost, lerr := p.Lost()
+		p.Close()
+		events := <-done
+		if err != nil {
+			return err
+		}
+		if lerr != nil {
+			return lerr
+		}
+		if lost > 0 || events < 2*n {
+			return fmt.Errorf("round %d with probes: %d events read, %d lost; want at least %d and none lost", r, events, lost, 2*n)
+		}
+		with = append(with, 1e9/ns)
+		ratios = append(ratios, with[r]/without[r])
+	}
+	fmt.Printf("\necho throughput, %d rounds of %d round trips\n", rounds, n)
+	fmt.Printf("%-14s %12s %12s %12s\n", "", "median rt/s", "min rt/s", "max rt/s")
+	fmt.Printf("%-14s %12.0f %12.0f %12.0f\n", "without probes", median(without), slices.Min(without), slices.Max(without))
+	fmt.Printf("%-14s %12.0f %12.0f %12.0f\n", "with probes", median(with), slices.Min(with), slices.Max(with))
+	fmt.Printf("ratio with/without: median of per-round ratios %.3f (min %.3f, max %.3f): the probes cost %.1f%%\n",
+		median(ratios), slices.Min(ratios), slices.Max(ratios), 100*(1-median(ratios)))
+	return nil
 }
 
 // goRounds does n round trips with RequestInto and returns ns per round trip.

@@ -247,7 +247,7 @@ func steps(o *options) []guest.Step {
 		}
 		return steps
 	case o.bench:
-		return []guest.Step{{Name: "bench", Argv: []string{"/bin/cnctl", "bench", "-ref", "/bin/cn_echo_ref"}}}
+		return []guest.Step{{Name: "bench", Argv: []string{"/bin/cnctl", "bench", "-ref", "/bin/cn_echo_ref", "-probes"}}}
 	}
 	argv := []string{"/bin/e2e.test", "-ginkgo.v", "-ginkgo.no-color", "-ginkgo.json-report=" + guestReport}
 	if o.labels != "" {
