@@ -17,7 +17,7 @@ CHECKPATCH = .cache/linux-source-6.1/scripts/checkpatch.pl
 RUNNER_BIN = build/cnlab-vm
 RUNNER = $(RUNNER_BIN) -kernel $(KIMAGE) -kdir $(KDIR)
 
-.PHONY: all setup setup-all modules e2e e2e-all bench test unit lint lint-go lint-c clean $(RUNNER_BIN)
+.PHONY: all setup setup-all setup-bpf generate modules e2e e2e-all bench test unit lint lint-go lint-c clean $(RUNNER_BIN)
 
 all: modules
 
@@ -27,6 +27,14 @@ setup:
 
 setup-all:
 	@scripts/setup.sh
+
+# Only to regenerate the committed BPF object and Go wrappers (make generate):
+# clang and libbpf's headers, from Debian.
+setup-bpf:
+	@scripts/setup.sh --bpf
+
+generate: setup-bpf
+	go generate ./...
 
 # The module for KERNEL, built in place (make -C $(KDIR) M=$(CURDIR) works too).
 modules: setup

@@ -8,7 +8,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 
-if [ $# -eq 0 ]; then
+bpf=no
+if [ "${1:-}" = --bpf ]; then
+	# For make generate: what compiles userspace/probe's BPF program.
+	bpf=yes
+	shift
+fi
+if [ $# -eq 0 ] && [ $bpf = no ]; then
 	set -- $(awk '$1 !~ /^#/ && NF {print $1}' "$here/kernels.conf")
 fi
 
@@ -18,6 +24,7 @@ source_version=$("$here/kernel-info" version 6.1)
 want=(qemu-system-x86 build-essential cpio kmod bc flex bison libelf-dev
 	xz-utils zstd "linux-source-6.1=$source_version")
 backports=no
+[ $bpf = yes ] && want+=(clang-14 llvm-14 libbpf-dev)
 for k in "$@"; do
 	release=$("$here/kernel-info" release "$k")
 	version=$("$here/kernel-info" version "$k")

@@ -33,17 +33,17 @@ type Probe struct {
 	reader *ringbuf.Reader
 }
 
-// attachPoints are where the probes go, all present on 6.1 and 6.12.
+// attachPoints are where the probes go (fentry, or fexit), all present in
+// the BTF of 6.1 and 6.12; the programs name their functions.
 var attachPoints = []struct {
-	symbol string
-	ret    bool
-	prog   func(o *cnprobeObjects) *ebpf.Program
+	what string
+	prog func(o *cnprobeObjects) *ebpf.Program
 }{
-	{"cn_netlink_send_mult", false, func(o *cnprobeObjects) *ebpf.Program { return o.SendEnter }},
-	{"cn_netlink_send_mult", true, func(o *cnprobeObjects) *ebpf.Program { return o.SendExit }},
-	{"__netlink_sendskb", false, func(o *cnprobeObjects) *ebpf.Program { return o.Sendskb }},
-	{"netlink_overrun", false, func(o *cnprobeObjects) *ebpf.Program { return o.Overrun }},
-	{"cn_rx_skb", false, func(o *cnprobeObjects) *ebpf.Program { return o.Rx }},
+	{"fentry cn_netlink_send_mult", func(o *cnprobeObjects) *ebpf.Program { return o.SendEnter }},
+	{"fexit cn_netlink_send_mult", func(o *cnprobeObjects) *ebpf.Program { return o.SendExit }},
+	{"fentry __netlink_sendskb", func(o *cnprobeObjects) *ebpf.Program { return o.Sendskb }},
+	{"fentry netlink_overrun", func(o *cnprobeObjects) *ebpf.Program { return o.Overrun }},
+	{"fentry cn_rx_skb", func(o *cnprobeObjects) *ebpf.Program { return o.Rx }},
 }
 
 // Start loads the probes, relocated against the running kernel's BTF, and
@@ -77,20 +77,10 @@ func Start(f Filter) (*Probe, error) {
 		return nil, fmt.Errorf("start probes: load: %w", err)
 	}
 	for _, a := range attachPoints {
-		var l link.Link
-		var err error
-		if a.ret {
-			l, err = link.Kretprobe(a.symbol, a.prog(&p.objs), nil)
-		} else {
-			l, err = link.Kprobe(a.symbol, a.prog(&p.objs), nil)
-		}
+		l, err := link.AttachTracing(link.TracingOptions{Program: a.prog(&p.objs)})
 		if err != nil {
 			p.Close()
-			kind := "kprobe"
-			if a.ret {
-				kind = "kretprobe"
-			}
-			return nil, fmt.Errorf("start probes: attach a %s to %s: %w (is CONFIG_KPROBES set, and is the function in /proc/kallsyms?)", kind, a.symbol, err)
+			return nil, fmt.Errorf("start probes: attach %s: %w (the kernel needs CONFIG_FUNCTION_TRACER and CONFIG_DEBUG_INFO_BTF, and the function in its BTF)", a.what, err)
 		}
 		p.links = append(p.links, l)
 	}
@@ -105,18 +95,31 @@ func Start(f Filter) (*Probe, error) {
 // ErrTimeout is returned by Read when nothing arrived before the deadline.
 var ErrTimeout = errors.New("no probe event before the deadline")
 
+// pollInterval bounds how long an event can wait in the ring: the probes
+// wake the reader only when the ring fills up.
+const pollInterval = 20 * time.Millisecond
+
 // Read returns the next event, a *Record or an *Inbound, waiting until the
 // deadline (the zero time: forever).
 func (p *Probe) Read(deadline time.Time) (any, error) {
-	p.reader.SetDeadline(deadline)
-	rec, err := p.reader.Read()
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return nil, ErrTimeout
+	for {
+		wait := time.Now().Add(pollInterval)
+		if !deadline.IsZero() && deadline.Before(wait) {
+			wait = deadline
+		}
+		p.reader.SetDeadline(wait)
+		rec, err := p.reader.Read()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if !deadline.IsZero() && !time.Now().Before(deadline) {
+				return nil, ErrTimeout
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read probe event: %w", err)
+		}
+		return decode(rec.RawSample)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read probe event: %w", err)
-	}
-	return decode(rec.RawSample)
 }
 
 func decode(b []byte) (any, error) {

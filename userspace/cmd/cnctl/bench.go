@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
@@ -104,20 +106,26 @@ func benchProbes(c *connector.Conn, id connector.ID, payload []byte, n, rounds i
 			return err
 		}
 		done := make(chan int)
+		var stopping atomic.Bool
 		go func() {
 			events := 0
 			for {
-				if _, err := p.Read(time.Time{}); err != nil {
+				_, err := p.Read(time.Now().Add(100 * time.Millisecond))
+				switch {
+				case err == nil:
+					events++
+				case errors.Is(err, probe.ErrTimeout) && !stopping.Load():
+				default: // drained after the round, or broken
 					done <- events
 					return
 				}
-				events++
 			}
 		}()
 		ns, err = goRounds(c, id, payload, n)
+		stopping.Store(true)
+		events := <-done
 		lost, lerr := p.Lost()
 		p.Close()
-		events := <-done
 		if err != nil {
 			return err
 		}

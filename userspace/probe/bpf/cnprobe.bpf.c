@@ -3,10 +3,13 @@
  * cnprobe.bpf.c - what the kernel does with each connector message.
  *
  * cn_netlink_send_mult() is where every kernel-to-user connector message
- * starts; its kprobe opens a record for the send, __netlink_sendskb() adds
+ * starts; its fentry opens a record for the send, __netlink_sendskb() adds
  * each socket the message was queued to (delivered), netlink_overrun() each
- * socket whose receive queue was full (dropped), and the kretprobe adds the
- * send's return code and emits the record. The whole path runs on the
+ * socket whose receive queue was full (dropped), and the fexit adds the
+ * send's return code and emits the record. fentry/fexit, not kprobes: they
+ * cost a direct call instead of a trap, and the fexit reads the return value
+ * with bpf_get_func_ret(), since the function has 5 arguments on 6.1 and 7
+ * on 6.12. The whole path runs on the
  * sending task, so records are kept per task; a send from a softirq that
  * interrupts a task's send nests on the same task, hence a small stack.
  * cn_rx_skb() reports what user space sent to the kernel.
@@ -131,9 +134,18 @@ static __always_inline struct cnprobe_counters *counters_for(__u32 idx, __u32 va
 	return bpf_map_lookup_elem(&counters, &key);
 }
 
+/*
+ * Waking the reader for every event would cost a context switch per message;
+ * it is woken only once the ring is a quarter full, and otherwise reads on
+ * its own schedule (Probe.Read polls).
+ */
 static __always_inline void emit(void *data, __u64 size)
 {
-	if (bpf_ringbuf_output(&events, data, size, 0)) {
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (1 << 20))
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, data, size, flags)) {
 		__u32 k = 0;
 		__u64 *n = bpf_map_lookup_elem(&lost, &k);
 
@@ -155,8 +167,8 @@ static __always_inline int wanted(struct cnprobe_record *r)
 	return 1;
 }
 
-SEC("kprobe/cn_netlink_send_mult")
-int BPF_KPROBE(send_enter, struct cn_msg *msg, __u16 len, __u32 portid, __u32 group)
+SEC("fentry/cn_netlink_send_mult")
+int BPF_PROG(send_enter, struct cn_msg *msg, __u16 len, __u32 portid, __u32 group)
 {
 	__u64 tid = bpf_get_current_pid_tgid();
 	struct cnprobe_record *r;
@@ -238,29 +250,33 @@ static __always_inline void add_receiver(struct sock *sk, __u8 outcome)
 	rc->rcvbuf = BPF_CORE_READ(sk, sk_rcvbuf);
 }
 
-SEC("kprobe/__netlink_sendskb")
-int BPF_KPROBE(sendskb, struct sock *sk)
+SEC("fentry/__netlink_sendskb")
+int BPF_PROG(sendskb, struct sock *sk)
 {
 	add_receiver(sk, CNPROBE_DELIVERED);
 	return 0;
 }
 
-SEC("kprobe/netlink_overrun")
-int BPF_KPROBE(overrun, struct sock *sk)
+SEC("fentry/netlink_overrun")
+int BPF_PROG(overrun, struct sock *sk)
 {
 	add_receiver(sk, CNPROBE_DROPPED);
 	return 0;
 }
 
-SEC("kretprobe/cn_netlink_send_mult")
-int BPF_KRETPROBE(send_exit, int ret)
+SEC("fexit/cn_netlink_send_mult")
+int BPF_PROG(send_exit)
 {
 	__u64 tid = bpf_get_current_pid_tgid();
+	__u64 ret64 = 0;
+	int ret;
 	struct cnprobe_counters *c;
 	struct cnprobe_record *r;
 	struct inflight *f;
 	__u32 d;
 
+	bpf_get_func_ret(ctx, &ret64);
+	ret = (int)ret64;
 	f = bpf_map_lookup_elem(&inflight, &tid);
 	if (!f || f->depth == 0)
 		return 0;
@@ -288,8 +304,8 @@ int BPF_KRETPROBE(send_exit, int ret)
 	return 0;
 }
 
-SEC("kprobe/cn_rx_skb")
-int BPF_KPROBE(rx, struct sk_buff *skb)
+SEC("fentry/cn_rx_skb")
+int BPF_PROG(rx, struct sk_buff *skb)
 {
 	struct cnprobe_counters *c;
 	struct cnprobe_inbound in = {};
