@@ -84,7 +84,6 @@ const (
 	cnprobeMapEvents        = "events"
 	cnprobeMapInflight      = "inflight"
 	cnprobeMapLost          = "lost"
-	cnprobeMapZero          = "zero"
 	cnprobeProgOverrun      = "overrun"
 	cnprobeProgRx           = "rx"
 	cnprobeProgSendEnter    = "send_enter"
@@ -157,7 +156,6 @@ type cnprobeMapSpecs struct {
 	Events   *ebpf.MapSpec `ebpf:"events"`
 	Inflight *ebpf.MapSpec `ebpf:"inflight"`
 	Lost     *ebpf.MapSpec `ebpf:"lost"`
-	Zero     *ebpf.MapSpec `ebpf:"zero"`
 }
 
 // cnprobeVariableSpecs contains global variables before they are loaded into the kernel.
@@ -198,7 +196,6 @@ type cnprobeMaps struct {
 	Events   *ebpf.Map `ebpf:"events"`
 	Inflight *ebpf.Map `ebpf:"inflight"`
 	Lost     *ebpf.Map `ebpf:"lost"`
-	Zero     *ebpf.Map `ebpf:"zero"`
 }
 
 func (m *cnprobeMaps) Close() error {
@@ -207,7 +204,6 @@ func (m *cnprobeMaps) Close() error {
 		m.Events,
 		m.Inflight,
 		m.Lost,
-		m.Zero,
 	)
 }
 

@@ -86,10 +86,14 @@ struct inflight {
 	struct cnprobe_record rec[CNPROBE_DEPTH];
 };
 
+/*
+ * Task storage, not a hash keyed by task: it lives as long as the task, so a
+ * send costs no insert and delete.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
@@ -113,14 +117,6 @@ struct {
 	__type(key, struct cnprobe_id);
 	__type(value, struct cnprobe_counters);
 } counters SEC(".maps");
-
-/* An empty inflight, to insert from: too big for the BPF stack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct inflight);
-} zero SEC(".maps");
 
 static __always_inline struct cnprobe_counters *counters_for(__u32 idx, __u32 val)
 {
@@ -170,22 +166,14 @@ static __always_inline int wanted(struct cnprobe_record *r)
 SEC("fentry/cn_netlink_send_mult")
 int BPF_PROG(send_enter, struct cn_msg *msg, __u16 len, __u32 portid, __u32 group)
 {
-	__u64 tid = bpf_get_current_pid_tgid();
 	struct cnprobe_record *r;
 	struct inflight *f;
-	__u32 k = 0, d;
+	__u32 d;
 
-	f = bpf_map_lookup_elem(&inflight, &tid);
-	if (!f) {
-		struct inflight *z = bpf_map_lookup_elem(&zero, &k);
-
-		if (!z)
-			return 0;
-		bpf_map_update_elem(&inflight, &tid, z, BPF_ANY);
-		f = bpf_map_lookup_elem(&inflight, &tid);
-		if (!f)
-			return 0;
-	}
+	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!f)
+		return 0;
 	d = f->depth;
 	if (d >= CNPROBE_DEPTH) {
 		f->depth = d + 1;	/* too deep: counted in and out, not recorded */
@@ -211,8 +199,7 @@ int BPF_PROG(send_enter, struct cn_msg *msg, __u16 len, __u32 portid, __u32 grou
 /* The record of the innermost send in progress on this task, if any. */
 static __always_inline struct cnprobe_record *current_send(struct inflight **fp, __u32 *dp)
 {
-	__u64 tid = bpf_get_current_pid_tgid();
-	struct inflight *f = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight *f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 	__u32 d;
 
 	if (!f || f->depth == 0 || f->depth > CNPROBE_DEPTH)
@@ -267,7 +254,6 @@ int BPF_PROG(overrun, struct sock *sk)
 SEC("fexit/cn_netlink_send_mult")
 int BPF_PROG(send_exit)
 {
-	__u64 tid = bpf_get_current_pid_tgid();
 	__u64 ret64 = 0;
 	int ret;
 	struct cnprobe_counters *c;
@@ -277,7 +263,7 @@ int BPF_PROG(send_exit)
 
 	bpf_get_func_ret(ctx, &ret64);
 	ret = (int)ret64;
-	f = bpf_map_lookup_elem(&inflight, &tid);
+	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 	if (!f || f->depth == 0)
 		return 0;
 	d = f->depth - 1;
@@ -299,8 +285,6 @@ int BPF_PROG(send_exit)
 	}
 	if (!f->skip[d])
 		emit(r, sizeof(*r));
-	if (d == 0)
-		bpf_map_delete_elem(&inflight, &tid);
 	return 0;
 }
 
