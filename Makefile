@@ -17,7 +17,7 @@ CHECKPATCH = .cache/linux-source-6.1/scripts/checkpatch.pl
 RUNNER_BIN = build/cnlab-vm
 RUNNER = $(RUNNER_BIN) -kernel $(KIMAGE) -kdir $(KDIR)
 
-.PHONY: all setup setup-all setup-bpf generate modules e2e e2e-all bench test unit lint lint-go lint-c clean $(RUNNER_BIN)
+.PHONY: all setup setup-all setup-bpf generate modules e2e e2e-all bench test unit faults lint lint-go lint-c clean $(RUNNER_BIN)
 
 all: modules
 
@@ -53,7 +53,13 @@ e2e-all: setup-all $(RUNNER_BIN)
 bench: setup $(RUNNER_BIN)
 	$(RUNNER) -bench $(VMFLAGS)
 
-test: lint unit e2e-all
+test: lint unit e2e-all faults
+
+# The runner's own faults, provoked for real in guests: a kernel panic, a
+# guest that hangs at boot, a step that hangs, a module that fails to load,
+# a guest out of memory, and an interrupted run.
+faults: setup
+	go test -tags faults -count=1 -v -run 'TestFaults|TestInterrupt' ./vm/cmd/cnlab-vm
 
 # Host tests: everything but the e2e suites, which need the module and run in
 # the guest.

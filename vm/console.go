@@ -20,6 +20,7 @@ var kernelTrouble = []struct {
 	{"KASAN report", regexp.MustCompile(`KASAN: `)},
 	{"UBSAN report", regexp.MustCompile(`UBSAN: `)},
 	{"hung task", regexp.MustCompile(`INFO: task .* blocked for more than`)},
+	{"out of memory", regexp.MustCompile(`Out of memory: Killed process|Out of memory and no killable processes`)},
 }
 
 // Trouble is a console line that reports a kernel failure.

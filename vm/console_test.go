@@ -18,6 +18,7 @@ func TestScanConsole(t *testing.T) {
 		{"gpf", "[    9.9] general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP", "general protection fault"},
 		{"kasan", "[    9.9] BUG: KASAN: slab-out-of-bounds in cnlab_echo_cb+0x2/0x3", "BUG"},
 		{"hung task", "[  245.1] INFO: task e2e.test:90 blocked for more than 120 seconds.", "hung task"},
+		{"oom", "[   12.3] Out of memory: Killed process 97 (init) total-vm:1052000kB", "out of memory"},
 		{"taint is fine", "[    2.1] cnlab: loading out-of-tree module taints kernel.", ""},
 		{"signature is fine", "[    2.1] cnlab: module verification failed: signature and/or required key missing - tainting kernel", ""},
 		{"word warning is fine", "[    0.1] x86/fpu: warning: something unrelated", ""},

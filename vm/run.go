@@ -149,6 +149,8 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 				out.Kernel = e.Kernel
 				bootTimer.Stop()
 				runTimer = time.After(r.RunTimeout)
+			case guest.EventStart:
+				step(e.Step)
 			case guest.EventOut:
 				step(e.Step)
 				if r.Progress != nil {

@@ -23,7 +23,9 @@ type Module struct {
 }
 
 // Step is one command run in the guest. Its output lines are sent back as
-// they come; the files named in Collect are sent back when it ends.
+// they come; the files named in Collect are sent back when it ends. A
+// command whose name starts with @ is one of /init's builtins: @sysrq KEY,
+// @sleep DURATION, @alloc MIB.
 type Step struct {
 	Name    string   `json:"name"`
 	Argv    []string `json:"argv"`
@@ -37,6 +39,7 @@ type Step struct {
 // Event types.
 const (
 	EventReady = "ready" // /init runs: Kernel is uname -r
+	EventStart = "start" // a step started
 	EventOut   = "out"   // a line of a step's output
 	EventFile  = "file"  // a collected file
 	EventExit  = "exit"  // a step ended with Code

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -44,8 +45,19 @@ func (r *results) errorf(format string, args ...any) {
 }
 
 func main() {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "@") {
+		os.Exit(builtin(os.Args[1], os.Args[2:]))
+	}
 	defer powerOff()
 	mountAll()
+	if hang, _ := os.ReadFile("/proc/cmdline"); strings.Contains(string(hang), "cnlab.hang=boot") {
+		// For the runner's own tests: an init that never reports in.
+		// (It sleeps: with no goroutine runnable, a bare select would
+		// make the Go runtime abort, and the kernel panic.)
+		for {
+			time.Sleep(time.Hour)
+		}
+	}
 	port, err := openRawPort(guest.ResultsPort)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cnlab-init: %v\n", err)
@@ -181,6 +193,7 @@ func loadModules(mods []guest.Module) ([]guest.Module, error) {
 
 func runStep(r *results, s guest.Step) {
 	code := -1
+	r.send(guest.Event{Type: guest.EventStart, Step: s.Name})
 	defer func() { r.send(guest.Event{Type: guest.EventExit, Step: s.Name, Code: code}) }()
 
 	if len(s.Argv) == 0 {
@@ -192,14 +205,19 @@ func runStep(r *results, s guest.Step) {
 		r.errorf("step %s: %v", s.Name, err)
 		return
 	}
-	cmd := exec.Command(s.Argv[0], s.Argv[1:]...)
+	argv := s.Argv
+	if strings.HasPrefix(argv[0], "@") {
+		// A builtin: this binary, run as a child like any step.
+		argv = append([]string{"/init"}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append([]string{"PATH=/bin:/usr/bin", "HOME=/tmp", "TMPDIR=/tmp"}, s.Env...)
 	cmd.Dir = "/tmp"
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()
-		r.errorf("step %s: start %s: %v", s.Name, s.Argv[0], err)
+		r.errorf("step %s: start %s: %v", s.Name, argv[0], err)
 		return
 	}
 	pw.Close()
@@ -243,5 +261,7 @@ func powerOff() {
 	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
 		fmt.Fprintf(os.Stderr, "cnlab-init: power off: %v\n", err)
 	}
-	select {} // init must not exit: the kernel would panic
+	for { // init must not exit: the kernel would panic
+		time.Sleep(time.Hour)
+	}
 }

@@ -1,0 +1,72 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// builtin runs a command that the bare guest has no program for; steps name
+// them with a leading @ (see vm/guest). They exist to provoke the faults
+// the runner must report: a panic, a hang, memory exhaustion.
+func builtin(name string, args []string) int {
+	switch name {
+	case "@sysrq":
+		// @sysrq KEY: as echo KEY > /proc/sysrq-trigger; c crashes the kernel.
+		if len(args) != 1 {
+			return usageErr("@sysrq KEY")
+		}
+		if err := os.WriteFile("/proc/sys/kernel/sysrq", []byte("1"), 0); err != nil {
+			return errExit(err)
+		}
+		if err := os.WriteFile("/proc/sysrq-trigger", []byte(args[0]), 0); err != nil {
+			return errExit(err)
+		}
+		return 0
+	case "@sleep":
+		// @sleep DURATION
+		if len(args) != 1 {
+			return usageErr("@sleep DURATION")
+		}
+		d, err := time.ParseDuration(args[0])
+		if err != nil {
+			return errExit(err)
+		}
+		time.Sleep(d)
+		return 0
+	case "@alloc":
+		// @alloc MIB: allocate and touch MIB mebibytes, then hold them.
+		if len(args) != 1 {
+			return usageErr("@alloc MIB")
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil {
+			return errExit(err)
+		}
+		var hold [][]byte
+		for i := 0; i < n; i++ {
+			b := make([]byte, 1<<20)
+			for j := 0; j < len(b); j += 4096 {
+				b[j] = 1
+			}
+			hold = append(hold, b)
+		}
+		fmt.Printf("allocated %d MiB\n", len(hold))
+		time.Sleep(time.Hour)
+		return 0
+	}
+	return usageErr("@sysrq KEY | @sleep DURATION | @alloc MIB")
+}
+
+func usageErr(usage string) int {
+	fmt.Fprintf(os.Stderr, "usage: %s\n", usage)
+	return 2
+}
+
+func errExit(err error) int {
+	fmt.Fprintln(os.Stderr, err)
+	return 1
+}

@@ -1,0 +1,155 @@
+//go:build faults
+
+// The runner's faults, provoked for real: each test boots a guest with the
+// runner built from this tree (make faults), so they are kept out of the
+// host unit tests.
+
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// faultKernel is the kernel the faults are provoked on.
+var faultKernel = "/boot/vmlinuz-6.1.0-56-amd64"
+
+func runner(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "cnlab-vm")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build the runner: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestFaults(t *testing.T) {
+	bin := runner(t)
+	src, _ := filepath.Abs("../../..")
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     []string
+	}{
+		{"kernel panic", []string{"-exec", "@sysrq c"}, exitKernel,
+			[]string{"kernel failure", "the kernel logged a kernel panic", "sysrq triggered crash"}},
+		{"guest hangs at boot", []string{"-append", "cnlab.hang=boot", "-boot-timeout", "20s"}, exitInfra,
+			[]string{"boot watchdog: the guest did not reach /init within 20s"}},
+		{"test binary hangs", []string{"-exec", "@sleep 1h", "-timeout", "10s"}, exitInfra,
+			[]string{"run watchdog: step exec1 did not finish within 10s"}},
+		{"module fails to load", []string{"-module-params", "echo_val=0x4c0"}, exitFailed,
+			[]string{"load module /lib/cnlab/cnlab.ko", "invalid argument", "echo and control ids are both"}},
+		{"guest runs out of memory", []string{"-memory", "256M", "-exec", "@alloc 1024"}, exitKernel,
+			[]string{"the kernel logged a out of memory", "Out of memory: Killed process"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"-src", src, "-kernel", faultKernel, "-accel", "tcg", "-console-lines", "40"}, tt.args...)
+			cmd := exec.Command(bin, args...)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.wantCode {
+				t.Errorf("exit code %d, want %d", code, tt.wantCode)
+			}
+			for _, w := range tt.want {
+				if !bytes.Contains(out, []byte(w)) {
+					t.Errorf("output lacks %q", w)
+				}
+			}
+			if t.Failed() {
+				t.Logf("output:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestInterrupt interrupts the runner mid-run, as Ctrl-C does, and checks
+// that it stops QEMU and leaves no temporary directory behind.
+func TestInterrupt(t *testing.T) {
+	bin := runner(t)
+	src, _ := filepath.Abs("../../..")
+	tmp := t.TempDir()
+	cmd := exec.Command(bin, "-src", src, "-kernel", faultKernel, "-accel", "tcg", "-exec", "@sleep 1h")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until QEMU runs, then interrupt.
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(out.String(), "booting") && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	qemu := qemuChildren(cmd.Process.Pid)
+	if len(qemu) == 0 {
+		t.Fatalf("no QEMU under the runner to interrupt; output:\n%s", out.String())
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInfra {
+		t.Errorf("runner ended with %v, want exit code %d", err, exitInfra)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("the runner took %v to stop", d)
+	}
+	for _, pid := range qemu {
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("QEMU (pid %d) still runs after the interrupt", pid)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, "*"))
+	if len(left) > 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+	if !strings.Contains(out.String(), "interrupted") {
+		t.Errorf("output does not say the run was interrupted:\n%s", out.String())
+	}
+}
+
+// qemuChildren returns the pids of QEMU processes whose parent is pid.
+func qemuChildren(pid int) []int {
+	var out []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndex(s, ")")
+		if i < 0 || !strings.Contains(s[:i], "qemu-system") {
+			continue
+		}
+		f := strings.Fields(s[i+1:]) // state, ppid, ...
+		if len(f) < 2 {
+			continue
+		}
+		ppid, err := strconv.Atoi(f[1])
+		if err != nil || ppid != pid {
+			continue
+		}
+		if child, err := strconv.Atoi(strings.Fields(s)[0]); err == nil {
+			out = append(out, child)
+		}
+	}
+	return out
+}
