@@ -129,6 +129,17 @@ func (c *Conn) SendRaw(b []byte) error {
 	return nil
 }
 
+// WriteRaw sends b verbatim as one datagram, netlink header and all,
+// without checking it. It is for fuzzing the kernel's parsing.
+func (c *Conn) WriteRaw(b []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.sock.write(b); err != nil {
+		return fmt.Errorf("write raw: %w", err)
+	}
+	return nil
+}
+
 // Receive returns the next message for this socket: one that a Request set
 // aside as not its reply, or else the next to arrive. It waits until ctx is
 // done.

@@ -1,0 +1,249 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/control"
+	"github.com/cnlab/cnlab/userspace/wire"
+)
+
+var (
+	fuzzSeed  = flag.Uint64("cnlab.fuzz-seed", 0, "seed of the fuzz specs (0: from the clock; a failure prints the seed to replay)")
+	fuzzCount = flag.Int("cnlab.fuzz-count", 20000, "messages the fuzz spec sends (the long mode: 1000000)")
+	fuzzCtl   = flag.Int("cnlab.fuzz-ctl", 400, "control operations the control fuzz spec sends")
+)
+
+// What the kernel and the module must do with a fuzzed message.
+type fuzzKind int
+
+const (
+	fuzzValid   fuzzKind = iota // well formed, to the echo id: one reply
+	fuzzInvalid                 // passes the core, but cn_msg.len is short of the data: counted invalid, no reply
+	fuzzDropped                 // malformed so that the core drops it: nothing
+	fuzzNobody                  // well formed, to an id nobody registered: nothing
+	fuzzKinds
+)
+
+var fuzzKindNames = [...]string{"valid", "invalid (len short of the data)", "dropped by the core", "to an unregistered id"}
+
+// datagram builds one netlink datagram around a cn_msg header and data.
+// nlLen is the netlink length to write; cnLen the cn_msg len.
+func datagram(nlLen uint32, id connector.ID, seq uint32, cnLen uint16, data []byte, portid uint32) []byte {
+	b := make([]byte, 16+20+len(data))
+	binary.NativeEndian.PutUint32(b[0:], nlLen)
+	binary.NativeEndian.PutUint16(b[4:], 3) // NLMSG_DONE
+	binary.NativeEndian.PutUint32(b[8:], seq)
+	binary.NativeEndian.PutUint32(b[12:], portid)
+	binary.NativeEndian.PutUint32(b[16:], id.Idx)
+	binary.NativeEndian.PutUint32(b[20:], id.Val)
+	binary.NativeEndian.PutUint32(b[24:], seq)
+	binary.NativeEndian.PutUint16(b[32:], cnLen)
+	copy(b[36:], data)
+	return b
+}
+
+// fuzzMessage makes a random message of a random kind.
+func fuzzMessage(r *rand.Rand, seq, portid uint32) (fuzzKind, []byte) {
+	kind := fuzzKind(r.IntN(int(fuzzKinds)))
+	size := r.IntN(300)
+	switch r.IntN(20) {
+	case 0:
+		size = 0
+	case 1:
+		size = connector.MaxData
+	case 2:
+		size = r.IntN(connector.MaxData + 1)
+	}
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	exact := uint32(16 + 20 + size)
+	nl := exact
+	if r.IntN(2) == 0 {
+		nl = (exact + 3) &^ 3 // padded, as ucon.c writes it
+		data = append(data, make([]byte, nl-exact)...)
+	}
+	switch kind {
+	case fuzzValid:
+		return kind, datagram(nl, echoID, seq, uint16(size), data, portid)
+	case fuzzNobody:
+		id := connector.ID{Idx: 100 + r.Uint32N(1000), Val: r.Uint32()}
+		return kind, datagram(nl, id, seq, uint16(size), data, portid)
+	case fuzzInvalid:
+		if size < 4 {
+			data = append(data, 1, 2, 3, 4)
+			size += 4
+			exact += 4
+		}
+		// At least 4 bytes short: more than netlink's padding.
+		return kind, datagram(exact, echoID, seq, uint16(r.IntN(size-3)), data[:size], portid)
+	}
+	// Dropped: one of the ways the core refuses a message.
+	switch r.IntN(5) {
+	case 0: // cn_msg.len claims more than arrived
+		return kind, datagram(exact, echoID, seq, uint16(size+1+r.IntN(100)), data[:size], portid)
+	case 1: // the netlink length claims more than arrived
+		return kind, datagram(exact+1+uint32(r.IntN(100)), echoID, seq, uint16(size), data[:size], portid)
+	case 2: // the netlink length leaves no room for a cn_msg
+		return kind, datagram(uint32(r.IntN(36)), echoID, seq, uint16(size), data[:size], portid)
+	case 3: // shorter than a netlink header
+		return kind, datagram(exact, echoID, seq, 0, nil, portid)[:r.IntN(16)]
+	default: // more than CONNECTOR_MAX_MSG_SIZE
+		big := make([]byte, connector.MaxData+1+r.IntN(64))
+		return kind, datagram(uint32(36+len(big)), echoID, seq, uint16(len(big)), big, portid)
+	}
+}
+
+var _ = Describe("Fuzzed input", Label("fuzz"), func() {
+	var l *ledger
+	withLedger(&l)
+
+	seed := func() uint64 {
+		s := *fuzzSeed
+		if s == 0 {
+			s = uint64(time.Now().UnixNano())
+		}
+		AddReportEntry("seed", s)
+		GinkgoWriter.Printf("fuzz seed %d: replay with -suite-args=-cnlab.fuzz-seed=%d\n", s, s)
+		return s
+	}
+
+	It("survives malformed and random messages from many sockets, answers exactly the valid ones, and counts the invalid", func() {
+		s := seed()
+		const workers = 4
+		var counts [fuzzKinds]uint64
+		refused := map[string]int{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				r := rand.New(rand.NewPCG(s, uint64(w)))
+				c := dial(nil)
+				var local [fuzzKinds]uint64
+				for i := 0; i < *fuzzCount/workers; i++ {
+					seq := uint32(i)
+					kind, b := fuzzMessage(r, seq, c.PortID())
+					if err := c.WriteRaw(b); err != nil {
+						if kind == fuzzValid {
+							errs <- fmt.Errorf("seed %d worker %d message %d: a valid message refused: %w", s, w, i, err)
+							return
+						}
+						// netlink_sendmsg refuses some malformed
+						// datagrams itself (a zero length is ENODATA).
+						mu.Lock()
+						refused[err.Error()]++
+						mu.Unlock()
+						continue
+					}
+					local[kind]++
+					if kind != fuzzValid {
+						continue
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), replyTimeout)
+					m, _, err := c.Receive(ctx)
+					cancel()
+					if err != nil || m.Seq != seq || m.Ack != seq+1 || !bytes.Equal(m.Data, b[36:36+int(binary.NativeEndian.Uint16(b[32:]))]) {
+						errs <- fmt.Errorf("seed %d worker %d message %d (seq %d): want its echo, got %+v, %v", s, w, i, seq, m, err)
+						return
+					}
+				}
+				mu.Lock()
+				for k := range counts {
+					counts[k] += local[k]
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			Expect(err).NotTo(HaveOccurred())
+		}
+		for k, n := range counts {
+			GinkgoWriter.Printf("%s: %d\n", fuzzKindNames[k], n)
+		}
+		for e, n := range refused {
+			GinkgoWriter.Printf("refused by send(2) with %q: %d\n", e, n)
+		}
+		AddReportEntry("messages", fmt.Sprintf("%v, refused by send(2): %v", counts, refused))
+		l.sent.Add(counts[fuzzValid])
+		l.replies.Add(counts[fuzzValid])
+		l.invalid.Add(counts[fuzzInvalid])
+
+		// Still echoes.
+		reply, err := dial(nil).Request(timeout(replyTimeout), &connector.Message{ID: echoID, Data: []byte("after the fuzz")})
+		l.sent.Add(1)
+		Expect(err).NotTo(HaveOccurred(), "the echo after the fuzz (seed %d)", s)
+		l.replies.Add(1)
+		Expect(string(reply.Data)).To(Equal("after the fuzz"))
+	})
+
+	It("survives random control operations with random arguments", func() {
+		s := seed()
+		r := rand.New(rand.NewPCG(s, 99))
+		c := ctl()
+		var registered []wire.IDArg
+		DeferCleanup(func() {
+			// Undo what the random operations may have started.
+			Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoNormal, 0, 0)).To(Succeed())
+			Expect(c.TimerStop(timeout(replyTimeout))).To(Succeed())
+			for _, a := range registered {
+				err := c.Unregister(timeout(replyTimeout), connector.ID{Idx: a.Idx, Val: a.Val})
+				if err != nil {
+					Expect(err).To(MatchError(syscall.ENOENT))
+				}
+			}
+		})
+		for i := 0; i < *fuzzCtl; i++ {
+			op := r.Uint32N(10)
+			args := make([]byte, r.IntN(33))
+			for j := range args {
+				args[j] = byte(r.Uint32())
+			}
+			switch {
+			case op == wire.OpBurst && len(args) == 16:
+				binary.NativeEndian.PutUint32(args[8:], r.Uint32N(64))    // count
+				binary.NativeEndian.PutUint32(args[12:], r.Uint32N(4096)) // size
+			case op == wire.OpTimerStart && len(args) == 8:
+				binary.NativeEndian.PutUint32(args[4:], 1+r.Uint32N(1000)) // period
+			case op == wire.OpEchoMode && len(args) == 16 && r.IntN(2) == 0:
+				args = args[:0] // mostly refused: keep the echo usable
+			}
+			req := binary.NativeEndian.AppendUint32(nil, op)
+			req = binary.NativeEndian.AppendUint32(req, 0)
+			req = append(req, args...)
+			reply, err := c.Conn.Request(timeout(replyTimeout), &connector.Message{ID: ctlID, Data: req})
+			Expect(err).NotTo(HaveOccurred(), "seed %d: control request %d (op %d, %d bytes of arguments) got no answer", s, i, op, len(args))
+			Expect(len(reply.Data)).To(BeNumerically(">=", 8))
+			status := int32(binary.NativeEndian.Uint32(reply.Data[4:]))
+			if status == 0 && op == wire.OpRegister {
+				registered = append(registered, wire.IDArg{Idx: binary.NativeEndian.Uint32(args[0:]), Val: binary.NativeEndian.Uint32(args[4:])})
+			}
+			if status == 0 && op == wire.OpBurst && binary.NativeEndian.Uint32(args[0:]) == 0 && len(reply.Data) >= 24 {
+				// A unicast burst to a random port: its failures are expected.
+				l.unicastLost.Add(uint64(binary.NativeEndian.Uint32(reply.Data[8+12:])))
+			}
+		}
+		// Control messages too short for a request are counted, not answered.
+		before := stats().Ctl_invalid
+		Expect(c.Conn.Send(&connector.Message{ID: ctlID, Data: []byte{1, 2, 3}})).To(Succeed())
+		Expect(stats().Ctl_invalid - before).To(Equal(uint64(1)))
+	})
+})
