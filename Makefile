@@ -17,7 +17,7 @@ CHECKPATCH = .cache/linux-source-6.1/scripts/checkpatch.pl
 RUNNER_BIN = build/cnlab-vm
 RUNNER = $(RUNNER_BIN) -kernel $(KIMAGE) -kdir $(KDIR)
 
-.PHONY: all setup setup-all setup-bpf generate modules e2e e2e-all bench test unit faults lint lint-go lint-c clean $(RUNNER_BIN)
+.PHONY: all setup setup-all setup-bpf generate modules e2e e2e-all bench test unit faults fuzz-long lint lint-go lint-c clean $(RUNNER_BIN)
 
 all: modules
 
@@ -54,6 +54,13 @@ bench: setup $(RUNNER_BIN)
 	$(RUNNER) -bench $(VMFLAGS)
 
 test: lint unit e2e-all faults
+
+# The long fuzz, on demand: a million messages and 5,000 control operations
+# on every kernel. FUZZ_SEED replays a run.
+FUZZ_SEED ?= 0
+fuzz-long: setup-all $(RUNNER_BIN)
+	$(RUNNER_BIN) -matrix scripts/kernels.conf -labels fuzz \
+		-suite-args "-cnlab.fuzz-count=1000000 -cnlab.fuzz-ctl=5000 -cnlab.fuzz-seed=$(FUZZ_SEED)"
 
 # The runner's own faults, provoked for real in guests: a kernel panic, a
 # guest that hangs at boot, a step that hangs, a module that fails to load,
