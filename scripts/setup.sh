@@ -22,7 +22,7 @@ fi
 # pinned to the 6.1 kernel's version.
 source_version=$("$here/kernel-info" version 6.1)
 want=(qemu-system-x86 build-essential cpio kmod bc flex bison libelf-dev
-	xz-utils zstd "linux-source-6.1=$source_version")
+	xz-utils zstd python3 "linux-source-6.1=$source_version")
 backports=no
 [ $bpf = yes ] && want+=(clang-14 llvm-14 libbpf-dev)
 for k in "$@"; do

@@ -172,7 +172,11 @@ func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelRe
 	start := time.Now()
 	r := &kernelResult{t: t, dir: filepath.Join(o.src, "build", t.Release), code: exitInfra}
 	defer func() { r.elapsed = time.Since(start) }()
-	fail := func(err error) *kernelResult { r.err = err; return r }
+	fail := func(err error) *kernelResult {
+		r.err = err
+		writeResults(r, report.Verdict{Reason: "could not run: " + err.Error()})
+		return r
+	}
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return fail(err)
 	}
@@ -290,12 +294,30 @@ func conclude(r *kernelResult) {
 	if ranSuites && out.Verdict == vm.Passed && len(r.suites) == 0 {
 		out.Verdict, out.Reason = vm.Failed, "the suites wrote no report"
 	}
+	writeResults(r, report.Verdict{Passed: out.Verdict == vm.Passed, Reason: out.Verdict.String() + ": " + out.Reason})
 	summary, _ := json.Marshal(map[string]any{
 		"kernel": out.Kernel, "verdict": out.Verdict.String(), "reason": out.Reason,
 		"passed": r.counts.Passed, "failed": r.counts.Failed, "skipped": r.counts.Skipped, "seconds": out.Duration.Seconds(),
 	})
 	_ = os.WriteFile(filepath.Join(r.dir, "summary.json"), summary, 0o644)
 	r.code = map[vm.Verdict]int{vm.Passed: exitPassed, vm.Failed: exitFailed, vm.KernelFailure: exitKernel, vm.InfraFailure: exitInfra}[out.Verdict]
+}
+
+// writeResults writes the run's results for CI systems: KTAP (the kernel's
+// own format) and JUnit XML, in the kernel's directory.
+func writeResults(r *kernelResult, v report.Verdict) {
+	kernel := r.t.Release
+	if r.out != nil && r.out.Kernel != "" {
+		kernel = r.out.Kernel
+	}
+	for name, write := range map[string]func(io.Writer, string, []report.Suite, report.Verdict) error{
+		"results.ktap": report.WriteKTAP, "results.junit.xml": report.WriteJUnit,
+	} {
+		var b bytes.Buffer
+		if err := write(&b, kernel, r.suites, v); err == nil {
+			_ = os.WriteFile(filepath.Join(r.dir, name), b.Bytes(), 0o644)
+		}
+	}
 }
 
 // printResult writes one kernel's results: specs, trouble, and on failure
@@ -322,7 +344,7 @@ func printResult(w io.Writer, r *kernelResult, consoleLines int) {
 	if kernel == "" {
 		kernel = r.t.Release + " (which did not reach /init)"
 	}
-	fmt.Fprintf(w, "\ncnlab-vm: %s on %s in %.1fs (results in %s)\n", out.Verdict, kernel, out.Duration.Seconds(), r.dir)
+	fmt.Fprintf(w, "\ncnlab-vm: %s on %s in %.1fs (results in %s: results.ktap, results.junit.xml, console.log)\n", out.Verdict, kernel, out.Duration.Seconds(), r.dir)
 }
 
 func probeKVM(ctx context.Context, sh *shared, t target) (bool, error) {
