@@ -153,3 +153,38 @@ func qemuChildren(pid int) []int {
 	}
 	return out
 }
+
+// TestBundleReplays makes a bundle of a deliberately failing run (the echo
+// answers with a wrong ack) and replays it: the same verdict, for the same
+// reason.
+func TestBundleReplays(t *testing.T) {
+	bin := runner(t)
+	src, _ := filepath.Abs("../../..")
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "bundle.tar.gz")
+	run := exec.Command(bin, "-src", src, "-kernel", faultKernel, "-accel", "tcg", "-labels", "echo", "-focus", "replies once",
+		"-module-params", "ack_skew=1", "-bundle", bundle)
+	out, err := run.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailed {
+		t.Fatalf("the failing run: %v, want exit %d\n%s", err, exitFailed, out)
+	}
+	if x, err := exec.Command("tar", "-C", dir, "-xzf", bundle).CombinedOutput(); err != nil {
+		t.Fatalf("unpack the bundle: %v\n%s", err, x)
+	}
+	for _, f := range []string{"cmdline.txt", "revision.txt", "source.tar", "kernels.txt", "replay.sh",
+		"6.1.0-56-amd64/config", "6.1.0-56-amd64/console.log", "6.1.0-56-amd64/results.ktap", "6.1.0-56-amd64/module-build.log"} {
+		if _, err := os.Stat(filepath.Join(dir, "cnlab-bundle", f)); err != nil {
+			t.Errorf("the bundle lacks %s", f)
+		}
+	}
+	replay := exec.Command("sh", filepath.Join(dir, "cnlab-bundle", "replay.sh"))
+	rout, err := replay.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailed {
+		t.Fatalf("the replay: %v, want exit %d like the original\n%s", err, exitFailed, rout)
+	}
+	for _, w := range []string{"not a reply", "replies once"} {
+		if !bytes.Contains(rout, []byte(w)) {
+			t.Errorf("the replay's output lacks %q", w)
+		}
+	}
+}

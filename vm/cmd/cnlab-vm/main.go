@@ -39,6 +39,7 @@ type options struct {
 	exec                             stringList
 	add                              stringList
 	consoleLines                     int
+	bundle                           string
 	kernelArgs                       string
 }
 
@@ -66,6 +67,7 @@ func main() {
 	flag.Var(&o.exec, "exec", "run this command in the guest (split on spaces) instead of the suites, with the module loaded; repeatable, in order; a command ending in ' &' runs beside the next ones")
 	flag.Var(&o.add, "add", "add a host file to the guest, as host-path:guest-path (repeatable)")
 	flag.IntVar(&o.consoleLines, "console-lines", 60, "console lines to show when a run fails")
+	flag.StringVar(&o.bundle, "bundle", "", "write a bug report bundle (.tar.gz) with everything about the run and a script that replays it")
 	flag.StringVar(&o.kernelArgs, "append", "", "extra kernel command line arguments")
 	flag.Parse()
 	if flag.NArg() > 0 {

@@ -86,21 +86,34 @@ func run(ctx context.Context, o *options) (int, error) {
 	sh.accel = accel
 	say("accelerator %s: %s", accel, note)
 
+	var results []*kernelResult
+	code := exitPassed
 	if len(ts) == 1 {
 		r := runKernel(ctx, sh, ts[0], os.Stdout)
 		printResult(os.Stdout, r, o.consoleLines)
-		if len(r.suites) > 0 {
-			// The last line, in the form CI systems read.
-			fmt.Printf("e2e: %d passed, %d failed, %d skipped\n", r.counts.Passed, r.counts.Failed, r.counts.Skipped)
-		}
-		return r.code, nil
+		results, code = []*kernelResult{r}, r.code
+	} else {
+		results, code = runMatrix(ctx, sh, ts, jobs)
 	}
-	return runMatrix(ctx, sh, ts, jobs), nil
+	if o.bundle != "" {
+		if err := writeBundle(o, results); err != nil {
+			say("could not write the bundle: %v", err)
+			code = max(code, exitInfra)
+		} else {
+			say("bundle: %s (replay it with: tar -xzf %s && sh cnlab-bundle/replay.sh)", o.bundle, filepath.Base(o.bundle))
+		}
+	}
+	if len(ts) == 1 && len(results[0].suites) > 0 {
+		// The last line, in the form CI systems read.
+		c := results[0].counts
+		fmt.Printf("e2e: %d passed, %d failed, %d skipped\n", c.Passed, c.Failed, c.Skipped)
+	}
+	return code, nil
 }
 
 // runMatrix runs the kernels, jobs at a time, each logging to its own
 // directory, prints each one's results as it ends, then the matrix.
-func runMatrix(ctx context.Context, sh *shared, ts []target, jobs int) int {
+func runMatrix(ctx context.Context, sh *shared, ts []target, jobs int) ([]*kernelResult, int) {
 	say("running %d kernels, %d at a time, %d CPUs each", len(ts), jobs, sh.cpus)
 	start := time.Now()
 	results := make([]*kernelResult, len(ts))
@@ -134,7 +147,7 @@ func runMatrix(ctx context.Context, sh *shared, ts []target, jobs int) int {
 		}()
 	}
 	wg.Wait()
-	return printMatrix(os.Stdout, results, time.Since(start))
+	return results, printMatrix(os.Stdout, results, time.Since(start))
 }
 
 func printMatrix(w io.Writer, results []*kernelResult, elapsed time.Duration) int {
