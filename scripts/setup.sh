@@ -74,10 +74,11 @@ fi
 
 # checkpatch.pl and its data, from the kernel source package, unpacked once.
 src="$top/.cache/linux-source-6.1"
-if [ ! -x "$src/scripts/checkpatch.pl" ]; then
+if [ ! -x "$src/scripts/checkpatch.pl" ] || [ ! -f "$src/scripts/decode_stacktrace.sh" ]; then
 	mkdir -p "$top/.cache"
 	tar -C "$top/.cache" -xJf /usr/src/linux-source-6.1.tar.xz \
 		linux-source-6.1/scripts/checkpatch.pl \
+		linux-source-6.1/scripts/decode_stacktrace.sh \
 		linux-source-6.1/scripts/spelling.txt \
 		linux-source-6.1/scripts/const_structs.checkpatch \
 		linux-source-6.1/tools/testing/kunit

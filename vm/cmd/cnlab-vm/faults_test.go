@@ -41,7 +41,7 @@ func TestFaults(t *testing.T) {
 		want     []string
 	}{
 		{"kernel panic", []string{"-exec", "@sysrq c"}, exitKernel,
-			[]string{"kernel failure", "the kernel logged a kernel panic", "sysrq triggered crash"}},
+			[]string{"kernel failure", "the kernel logged a kernel panic", "sysrq triggered crash", "linux-image-6.1.0-56-amd64-dbg"}},
 		{"guest hangs at boot", []string{"-append", "cnlab.hang=boot", "-boot-timeout", "20s"}, exitInfra,
 			[]string{"boot watchdog: the guest did not reach /init within 20s"}},
 		{"test binary hangs", []string{"-exec", "@sleep 1h", "-timeout", "10s"}, exitInfra,

@@ -34,6 +34,7 @@ type kernelResult struct {
 	counts  report.Counts
 	code    int
 	err     error // why the run could not be done
+	src     string
 	dir     string
 	elapsed time.Duration
 }
@@ -183,7 +184,7 @@ func printMatrix(w io.Writer, results []*kernelResult, elapsed time.Duration) in
 func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelResult {
 	o := sh.o
 	start := time.Now()
-	r := &kernelResult{t: t, dir: filepath.Join(o.src, "build", t.Release), code: exitInfra}
+	r := &kernelResult{t: t, src: o.src, dir: filepath.Join(o.src, "build", t.Release), code: exitInfra}
 	defer func() { r.elapsed = time.Since(start) }()
 	fail := func(err error) *kernelResult {
 		r.err = err
@@ -316,6 +317,26 @@ func conclude(r *kernelResult) {
 	r.code = map[vm.Verdict]int{vm.Passed: exitPassed, vm.Failed: exitFailed, vm.KernelFailure: exitKernel, vm.InfraFailure: exitInfra}[out.Verdict]
 }
 
+// symbolizeTrouble decodes the first kernel trouble's trace into file:line
+// when the kernel's debug symbols are installed, and says how to get them
+// when not.
+func symbolizeTrouble(w io.Writer, r *kernelResult) {
+	log, err := os.ReadFile(filepath.Join(r.dir, "console.log"))
+	if err != nil {
+		return
+	}
+	trace := vm.TroubleTrace(string(log))
+	decode := filepath.Join(r.src, ".cache/linux-source-6.1/scripts/decode_stacktrace.sh")
+	out, err := vm.Symbolize(trace, r.t.Release, decode, filepath.Join(r.dir, "kmod"))
+	if err != nil {
+		fmt.Fprintf(w, "cnlab-vm: the trace is not symbolized: %v\n", err)
+		return
+	}
+	p := filepath.Join(r.dir, "trace-symbolized.txt")
+	_ = os.WriteFile(p, []byte(out), 0o644)
+	fmt.Fprintf(w, "cnlab-vm: the trace, symbolized (also in %s):\n%s\n", p, out)
+}
+
 // writeResults writes the run's results for CI systems: KTAP (the kernel's
 // own format) and JUnit XML, in the kernel's directory.
 func writeResults(r *kernelResult, v report.Verdict) {
@@ -344,6 +365,9 @@ func printResult(w io.Writer, r *kernelResult, consoleLines int) {
 	report.Print(w, r.suites)
 	for _, t := range out.Trouble {
 		fmt.Fprintf(w, "cnlab-vm: kernel %s: %s\n", t.What, t.Line)
+	}
+	if len(out.Trouble) > 0 {
+		symbolizeTrouble(w, r)
 	}
 	for _, e := range out.Errors {
 		fmt.Fprintf(w, "cnlab-vm: guest error: %s\n", e)

@@ -1,0 +1,58 @@
+package vm
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// DebugVmlinux is where Debian's linux-image-<release>-dbg package puts the
+// kernel with its debug symbols.
+func DebugVmlinux(release string) string {
+	return filepath.Join("/usr/lib/debug/boot", "vmlinux-"+release)
+}
+
+// TroubleTrace returns the console lines of the first kernel trouble and its
+// trace, up to the trace's end marker or 80 lines.
+func TroubleTrace(log string) string {
+	lines := strings.Split(log, "\n")
+	for i, line := range lines {
+		if len(ScanConsole(line)) == 0 {
+			continue
+		}
+		end := min(len(lines), i+80)
+		for j := i + 1; j < end; j++ {
+			if strings.Contains(lines[j], "---[ end trace") || strings.Contains(lines[j], "---[ end Kernel panic") {
+				end = j + 1
+				break
+			}
+		}
+		return strings.Join(lines[i:end], "\n")
+	}
+	return ""
+}
+
+// Symbolize turns the addresses of a trace into file:line with the kernel's
+// own scripts/decode_stacktrace.sh, the kernel's debug symbols and the
+// module's build directory. When the symbols are missing it says how to get
+// them instead.
+func Symbolize(trace, release, decodeScript, moduleDir string) (string, error) {
+	vmlinux := DebugVmlinux(release)
+	if _, err := os.Stat(vmlinux); err != nil {
+		return "", fmt.Errorf("no debug symbols for %s at %s: install them with apt-get install linux-image-%s-dbg (about 900 MB; Debian's package of the same version as the image), then rerun or decode the trace in the console log with the kernel's scripts/decode_stacktrace.sh", release, vmlinux, release)
+	}
+	if _, err := os.Stat(decodeScript); err != nil {
+		return "", fmt.Errorf("decode_stacktrace.sh: %w (make setup unpacks it from linux-source-6.1)", err)
+	}
+	cmd := exec.Command("bash", decodeScript, vmlinux, "", moduleDir)
+	cmd.Stdin = strings.NewReader(trace)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("decode_stacktrace.sh: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return out.String(), nil
+}
