@@ -25,15 +25,17 @@ type Module struct {
 // Step is one command run in the guest. Its output lines are sent back as
 // they come; the files named in Collect are sent back when it ends. A
 // command whose name starts with @ is one of /init's builtins: @sysrq KEY,
-// @sleep DURATION, @alloc MIB.
+// @sleep DURATION, @alloc MIB, @waitfile PATH TIMEOUT.
 type Step struct {
 	Name    string   `json:"name"`
 	Argv    []string `json:"argv"`
 	Env     []string `json:"env,omitempty"`
 	Collect []string `json:"collect,omitempty"`
 	// Background steps start and run beside the steps after them; /init
-	// waits for them once the others are done.
+	// waits for them once the others are done, or with StopAtEnd
+	// interrupts them (SIGINT) then.
 	Background bool `json:"background,omitempty"`
+	StopAtEnd  bool `json:"stop_at_end,omitempty"`
 }
 
 // Event types.

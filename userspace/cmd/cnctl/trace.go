@@ -1,11 +1,13 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sort"
@@ -25,6 +27,7 @@ func runTrace(args []string) int {
 	count := fs.Int("c", 0, "stop after this many records (0: until interrupted)")
 	timeout := fs.Duration("timeout", 0, "stop after this long (0: until interrupted)")
 	asJSON := fs.Bool("json", false, "print one JSON object per record")
+	outPath := fs.String("o", "", "write the records to this file instead (gzip-compressed if it ends in .gz); it appears once the probes are attached")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -50,28 +53,53 @@ func runTrace(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	var out io.Writer = os.Stdout
+	if *outPath != "" {
+		f, err := os.Create(*outPath)
+		if err != nil {
+			return fail("trace", err)
+		}
+		defer f.Close()
+		out = f
+		if strings.HasSuffix(*outPath, ".gz") {
+			zw := gzip.NewWriter(f)
+			defer zw.Close()
+			out = zw
+		}
+	}
 	var end time.Time
 	if *timeout > 0 {
 		end = time.Now().Add(*timeout)
 	}
-	enc := json.NewEncoder(os.Stdout)
+	enc := json.NewEncoder(out)
 	if !*asJSON {
-		fmt.Println("tracing connector messages; Ctrl-C to stop")
+		fmt.Fprintln(out, "tracing connector messages; Ctrl-C to stop")
 	}
 	outcomes := map[string]map[string]int{} // id -> outcome -> count
 	n := 0
-	for (*count == 0 || n < *count) && ctx.Err() == nil {
+	// Once interrupted or out of time, what is still in the ring is read
+	// before stopping: nothing recorded is left behind.
+	// (At most 30s of it, should traffic go on.)
+	var drainStart time.Time
+	draining := func() bool {
+		if drainStart.IsZero() && (ctx.Err() != nil || (!end.IsZero() && time.Now().After(end))) {
+			drainStart = time.Now()
+		}
+		return !drainStart.IsZero()
+	}
+	for *count == 0 || n < *count {
 		deadline := time.Now().Add(200 * time.Millisecond)
-		if !end.IsZero() {
-			if time.Now().After(end) {
+		if draining() {
+			if time.Since(drainStart) > 30*time.Second {
 				break
 			}
-			if end.Before(deadline) {
-				deadline = end
-			}
+			deadline = time.Now().Add(100 * time.Millisecond)
 		}
 		ev, err := p.Read(deadline)
 		if errors.Is(err, probe.ErrTimeout) {
+			if draining() {
+				break
+			}
 			continue
 		}
 		if err != nil {
@@ -85,14 +113,14 @@ func runTrace(args []string) int {
 				_ = enc.Encode(map[string]any{"kind": "send", "time": e.Time.Seconds(), "id": e.ID.String(), "seq": e.Seq, "ack": e.Ack,
 					"len": e.Len, "port": e.PortID, "group": e.Group, "ret": e.Ret, "outcome": e.Outcome(), "receivers": e.Receivers})
 			} else {
-				fmt.Println(e)
+				fmt.Fprintln(out, e)
 			}
 		case *probe.Inbound:
 			tally(outcomes, e.ID.String(), "from user space")
 			if *asJSON {
 				_ = enc.Encode(map[string]any{"kind": "inbound", "time": e.Time.Seconds(), "id": e.ID.String(), "seq": e.Seq, "ack": e.Ack, "len": e.Len, "port": e.PortID})
 			} else {
-				fmt.Println(e)
+				fmt.Fprintln(out, e)
 			}
 		}
 	}
@@ -102,6 +130,9 @@ func runTrace(args []string) int {
 	}
 	if *asJSON {
 		_ = enc.Encode(map[string]any{"kind": "summary", "records": n, "lost": lost, "outcomes": outcomes})
+		if *outPath != "" {
+			fmt.Printf("trace: %d records, %d lost by the ring buffer, in %s\n", n, lost, *outPath)
+		}
 		return 0
 	}
 	fmt.Printf("--- %d records, %d lost by the ring buffer\n", n, lost)

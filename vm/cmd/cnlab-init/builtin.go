@@ -57,8 +57,24 @@ func builtin(name string, args []string) int {
 		fmt.Printf("allocated %d MiB\n", len(hold))
 		time.Sleep(time.Hour)
 		return 0
+	case "@waitfile":
+		// @waitfile PATH TIMEOUT: wait until PATH exists.
+		if len(args) != 2 {
+			return usageErr("@waitfile PATH TIMEOUT")
+		}
+		d, err := time.ParseDuration(args[1])
+		if err != nil {
+			return errExit(err)
+		}
+		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(args[0]); err == nil {
+				return 0
+			}
+		}
+		fmt.Fprintf(os.Stderr, "%s did not appear within %v\n", args[0], d)
+		return 1
 	}
-	return usageErr("@sysrq KEY | @sleep DURATION | @alloc MIB")
+	return usageErr("@sysrq KEY | @sleep DURATION | @alloc MIB | @waitfile PATH TIMEOUT")
 }
 
 func usageErr(usage string) int {

@@ -86,17 +86,23 @@ func main() {
 		r.errorf("%v", err)
 	} else {
 		var background sync.WaitGroup
+		foregroundDone := make(chan struct{})
 		for _, s := range job.Steps {
 			if s.Background {
+				var stop <-chan struct{}
+				if s.StopAtEnd {
+					stop = foregroundDone
+				}
 				background.Add(1)
 				go func() {
 					defer background.Done()
-					runStep(r, s)
+					runStep(r, s, stop)
 				}()
 				continue
 			}
-			runStep(r, s)
+			runStep(r, s, nil)
 		}
+		close(foregroundDone)
 		background.Wait()
 	}
 	for i := len(loaded) - 1; i >= 0; i-- {
@@ -191,7 +197,8 @@ func loadModules(mods []guest.Module) ([]guest.Module, error) {
 	return loaded, nil
 }
 
-func runStep(r *results, s guest.Step) {
+// runStep runs one step; closing stop, if not nil, interrupts it.
+func runStep(r *results, s guest.Step, stop <-chan struct{}) {
 	code := -1
 	r.send(guest.Event{Type: guest.EventStart, Step: s.Name})
 	defer func() { r.send(guest.Event{Type: guest.EventExit, Step: s.Name, Code: code}) }()
@@ -221,8 +228,19 @@ func runStep(r *results, s guest.Step) {
 		return
 	}
 	pw.Close()
+	exited := make(chan struct{})
+	if stop != nil {
+		go func() {
+			select {
+			case <-stop:
+				_ = cmd.Process.Signal(os.Interrupt)
+			case <-exited:
+			}
+		}()
+	}
 	forwardLines(r, s.Name, pr)
 	err = cmd.Wait()
+	close(exited)
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:

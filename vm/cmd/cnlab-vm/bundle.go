@@ -15,7 +15,8 @@ import (
 // writeBundle writes a bug report: a gzipped tar with the command line, the
 // project's revision and its exact source (git archive of HEAD and the
 // uncommitted diff), each kernel's release, package and config, the
-// module's build log, the console and run logs, the results, and replay.sh,
+// module's build log, the console and run logs, the results, the probes'
+// record of every connector message, and replay.sh,
 // which rebuilds the same run from that source on a machine with the same
 // kernel packages.
 func writeBundle(o *options, results []*kernelResult) error {
@@ -51,7 +52,7 @@ func writeBundle(o *options, results []*kernelResult) error {
 		d := r.t.Release + "/"
 		addFile(d+"config", r.t.Config)
 		addFile(d+"module-build.log", filepath.Join(r.dir, "kmod", "build.log"))
-		for _, f := range []string{"console.log", "run.log", "results.ktap", "results.junit.xml", "e2e-report.json", "summary.json"} {
+		for _, f := range []string{"console.log", "run.log", "results.ktap", "results.junit.xml", "e2e-report.json", "summary.json", "probe-records.jsonl.gz"} {
 			addFile(d+f, filepath.Join(r.dir, f))
 		}
 	}

@@ -172,10 +172,14 @@ func TestBundleReplays(t *testing.T) {
 		t.Fatalf("unpack the bundle: %v\n%s", err, x)
 	}
 	for _, f := range []string{"cmdline.txt", "revision.txt", "source.tar", "kernels.txt", "replay.sh",
-		"6.1.0-56-amd64/config", "6.1.0-56-amd64/console.log", "6.1.0-56-amd64/results.ktap", "6.1.0-56-amd64/module-build.log"} {
+		"6.1.0-56-amd64/config", "6.1.0-56-amd64/console.log", "6.1.0-56-amd64/results.ktap", "6.1.0-56-amd64/module-build.log",
+		"6.1.0-56-amd64/probe-records.jsonl.gz"} {
 		if _, err := os.Stat(filepath.Join(dir, "cnlab-bundle", f)); err != nil {
 			t.Errorf("the bundle lacks %s", f)
 		}
+	}
+	if recs, err := exec.Command("sh", "-c", "gzip -dc "+filepath.Join(dir, "cnlab-bundle", "6.1.0-56-amd64", "probe-records.jsonl.gz")+" | grep -c '\"kind\":\"send\"'").Output(); err != nil || strings.TrimSpace(string(recs)) == "0" {
+		t.Errorf("the bundle's probe records hold no send record: %v %s", err, recs)
 	}
 	replay := exec.Command("sh", filepath.Join(dir, "cnlab-bundle", "replay.sh"))
 	rout, err := replay.CombinedOutput()

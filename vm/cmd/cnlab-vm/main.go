@@ -40,6 +40,7 @@ type options struct {
 	add                              stringList
 	consoleLines                     int
 	bundle                           string
+	trace                            bool
 	kernelArgs                       string
 }
 
@@ -67,7 +68,8 @@ func main() {
 	flag.Var(&o.exec, "exec", "run this command in the guest (split on spaces) instead of the suites, with the module loaded; repeatable, in order; a command ending in ' &' runs beside the next ones")
 	flag.Var(&o.add, "add", "add a host file to the guest, as host-path:guest-path (repeatable)")
 	flag.IntVar(&o.consoleLines, "console-lines", 60, "console lines to show when a run fails")
-	flag.StringVar(&o.bundle, "bundle", "", "write a bug report bundle (.tar.gz) with everything about the run and a script that replays it")
+	flag.StringVar(&o.bundle, "bundle", "", "write a bug report bundle (.tar.gz) with everything about the run and a script that replays it; implies -trace")
+	flag.BoolVar(&o.trace, "trace", false, "record every connector message with the eBPF probes (cnctl trace) while the job runs, into probe-records.jsonl.gz")
 	flag.StringVar(&o.kernelArgs, "append", "", "extra kernel command line arguments")
 	flag.Parse()
 	if flag.NArg() > 0 {

@@ -250,8 +250,23 @@ func guestModules(ko string, t target, dir string) ([]guest.Module, error) {
 	return mods, nil
 }
 
-// steps are what the guest runs: the suites, the benchmark, or -exec.
+// The probes' records in the guest, with -trace.
+const guestTrace = "/tmp/probe-records.jsonl.gz"
+
+// steps are what the guest runs: the suites, the benchmark, or -exec; with
+// -trace (or -bundle), the probes record everything beside them.
 func steps(o *options) []guest.Step {
+	job := jobSteps(o)
+	if (!o.trace && o.bundle == "") || o.bench {
+		return job
+	}
+	return append([]guest.Step{
+		{Name: "trace", Argv: []string{"/bin/cnctl", "trace", "-json", "-o", guestTrace}, Background: true, StopAtEnd: true, Collect: []string{guestTrace}},
+		{Name: "trace-ready", Argv: []string{"@waitfile", guestTrace, "60s"}},
+	}, job...)
+}
+
+func jobSteps(o *options) []guest.Step {
 	switch {
 	case len(o.exec) > 0:
 		var steps []guest.Step
@@ -283,6 +298,11 @@ func steps(o *options) []guest.Step {
 func conclude(r *kernelResult) {
 	out := r.out
 	for _, s := range out.Steps {
+		for name, b := range s.Files {
+			if name != guestReport {
+				_ = os.WriteFile(filepath.Join(r.dir, filepath.Base(name)), b, 0o644)
+			}
+		}
 		b, ok := s.Files[guestReport]
 		if !ok {
 			continue
@@ -304,6 +324,10 @@ func conclude(r *kernelResult) {
 	ranSuites := false
 	for _, s := range out.Steps {
 		ranSuites = ranSuites || s.Name == "e2e"
+	}
+	// A previous run's probe records must not pass for this run's.
+	if _, ok := stepFiles(out)[guestTrace]; !ok {
+		_ = os.Remove(filepath.Join(r.dir, filepath.Base(guestTrace)))
 	}
 	if ranSuites && out.Verdict == vm.Passed && len(r.suites) == 0 {
 		out.Verdict, out.Reason = vm.Failed, "the suites wrote no report"
@@ -446,4 +470,15 @@ func kvmProbeCache() string {
 		dir = os.TempDir()
 	}
 	return filepath.Join(dir, "cnlab", "kvm-probe.json")
+}
+
+// stepFiles merges the files every step brought back.
+func stepFiles(out *vm.Outcome) map[string][]byte {
+	m := map[string][]byte{}
+	for _, s := range out.Steps {
+		for k, v := range s.Files {
+			m[k] = v
+		}
+	}
+	return m
 }
