@@ -18,6 +18,9 @@ import (
 	"time"
 )
 
+// symbolizedOrHint stands for either of the two ways a trace is reported.
+const symbolizedOrHint = "(symbolized, or how to get the symbols)"
+
 // faultKernel is the kernel the faults are provoked on.
 var faultKernel = "/boot/vmlinuz-6.1.0-56-amd64"
 
@@ -41,7 +44,7 @@ func TestFaults(t *testing.T) {
 		want     []string
 	}{
 		{"kernel panic", []string{"-exec", "@sysrq c"}, exitKernel,
-			[]string{"kernel failure", "the kernel logged a kernel panic", "sysrq triggered crash", "linux-image-6.1.0-56-amd64-dbg"}},
+			[]string{"kernel failure", "the kernel logged a kernel panic", "sysrq triggered crash", symbolizedOrHint}},
 		{"guest hangs at boot", []string{"-append", "cnlab.hang=boot", "-boot-timeout", "20s"}, exitInfra,
 			[]string{"boot watchdog: the guest did not reach /init within 20s"}},
 		{"test binary hangs", []string{"-exec", "@sleep 1h", "-timeout", "10s"}, exitInfra,
@@ -66,6 +69,15 @@ func TestFaults(t *testing.T) {
 				t.Errorf("exit code %d, want %d", code, tt.wantCode)
 			}
 			for _, w := range tt.want {
+				if w == symbolizedOrHint {
+					// The trace is symbolized where Debian's -dbg
+					// symbols are installed; elsewhere the report
+					// says how to install them.
+					if !bytes.Contains(out, []byte("the trace, symbolized")) && !bytes.Contains(out, []byte("apt-get install linux-image-6.1.0-56-amd64-dbg")) {
+						t.Errorf("output neither symbolizes the trace nor says how to get the symbols")
+					}
+					continue
+				}
 				if !bytes.Contains(out, []byte(w)) {
 					t.Errorf("output lacks %q", w)
 				}
