@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
@@ -48,9 +49,31 @@ var attachPoints = []struct {
 
 // Start loads the probes, relocated against the running kernel's BTF, and
 // attaches them.
-func Start(f Filter) (*Probe, error) {
+func Start(f Filter) (*Probe, error) { return StartBTF(f, "") }
+
+// StartBTF is Start relocating against a BTF file (a raw blob, or an ELF
+// with a .BTF section) instead of the running kernel's. The file is checked
+// against the running kernel's BTF first, since a wrong one loads silently
+// and gives wrong answers; without kernel BTF there is nothing to check
+// against, and StartBTF refuses rather than trust the file blindly.
+func StartBTF(f Filter, btfPath string) (*Probe, error) {
+	var opts *ebpf.CollectionOptions
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return nil, fmt.Errorf("start probes: the kernel has no BTF (%w): CONFIG_DEBUG_INFO_BTF is needed", err)
+	}
+	if btfPath != "" {
+		given, err := btf.LoadSpec(btfPath)
+		if err != nil {
+			return nil, fmt.Errorf("start probes: BTF file %s: %w", btfPath, err)
+		}
+		kernel, err := btf.LoadKernelSpec()
+		if err != nil {
+			return nil, fmt.Errorf("start probes: the running kernel's BTF, to check %s against: %w", btfPath, err)
+		}
+		if err := CheckBTF(given, kernel); err != nil {
+			return nil, fmt.Errorf("start probes: BTF file %s: %w", btfPath, err)
+		}
+		opts = &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: given}}
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("start probes: %w", err)
@@ -69,7 +92,7 @@ func Start(f Filter) (*Probe, error) {
 		}
 	}
 	p := &Probe{}
-	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+	if err := spec.LoadAndAssign(&p.objs, opts); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			return nil, fmt.Errorf("start probes: the verifier refused them: %+v", ve)

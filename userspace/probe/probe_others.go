@@ -33,6 +33,9 @@ var errUnsupported = errors.New("start probes: the probes are built for Linux on
 // Start fails: the probes are built for Linux on x86.
 func Start(Filter) (*Probe, error) { return nil, errUnsupported }
 
+// StartBTF fails: the probes are built for Linux on x86.
+func StartBTF(Filter, string) (*Probe, error) { return nil, errUnsupported }
+
 // Read fails.
 func (p *Probe) Read(time.Time) (any, error) { return nil, errUnsupported }
 

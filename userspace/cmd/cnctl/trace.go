@@ -27,6 +27,7 @@ func runTrace(args []string) int {
 	count := fs.Int("c", 0, "stop after this many records (0: until interrupted)")
 	timeout := fs.Duration("timeout", 0, "stop after this long (0: until interrupted)")
 	asJSON := fs.Bool("json", false, "print one JSON object per record")
+	btfPath := fs.String("btf", "", "relocate the probes against this BTF file instead of the running kernel's (checked against it first)")
 	outPath := fs.String("o", "", "write the records to this file instead (gzip-compressed if it ends in .gz); it appears once the probes are attached")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -45,7 +46,7 @@ func runTrace(args []string) int {
 			return fail("trace", fmt.Errorf("-seq %q: want lo-hi, as 0-99", *seqs))
 		}
 	}
-	p, err := probe.Start(f)
+	p, err := probe.StartBTF(f, *btfPath)
 	if err != nil {
 		return fail("trace", err)
 	}
