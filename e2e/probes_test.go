@@ -48,6 +48,28 @@ func records(p *probe.Probe, res wire.BurstResult) map[uint32]*probe.Record {
 	return out
 }
 
+// agree checks the probes' records against what the client on port portid
+// received: a seq it got was delivered, any other was dropped at its port
+// because the queue was full. It returns how many were dropped.
+func agree(recs map[uint32]*probe.Record, msgs []connector.Message, portid uint32) uint64 {
+	GinkgoHelper()
+	got := map[uint32]bool{}
+	for _, m := range msgs {
+		got[m.Seq] = true
+	}
+	var dropped uint64
+	for seq, r := range recs {
+		if got[seq] {
+			Expect(r.Outcome()).To(Equal(probe.Delivered), "seq %d reached the client: %s", seq, r)
+			continue
+		}
+		dropped++
+		Expect(r.Outcome()).To(Equal(probe.QueueFull), "seq %d, which the client did not get: %s", seq, r)
+		Expect(r.DroppedAt(portid)).To(BeTrue(), "seq %d dropped at the client's port %d: %s", seq, portid, r)
+	}
+	return dropped
+}
+
 // Three witnesses of each message: the module's counters, the client, and
 // the probes. Every seq the module sent is either received by the client or
 // recorded by the probes as dropped, at the client's socket, for the reason
@@ -70,22 +92,7 @@ var _ = Describe("The probes' account", Label("probes", "drops"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		msgs, _ := receiveAll(listener)
 		after := stats().Dests[groupA]
-		recs := records(p, res)
-
-		got := map[uint32]bool{}
-		for _, m := range msgs {
-			got[m.Seq] = true
-		}
-		var dropped uint64
-		for seq, r := range recs {
-			if got[seq] {
-				Expect(r.Outcome()).To(Equal(probe.Delivered), "seq %d reached the client", seq)
-				continue
-			}
-			dropped++
-			Expect(r.Outcome()).To(Equal(probe.QueueFull), "seq %d, which the client did not get: %s", seq, r)
-			Expect(r.DroppedAt(listener.PortID())).To(BeTrue(), "seq %d dropped at the listener's port %d: %s", seq, listener.PortID(), r)
-		}
+		dropped := agree(records(p, res), msgs, listener.PortID())
 		Expect(dropped).To(BeNumerically(">", 0), "a %d-byte burst fits no 4 KiB buffer", n*size)
 		Expect(after.Esrch-before.Esrch).To(Equal(dropped), "the module's ESRCH count vs. the probes' drops")
 		Expect(after.Ok - before.Ok).To(Equal(uint64(len(msgs))))
@@ -99,20 +106,7 @@ var _ = Describe("The probes' account", Label("probes", "drops"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		msgs, _ := receiveAll(listener)
 		after := stats().Dests[0]
-		recs := records(p, res)
-		got := map[uint32]bool{}
-		for _, m := range msgs {
-			got[m.Seq] = true
-		}
-		var dropped uint64
-		for seq, r := range recs {
-			if got[seq] {
-				continue
-			}
-			dropped++
-			Expect(r.Outcome()).To(Equal(probe.QueueFull), "seq %d: %s", seq, r)
-			Expect(r.DroppedAt(listener.PortID())).To(BeTrue(), "seq %d: %s", seq, r)
-		}
+		dropped := agree(records(p, res), msgs, listener.PortID())
 		Expect(after.Eagain - before.Eagain).To(Equal(dropped))
 		l.unicastLost.Add(dropped)
 	})
