@@ -13,6 +13,10 @@ type Machine struct {
 	Memory    string // as QEMU's -m takes it: 1G
 	CPUs      int
 	Accel     string // "tcg" or "kvm"
+	// InstructionClock runs the guest's clock on instructions executed
+	// (QEMU's -icount, TCG only): timings inside the guest become
+	// instruction counts, the same from run to run whatever the host does.
+	InstructionClock bool
 	// Append is added to the kernel command line.
 	Append []string
 }
@@ -34,6 +38,9 @@ func (m *Machine) args(resultsSock string) ([]string, error) {
 	if m.Accel != "tcg" && m.Accel != "kvm" {
 		return nil, fmt.Errorf("accelerator %q: want tcg or kvm", m.Accel)
 	}
+	if m.InstructionClock && m.Accel != "tcg" {
+		return nil, fmt.Errorf("an instruction clock needs TCG, not %s", m.Accel)
+	}
 	if m.CPUs < 1 {
 		return nil, fmt.Errorf("%d CPUs: want at least 1", m.CPUs)
 	}
@@ -52,6 +59,12 @@ func (m *Machine) args(resultsSock string) ([]string, error) {
 	}
 	if m.Accel == "kvm" {
 		a = append(a, "-cpu", "host")
+	}
+	if m.InstructionClock {
+		// shift=0: one nanosecond per instruction; sleep=off: an idle
+		// guest's clock jumps to its next timer instead of following
+		// the host's, so only work done counts.
+		a = append(a, "-icount", "shift=0,sleep=off")
 	}
 	return a, nil
 }

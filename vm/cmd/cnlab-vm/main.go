@@ -41,6 +41,7 @@ type options struct {
 	consoleLines                     int
 	bundle                           string
 	trace                            bool
+	icount                           string
 	kernelArgs                       string
 }
 
@@ -70,6 +71,7 @@ func main() {
 	flag.IntVar(&o.consoleLines, "console-lines", 60, "console lines to show when a run fails")
 	flag.StringVar(&o.bundle, "bundle", "", "write a bug report bundle (.tar.gz) with everything about the run and a script that replays it; implies -trace")
 	flag.BoolVar(&o.trace, "trace", false, "record every connector message with the eBPF probes (cnctl trace) while the job runs, into probe-records.jsonl.gz")
+	flag.StringVar(&o.icount, "icount", "auto", "run the guest's clock on instructions executed (QEMU's -icount; TCG only), so that timings are instruction counts, repeatable whatever the host does: on, off, or auto (on for -bench under TCG)")
 	flag.StringVar(&o.kernelArgs, "append", "", "extra kernel command line arguments")
 	flag.Parse()
 	if flag.NArg() > 0 {

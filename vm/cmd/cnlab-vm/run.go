@@ -20,10 +20,30 @@ import (
 
 // shared is what every kernel's run uses.
 type shared struct {
-	o     *options
-	bins  *vm.GuestBinaries
-	accel string
-	cpus  int
+	o      *options
+	bins   *vm.GuestBinaries
+	accel  string
+	cpus   int
+	icount bool
+}
+
+// instructionClock says whether the guests run on an instruction clock:
+// -icount on or off, or auto: on for -bench under TCG, where host time
+// swings twofold within minutes and only instruction counts repeat.
+func instructionClock(o *options, accel string) (bool, error) {
+	switch o.icount {
+	case "off":
+		return false, nil
+	case "auto", "":
+		return o.bench && accel == "tcg", nil
+	case "on":
+		if accel != "tcg" {
+			return false, fmt.Errorf("-icount on needs TCG, and the accelerator is %s: pass -accel tcg, or -icount off", accel)
+		}
+		return true, nil
+	default:
+		return false, fmt.Errorf("-icount %q: want on, off or auto", o.icount)
+	}
 }
 
 // kernelResult is how one kernel's run went.
@@ -43,6 +63,9 @@ type kernelResult struct {
 const guestReport = "/tmp/e2e.json"
 
 func run(ctx context.Context, o *options) (int, error) {
+	if _, err := instructionClock(o, "tcg"); err != nil {
+		return exitInfra, err
+	}
 	ts, err := targets(o)
 	if err != nil {
 		return exitInfra, err
@@ -86,6 +109,17 @@ func run(ctx context.Context, o *options) (int, error) {
 	}
 	sh.accel = accel
 	say("accelerator %s: %s", accel, note)
+	if sh.icount, err = instructionClock(o, accel); err != nil {
+		return exitInfra, err
+	}
+	if sh.icount {
+		if o.cpus <= 0 {
+			// One CPU: whatever a benchmark's helpers (the probes'
+			// reader) do is then paid for by the work measured.
+			sh.cpus = 1
+		}
+		say("the guest's clock counts instructions (-icount): one nanosecond per instruction executed, on %d CPU(s); timings are repeatable instruction counts, not host time", sh.cpus)
+	}
 
 	var results []*kernelResult
 	code := exitPassed
@@ -213,7 +247,7 @@ func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelRe
 	}
 
 	m := vm.Machine{QEMU: o.qemu, Kernel: t.Image, Initramfs: initramfs, Memory: o.memory, CPUs: sh.cpus,
-		Accel: sh.accel, Append: strings.Fields(o.kernelArgs)}
+		Accel: sh.accel, InstructionClock: sh.icount, Append: strings.Fields(o.kernelArgs)}
 	consoleLog := filepath.Join(r.dir, "console.log")
 	fmt.Fprintf(w, "cnlab-vm: booting %s under QEMU (%s, %d CPUs, %s); console log: %s\n", t.Release, sh.accel, sh.cpus, o.memory, consoleLog)
 	run := vm.Run{Machine: m, BootTimeout: o.bootTimeout, RunTimeout: o.timeout, ConsoleLog: consoleLog, Progress: w}

@@ -72,3 +72,30 @@ func TestRefusesBeforeBooting(t *testing.T) {
 		})
 	}
 }
+
+func TestInstructionClock(t *testing.T) {
+	tests := []struct {
+		icount  string
+		bench   bool
+		accel   string
+		want    bool
+		wantErr string
+	}{
+		{"auto", true, "tcg", true, ""},
+		{"auto", false, "tcg", false, ""},
+		{"auto", true, "kvm", false, ""},
+		{"", true, "tcg", true, ""},
+		{"on", false, "tcg", true, ""},
+		{"on", false, "kvm", false, "needs TCG"},
+		{"off", true, "tcg", false, ""},
+		{"sometimes", true, "tcg", false, "want on, off or auto"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.icount+"/"+tt.accel, func(t *testing.T) {
+			got, err := instructionClock(&options{icount: tt.icount, bench: tt.bench}, tt.accel)
+			if got != tt.want || (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("instructionClock(-icount %q, bench %v, %s) = %v, %v; want %v, error with %q", tt.icount, tt.bench, tt.accel, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
