@@ -41,12 +41,21 @@ type cnprobeCnprobeInbound struct {
 	Len      uint32
 }
 
+type cnprobeCnprobeReceiver struct {
+	_         structs.HostLayout
+	Portid    uint32
+	Outcome   uint8
+	Congested uint8
+	Pad       uint16
+	Drops     uint32
+	Rcvbuf    int32
+}
+
 type cnprobeCnprobeRecord struct {
 	_          structs.HostLayout
 	Kind       uint32
 	Nreceivers uint32
 	Ts         uint64
-	TsEnd      uint64
 	Idx        uint32
 	Val        uint32
 	Seq        uint32
@@ -57,15 +66,15 @@ type cnprobeCnprobeRecord struct {
 	Ret        int32
 	Delivered  uint32
 	Dropped    uint32
-	Receivers  [8]struct {
-		_         structs.HostLayout
-		Portid    uint32
-		Outcome   uint8
-		Congested uint8
-		Pad       uint16
-		Drops     uint32
-		Rcvbuf    int32
-	}
+	Receivers  [8]cnprobeCnprobeReceiver
+}
+
+type cnprobeCnprobeSlot struct {
+	_    structs.HostLayout
+	Id   cnprobeCnprobeId
+	Used uint32
+	Pad  uint32
+	C    cnprobeCnprobeCounters
 }
 
 type cnprobeInflight struct {
@@ -80,6 +89,7 @@ type cnprobeInflight struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	cnprobeMapCounterSlots  = "counter_slots"
 	cnprobeMapCounters      = "counters"
 	cnprobeMapEvents        = "events"
 	cnprobeMapInflight      = "inflight"
@@ -97,6 +107,7 @@ const (
 	cnprobeVarFilterSeqLo   = "filter_seq_lo"
 	cnprobeVarFilterVal     = "filter_val"
 	cnprobeVarUnusedInbound = "unused_inbound"
+	cnprobeVarUnusedSlot    = "unused_slot"
 )
 
 // loadCnprobe returns the embedded CollectionSpec for cnprobe.
@@ -152,10 +163,11 @@ type cnprobeProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type cnprobeMapSpecs struct {
-	Counters *ebpf.MapSpec `ebpf:"counters"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Inflight *ebpf.MapSpec `ebpf:"inflight"`
-	Lost     *ebpf.MapSpec `ebpf:"lost"`
+	CounterSlots *ebpf.MapSpec `ebpf:"counter_slots"`
+	Counters     *ebpf.MapSpec `ebpf:"counters"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	Inflight     *ebpf.MapSpec `ebpf:"inflight"`
+	Lost         *ebpf.MapSpec `ebpf:"lost"`
 }
 
 // cnprobeVariableSpecs contains global variables before they are loaded into the kernel.
@@ -170,6 +182,7 @@ type cnprobeVariableSpecs struct {
 	FilterSeqLo   *ebpf.VariableSpec `ebpf:"filter_seq_lo"`
 	FilterVal     *ebpf.VariableSpec `ebpf:"filter_val"`
 	UnusedInbound *ebpf.VariableSpec `ebpf:"unused_inbound"`
+	UnusedSlot    *ebpf.VariableSpec `ebpf:"unused_slot"`
 }
 
 // cnprobeObjects contains all objects after they have been loaded into the kernel.
@@ -192,14 +205,16 @@ func (o *cnprobeObjects) Close() error {
 //
 // It can be passed to loadCnprobeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type cnprobeMaps struct {
-	Counters *ebpf.Map `ebpf:"counters"`
-	Events   *ebpf.Map `ebpf:"events"`
-	Inflight *ebpf.Map `ebpf:"inflight"`
-	Lost     *ebpf.Map `ebpf:"lost"`
+	CounterSlots *ebpf.Map `ebpf:"counter_slots"`
+	Counters     *ebpf.Map `ebpf:"counters"`
+	Events       *ebpf.Map `ebpf:"events"`
+	Inflight     *ebpf.Map `ebpf:"inflight"`
+	Lost         *ebpf.Map `ebpf:"lost"`
 }
 
 func (m *cnprobeMaps) Close() error {
 	return _CnprobeClose(
+		m.CounterSlots,
 		m.Counters,
 		m.Events,
 		m.Inflight,
@@ -219,6 +234,7 @@ type cnprobeVariables struct {
 	FilterSeqLo   *ebpf.Variable `ebpf:"filter_seq_lo"`
 	FilterVal     *ebpf.Variable `ebpf:"filter_val"`
 	UnusedInbound *ebpf.Variable `ebpf:"unused_inbound"`
+	UnusedSlot    *ebpf.Variable `ebpf:"unused_slot"`
 }
 
 // cnprobePrograms contains all programs after they have been loaded into the kernel.

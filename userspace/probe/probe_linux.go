@@ -32,6 +32,7 @@ type Probe struct {
 	objs   cnprobeObjects
 	links  []link.Link
 	reader *ringbuf.Reader
+	sample ringbuf.Record // reused by ReadInto
 }
 
 // attachPoints are where the probes go (fentry, or fexit), all present in
@@ -123,43 +124,66 @@ var ErrTimeout = errors.New("no probe event before the deadline")
 const pollInterval = 20 * time.Millisecond
 
 // Read returns the next event, a *Record or an *Inbound, waiting until the
-// deadline (the zero time: forever).
+// deadline (the zero time: forever). Read and ReadInto are not safe for
+// concurrent use.
 func (p *Probe) Read(deadline time.Time) (any, error) {
+	var ev Event
+	if err := p.ReadInto(&ev, deadline); err != nil {
+		return nil, err
+	}
+	if ev.Send != nil {
+		return ev.Send, nil
+	}
+	return ev.Inbound, nil
+}
+
+// ReadInto is Read without allocating: it fills ev, reusing its memory, and
+// what it fills stays valid until the next call with the same ev.
+func (p *Probe) ReadInto(ev *Event, deadline time.Time) error {
 	for {
 		wait := time.Now().Add(pollInterval)
 		if !deadline.IsZero() && deadline.Before(wait) {
 			wait = deadline
 		}
 		p.reader.SetDeadline(wait)
-		rec, err := p.reader.Read()
+		err := p.reader.ReadInto(&p.sample)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			if !deadline.IsZero() && !time.Now().Before(deadline) {
-				return nil, ErrTimeout
+				return ErrTimeout
 			}
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read probe event: %w", err)
+			return fmt.Errorf("read probe event: %w", err)
 		}
-		return decode(rec.RawSample)
+		return decode(p.sample.RawSample, ev)
 	}
 }
 
-func decode(b []byte) (any, error) {
+func decode(b []byte, ev *Event) error {
+	ev.Send, ev.Inbound = nil, nil
 	if len(b) < 4 {
-		return nil, fmt.Errorf("probe event of %d bytes", len(b))
+		return fmt.Errorf("probe event of %d bytes", len(b))
 	}
 	switch kind := *(*uint32)(unsafe.Pointer(&b[0])); kind {
 	case 1:
+		// The probes send only the receivers they list.
 		var raw cnprobeCnprobeRecord
-		if len(b) < int(unsafe.Sizeof(raw)) {
-			return nil, fmt.Errorf("send record of %d bytes, want %d", len(b), unsafe.Sizeof(raw))
+		head := int(unsafe.Offsetof(raw.Receivers))
+		if len(b) < head {
+			return fmt.Errorf("send record of %d bytes, want at least %d", len(b), head)
 		}
-		raw = *(*cnprobeCnprobeRecord)(unsafe.Pointer(&b[0]))
-		r := &Record{Time: time.Duration(raw.Ts), Duration: time.Duration(raw.TsEnd - raw.Ts),
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&raw)), unsafe.Sizeof(raw)), b)
+		listed := min(int(raw.Nreceivers), len(raw.Receivers))
+		if want := head + listed*int(unsafe.Sizeof(raw.Receivers[0])); len(b) < want {
+			return fmt.Errorf("send record of %d bytes listing %d receivers, want %d", len(b), listed, want)
+		}
+		r := &ev.send
+		*r = Record{Time: time.Duration(raw.Ts),
 			ID: connector.ID{Idx: raw.Idx, Val: raw.Val}, Seq: raw.Seq, Ack: raw.Ack, Len: raw.Len,
-			PortID: raw.Portid, Group: raw.Group, Ret: raw.Ret, Delivered: raw.Delivered, Dropped: raw.Dropped}
-		for i := 0; i < int(raw.Nreceivers) && i < len(raw.Receivers); i++ {
+			PortID: raw.Portid, Group: raw.Group, Ret: raw.Ret, Delivered: raw.Delivered, Dropped: raw.Dropped,
+			Receivers: r.Receivers[:0]}
+		for i := 0; i < listed; i++ {
 			rc := raw.Receivers[i]
 			o := Delivered
 			if rc.Outcome == 2 {
@@ -167,17 +191,23 @@ func decode(b []byte) (any, error) {
 			}
 			r.Receivers = append(r.Receivers, Receiver{PortID: rc.Portid, Outcome: o, Congested: rc.Congested != 0, Drops: rc.Drops, RcvBuf: rc.Rcvbuf})
 		}
-		return r, nil
+		if listed == 0 {
+			r.Receivers = nil
+		}
+		ev.Send = r
+		return nil
 	case 2:
 		var raw cnprobeCnprobeInbound
 		if len(b) < int(unsafe.Sizeof(raw)) {
-			return nil, fmt.Errorf("inbound record of %d bytes, want %d", len(b), unsafe.Sizeof(raw))
+			return fmt.Errorf("inbound record of %d bytes, want %d", len(b), unsafe.Sizeof(raw))
 		}
 		raw = *(*cnprobeCnprobeInbound)(unsafe.Pointer(&b[0]))
-		return &Inbound{Time: time.Duration(raw.Ts), ID: connector.ID{Idx: raw.Idx, Val: raw.Val}, Seq: raw.Seq, Ack: raw.Ack,
-			Len: raw.Len, NlmsgLen: raw.NlmsgLen, PortID: raw.Portid}, nil
+		ev.in = Inbound{Time: time.Duration(raw.Ts), ID: connector.ID{Idx: raw.Idx, Val: raw.Val}, Seq: raw.Seq, Ack: raw.Ack,
+			Len: raw.Len, NlmsgLen: raw.NlmsgLen, PortID: raw.Portid}
+		ev.Inbound = &ev.in
+		return nil
 	default:
-		return nil, fmt.Errorf("probe event of unknown kind %d", kind)
+		return fmt.Errorf("probe event of unknown kind %d", kind)
 	}
 }
 
@@ -199,22 +229,38 @@ type Counters struct {
 	Sent, Failed, Delivered, Dropped, Inbound uint64
 }
 
-// Counters returns the per-id counts, summed over CPUs.
+// Counters returns the per-id counts, summed over CPUs and over the two
+// places the probes keep them: a per-CPU table of slots and, for ids whose
+// slot another id holds, a hash.
 func (p *Probe) Counters() (map[connector.ID]Counters, error) {
 	out := map[connector.ID]Counters{}
+	add := func(id connector.ID, v *cnprobeCnprobeCounters) {
+		c := out[id]
+		c.Sent += v.Sent
+		c.Failed += v.Failed
+		c.Delivered += v.Delivered
+		c.Dropped += v.Dropped
+		c.Inbound += v.Inbound
+		out[id] = c
+	}
+	var slots []cnprobeCnprobeSlot
+	for i := uint32(0); i < uint32(p.objs.CounterSlots.MaxEntries()); i++ {
+		if err := p.objs.CounterSlots.Lookup(i, &slots); err != nil {
+			return nil, fmt.Errorf("read probe counters, slot %d: %w", i, err)
+		}
+		for _, s := range slots {
+			if s.Used != 0 {
+				add(connector.ID{Idx: s.Id.Idx, Val: s.Id.Val}, &s.C)
+			}
+		}
+	}
 	var key cnprobeCnprobeId
 	var per []cnprobeCnprobeCounters
 	it := p.objs.Counters.Iterate()
 	for it.Next(&key, &per) {
-		var c Counters
-		for _, v := range per {
-			c.Sent += v.Sent
-			c.Failed += v.Failed
-			c.Delivered += v.Delivered
-			c.Dropped += v.Dropped
-			c.Inbound += v.Inbound
+		for i := range per {
+			add(connector.ID{Idx: key.Idx, Val: key.Val}, &per[i])
 		}
-		out[connector.ID{Idx: key.Idx, Val: key.Val}] = c
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read probe counters: %w", err)

@@ -39,6 +39,9 @@ func StartBTF(Filter, string) (*Probe, error) { return nil, errUnsupported }
 // Read fails.
 func (p *Probe) Read(time.Time) (any, error) { return nil, errUnsupported }
 
+// ReadInto fails.
+func (p *Probe) ReadInto(*Event, time.Time) error { return errUnsupported }
+
 // Lost fails.
 func (p *Probe) Lost() (uint64, error) { return 0, errUnsupported }
 

@@ -35,7 +35,6 @@ type Receiver struct {
 // Record is one kernel-to-user send: cn_netlink_send_mult and what it did.
 type Record struct {
 	Time     time.Duration // since boot, when the send started
-	Duration time.Duration
 	ID       connector.ID
 	Seq, Ack uint32
 	Len      uint32
@@ -56,6 +55,15 @@ type Inbound struct {
 	Len      uint32
 	NlmsgLen uint32
 	PortID   uint32 // nlmsg_pid as the sender wrote it
+}
+
+// Event is one event of the probes, as Probe.ReadInto fills it: exactly one
+// of Send and Inbound is set, pointing into the Event's own memory.
+type Event struct {
+	Send    *Record
+	Inbound *Inbound
+	send    Record
+	in      Inbound
 }
 
 // Outcome says in words what happened to the send as a whole.

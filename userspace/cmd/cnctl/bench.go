@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
@@ -90,11 +89,17 @@ func runBench(args []string) int {
 }
 
 // benchProbes measures the echo throughput without and with the probes
-// attached (unfiltered, their ring buffer read as it fills), in alternating
-// rounds, and prints the ratio.
+// attached (unfiltered), in alternating rounds, and prints the ratio. The
+// probes' events are read after each round, all of them, timed apart: the
+// reader is a separate program that runs on another CPU where there is one,
+// and on a single CPU its cost adds to the probes'. Each round starts with
+// a warm-up, so that one-off costs (attaching, a task's first send) stay out.
 func benchProbes(c *connector.Conn, id connector.ID, payload []byte, n, rounds int) error {
-	var without, with, ratios []float64
+	var without, with, ratios, readNs, perRT []float64
 	for r := 0; r < rounds; r++ {
+		if _, err := goRounds(c, id, payload, n/10+1); err != nil {
+			return err
+		}
 		ns, err := goRounds(c, id, payload, n)
 		if err != nil {
 			return err
@@ -105,46 +110,66 @@ func benchProbes(c *connector.Conn, id connector.ID, payload []byte, n, rounds i
 		if err != nil {
 			return err
 		}
-		done := make(chan int)
-		var stopping atomic.Bool
-		go func() {
-			events := 0
-			for {
-				_, err := p.Read(time.Now().Add(100 * time.Millisecond))
-				switch {
-				case err == nil:
-					events++
-				case errors.Is(err, probe.ErrTimeout) && !stopping.Load():
-				default: // drained after the round, or broken
-					done <- events
-					return
-				}
-			}
-		}()
-		ns, err = goRounds(c, id, payload, n)
-		stopping.Store(true)
-		events := <-done
-		lost, lerr := p.Lost()
+		_, err = goRounds(c, id, payload, n/10+1)
+		if err == nil {
+			ns, err = goRounds(c, id, payload, n)
+		}
+		if err != nil {
+			p.Close()
+			return err
+		}
+		warmEvents := 2 * (n/10 + 1)
+		events, lost, elapsed, err := drain(p)
 		p.Close()
 		if err != nil {
 			return err
 		}
-		if lerr != nil {
-			return lerr
-		}
-		if lost > 0 || events < 2*n {
-			return fmt.Errorf("round %d with probes: %d events read, %d lost; want at least %d and none lost", r, events, lost, 2*n)
+		if lost > 0 || events < 2*n+warmEvents {
+			return fmt.Errorf("round %d with probes: %d events read, %d lost; want at least %d and none lost", r, events, lost, 2*n+warmEvents)
 		}
 		with = append(with, 1e9/ns)
 		ratios = append(ratios, with[r]/without[r])
+		readNs = append(readNs, float64(elapsed.Nanoseconds())/float64(events-1))
+		perRT = append(perRT, float64(events)/float64(n+n/10+1))
 	}
 	fmt.Printf("\necho throughput, %d rounds of %d round trips\n", rounds, n)
 	fmt.Printf("%-14s %12s %12s %12s\n", "", "median rt/s", "min rt/s", "max rt/s")
 	fmt.Printf("%-14s %12.0f %12.0f %12.0f\n", "without probes", median(without), slices.Min(without), slices.Max(without))
 	fmt.Printf("%-14s %12.0f %12.0f %12.0f\n", "with probes", median(with), slices.Min(with), slices.Max(with))
-	fmt.Printf("ratio with/without: median of per-round ratios %.3f (min %.3f, max %.3f): the probes cost %.1f%%\n",
+	fmt.Printf("ratio with/without: median of per-round ratios %.3f (min %.3f, max %.3f): the probes cost %.1f%% of the echo's throughput\n",
 		median(ratios), slices.Min(ratios), slices.Max(ratios), 100*(1-median(ratios)))
+	// Reading on the same CPU: each round trip also pays for its events.
+	nsRT := 1e9 / median(without)
+	oneCPU := nsRT / (1e9/median(with) + median(perRT)*median(readNs))
+	fmt.Printf("reading the events: %.0f ns each (median; %.1f events per round trip); with the reader on the same CPU the probes would cost %.1f%%\n",
+		median(readNs), median(perRT), 100*(1-oneCPU))
 	return nil
+}
+
+// drain reads the probes' events until none is left, and returns their
+// count, the count of those the ring buffer could not take, and the time
+// from the first event read to the last (the wait for the first is the
+// reader's poll interval, not work).
+func drain(p *probe.Probe) (events int, lost uint64, reading time.Duration, err error) {
+	var ev probe.Event
+	var first time.Time
+	for {
+		err := p.ReadInto(&ev, time.Now().Add(50*time.Millisecond))
+		if errors.Is(err, probe.ErrTimeout) {
+			break
+		}
+		if err != nil {
+			return events, 0, 0, err
+		}
+		if events == 0 {
+			first = time.Now()
+		} else {
+			reading = time.Since(first)
+		}
+		events++
+	}
+	lost, err = p.Lost()
+	return events, lost, reading, err
 }
 
 // goRounds does n round trips with RequestInto and returns ns per round trip.

@@ -27,12 +27,14 @@ struct cnprobe_receiver {
 	__s32 rcvbuf;
 };
 
-/* One kernel-to-user send, from cn_netlink_send_mult() to its return. */
+/*
+ * One kernel-to-user send, from cn_netlink_send_mult() to its return; sent
+ * with only the first min(nreceivers, CNPROBE_MAX_RECEIVERS) receivers.
+ */
 struct cnprobe_record {
 	__u32 kind;
 	__u32 nreceivers;	/* sockets reached; at most MAX listed */
 	__u64 ts;
-	__u64 ts_end;
 	__u32 idx;
 	__u32 val;
 	__u32 seq;
@@ -70,6 +72,18 @@ struct cnprobe_counters {
 	__u64 delivered;
 	__u64 dropped;
 	__u64 inbound;
+};
+
+/*
+ * A slot of the per-CPU direct-mapped table in front of the per-id hash:
+ * the first id to reach a slot on a CPU keeps it there.
+ */
+#define CNPROBE_SLOTS 64
+struct cnprobe_slot {
+	struct cnprobe_id id;
+	__u32 used;
+	__u32 pad;
+	struct cnprobe_counters c;
 };
 
 #endif /* CNPROBE_H */
