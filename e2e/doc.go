@@ -4,5 +4,9 @@
 // binary is put in the guest's initramfs.
 //
 // Every spec keeps a ledger of what its client sent and received, and after
-// the spec the module's counters must agree with it.
+// the spec the module's counters must agree with it. The eBPF probes are
+// attached for the whole suite as a third witness: after each spec with a
+// ledger, their records of the module's sends must match the module's
+// per-destination and per-errno counts, and every socket the spec opened
+// must have received exactly what they saw delivered to it.
 package e2e

@@ -21,10 +21,7 @@ var _ = Describe("The echo callback", Label("echo"), func() {
 
 	BeforeEach(func() {
 		l = newLedger()
-		var err error
-		conn, err = connector.Dial(nil)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(conn.Close)
+		conn = dial(nil)
 	})
 
 	AfterEach(func() {
@@ -104,6 +101,7 @@ var _ = Describe("The echo callback", Label("echo"), func() {
 					return
 				}
 				defer c.Close()
+				watch(c)
 				data := make([]byte, 16)
 				binary.LittleEndian.PutUint32(data, c.PortID())
 				for i := 0; i < perWorker; i++ {

@@ -241,6 +241,10 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 				l.unicastLost.Add(uint64(binary.NativeEndian.Uint32(reply.Data[8+12:])))
 			}
 		}
+		// Undone here too, not only in cleanup, which runs after the
+		// ledger's check: that check wants the module quiet.
+		Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoNormal, 0, 0)).To(Succeed())
+		Expect(c.TimerStop(timeout(replyTimeout))).To(Succeed())
 		// Control messages too short for a request are counted, not answered.
 		before := stats().Ctl_invalid
 		Expect(c.Conn.Send(&connector.Message{ID: ctlID, Data: []byte{1, 2, 3}})).To(Succeed())

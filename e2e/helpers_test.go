@@ -22,12 +22,14 @@ func withLedger(l **ledger) {
 	AfterEach(func() { (*l).check() })
 }
 
-// dial opens a connection that is closed when the spec ends.
+// dial opens a connection that is closed when the spec ends, and whose
+// receipts the witness accounts for.
 func dial(cfg *connector.Config) *connector.Conn {
 	GinkgoHelper()
 	c, err := connector.Dial(cfg)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(c.Close)
+	watch(c)
 	return c
 }
 

@@ -46,4 +46,5 @@ var _ = BeforeSuite(func() {
 	defer cancel()
 	_, err = (&control.Client{Conn: c, ID: ctlID}).Stats(ctx)
 	Expect(err).NotTo(HaveOccurred(), "the cnlab module does not answer on its control id %s: is it loaded?", ctlID)
+	startWitness()
 })

@@ -45,6 +45,9 @@ var _ = Describe("The timer broadcast", Label("timer"), func() {
 		}
 		mean := time.Duration(sent[len(sent)-1]-sent[0]) / time.Duration(len(sent)-1)
 		Expect(mean).To(BeNumerically("<", 2*period), "mean interval")
+		// Stopped here, not only in cleanup, which runs after the ledger's
+		// check: that check wants the module quiet.
+		Expect(c.TimerStop(timeout(replyTimeout))).To(Succeed())
 	})
 
 	It("stops: nothing arrives after timer-stop", func() {

@@ -62,6 +62,7 @@ type Conn struct {
 	// pendingErr is a receive error that the fast path met and next
 	// reports.
 	pendingErr error
+	observe    func(m Message, src Source)
 }
 
 // rbufSize holds the largest message the connector sends (a netlink header,
@@ -140,6 +141,17 @@ func (c *Conn) WriteRaw(b []byte) error {
 	return nil
 }
 
+// Observe has f called with every message the connection receives, as it
+// is read from the socket: replies that Request takes as well as those
+// Receive returns, once each. It is for tests and tracers that account for
+// every message. f runs with the connection locked, so it must not use it,
+// and m.Data is valid only during the call. A nil f stops the calls.
+func (c *Conn) Observe(f func(m Message, src Source)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.observe = f
+}
+
 // Receive returns the next message for this socket: one that a Request set
 // aside as not its reply, or else the next to arrive. It waits until ctx is
 // done.
@@ -199,6 +211,9 @@ func (c *Conn) RequestInto(ctx context.Context, req *Message, reply *Message) er
 		return fmt.Errorf("send to %s: %w", req.ID, werr)
 	case rerr == nil:
 		if takeReply(c.rbuf[:n], src, addr, req, reply) {
+			if c.observe != nil {
+				c.observe(*reply, Source{})
+			}
 			return nil
 		}
 		c.rest, c.restSrc, c.restAddr = c.rbuf[:n], src, addr
@@ -322,6 +337,11 @@ func (c *Conn) next(ctx context.Context) (Source, decoded, error) {
 		d.data, err = d.msg.decode(payload)
 		if err != nil {
 			return c.restSrc, decoded{}, err
+		}
+		if c.observe != nil {
+			m := d.msg
+			m.Data = d.data
+			c.observe(m, c.restSrc)
 		}
 		return c.restSrc, d, nil
 	}

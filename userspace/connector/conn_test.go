@@ -272,3 +272,53 @@ func TestRequestExplainsWrongAck(t *testing.T) {
 		t.Fatalf("err = %v, want it to name the wrong ack", err)
 	}
 }
+
+// TestObserveSeesEveryMessageOnce checks that the observer sees each message
+// read once, whichever path takes it: the reply the fast path takes, a reply
+// found behind other messages, and those kept for Receive.
+func TestObserveSeesEveryMessageOnce(t *testing.T) {
+	other := ID{14, 0x4c1}
+	s := &fakeSocket{}
+	c := newConn(s)
+	var seen []Message
+	c.Observe(func(m Message, _ Source) {
+		m.Data = append([]byte(nil), m.Data...)
+		seen = append(seen, m)
+	})
+
+	s.onWrite = func(s *fakeSocket, req *Message) { s.queueMsg(t, reply(req, req.Seq+1), Source{}) }
+	fast := &Message{ID: echoID, Data: []byte("a")}
+	if _, err := c.Request(t.Context(), fast); err != nil {
+		t.Fatal(err)
+	}
+	s.onWrite = func(s *fakeSocket, req *Message) {
+		s.queueMsg(t, Message{ID: other, Seq: 7}, Source{Groups: 1 << 20})
+		s.queueMsg(t, reply(req, req.Seq+1), Source{})
+	}
+	slow := &Message{ID: echoID, Data: []byte("b")}
+	if _, err := c.Request(t.Context(), slow); err != nil {
+		t.Fatal(err)
+	}
+	if m, _, err := c.Receive(t.Context()); err != nil || m.Seq != 7 {
+		t.Fatalf("Receive = seq %d, %v; want the broadcast kept aside, seq 7", m.Seq, err)
+	}
+	c.Observe(nil)
+	s.queueMsg(t, Message{ID: other, Seq: 8}, Source{Groups: 1 << 20})
+	if _, _, err := c.Receive(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	want := []Message{
+		{ID: echoID, Seq: fast.Seq, Ack: fast.Seq + 1, Data: []byte("a")},
+		{ID: other, Seq: 7, Data: []byte{}},
+		{ID: echoID, Seq: slow.Seq, Ack: slow.Seq + 1, Data: []byte("b")},
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("observed %d messages, want %d: %+v", len(seen), len(want), seen)
+	}
+	for i := range want {
+		if seen[i].ID != want[i].ID || seen[i].Seq != want[i].Seq || seen[i].Ack != want[i].Ack || string(seen[i].Data) != string(want[i].Data) {
+			t.Errorf("observed[%d] = %+v, want %+v", i, seen[i], want[i])
+		}
+	}
+}
