@@ -11,6 +11,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"golang.org/x/sys/unix"
 
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/probe"
@@ -276,3 +277,40 @@ func destName(d int) string {
 	}
 	return fmt.Sprintf("group %d", d)
 }
+
+// dropEverything attaches a socket filter to c that drops every message.
+func dropEverything(c *connector.Conn) {
+	GinkgoHelper()
+	rc, err := c.SyscallConn()
+	Expect(err).NotTo(HaveOccurred())
+	ret0 := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
+	var serr error
+	Expect(rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
+			&unix.SockFprog{Len: uint16(len(ret0)), Filter: &ret0[0]})
+	})).To(Succeed())
+	Expect(serr).NotTo(HaveOccurred(), "attach a socket filter")
+}
+
+// The witness itself must be able to fail. netlink_unicast() returns
+// success when the receiver's socket filter drops the message, so the
+// module counts it sent; only the probes see it reach no queue.
+var _ = Describe("The witness", Label("probes"), func() {
+	It("flags a unicast the module counts as sent that reached no socket (a socket filter dropped it)", func() {
+		l := newLedger()
+		listener := dial(nil)
+		dropEverything(listener)
+		res, err := ctl().Burst(timeout(replyTimeout), wire.Burst{Portid: listener.PortID(), Count: 1, Size: wire.SizeofBcast})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Ok).To(Equal(uint32(1)), "the module's send returned success")
+		failures := InterceptGomegaFailures(l.check)
+		Expect(strings.Join(failures, "\n")).To(ContainSubstring(
+			fmt.Sprintf("the unicast %s returned %d but the probes saw it queued nowhere",
+				msgKey{bcastID, res.Seq, 0, wire.SizeofBcast}, nlmsgLen(wire.SizeofBcast))),
+			"the witness's verdict on a message the socket filter dropped")
+	})
+})
+
+// nlmsgLen is the length netlink_unicast() returns for a connector message
+// with size bytes of data: the netlink header, struct cn_msg and the data.
+func nlmsgLen(size int) int { return 16 + 20 + size }

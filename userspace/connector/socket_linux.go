@@ -109,6 +109,12 @@ func (c *Conn) SetReadBuffer(bytes int, force bool) error {
 	return nil
 }
 
+// SyscallConn gives access to the socket for options this package does not
+// set itself, such as a socket filter (SO_ATTACH_FILTER).
+func (c *Conn) SyscallConn() (syscall.RawConn, error) {
+	return c.sock.(*linuxSocket).raw, nil
+}
+
 // ReadBuffer returns the socket's receive buffer size as the kernel keeps it
 // (twice what was asked for).
 func (c *Conn) ReadBuffer() (int, error) {
