@@ -80,9 +80,10 @@ type cnprobeCnprobeSlot struct {
 type cnprobeInflight struct {
 	_     structs.HostLayout
 	Depth uint32
-	Skip  [2]uint32
+	Skip  [4]uint32
 	_     [4]byte
-	Rec   [2]cnprobeCnprobeRecord
+	Msg   [4]uint64
+	Rec   [4]cnprobeCnprobeRecord
 }
 
 // Names of all BPF objects in the ELF.

@@ -211,7 +211,10 @@ func decode(b []byte, ev *Event) error {
 	}
 }
 
-// Lost returns how many events the ring buffer could not take.
+// Lost returns how many events are missing from the ring buffer: those it
+// could not take, sends the probes could not follow (nested too deep, or an
+// exit without its entry), and runs of the programs the kernel skipped
+// because a BPF program was already running on the CPU (an interrupt).
 func (p *Probe) Lost() (uint64, error) {
 	var per []uint64
 	if err := p.objs.Lost.Lookup(uint32(0), &per); err != nil {
@@ -220,6 +223,13 @@ func (p *Probe) Lost() (uint64, error) {
 	var n uint64
 	for _, v := range per {
 		n += v
+	}
+	for _, a := range attachPoints {
+		st, err := a.prog(&p.objs).Stats()
+		if err != nil {
+			return 0, fmt.Errorf("read the %s program's skipped runs: %w", a.what, err)
+		}
+		n += st.RecursionMisses
 	}
 	return n, nil
 }

@@ -76,14 +76,19 @@ volatile const __u32 filter_seq_hi;	/* nonzero: seq in [lo, hi] */
 
 /*
  * The sends in progress on one task: a stack, for a softirq's send nested in
- * a task's. A power of two: indexes are masked with CNPROBE_DEPTH - 1 after
- * their range checks, which the compiler may fold into forms the verifier
- * cannot follow.
+ * a task's. Each frame keeps the message it is for, since the kernel skips a
+ * BPF program that would run while it already runs on the CPU (a softirq
+ * interrupting it): a send whose exit was skipped leaves its frame behind,
+ * and the next exit on the task finds its own frame below and counts the
+ * ones above as lost. A power of two: indexes are masked with
+ * CNPROBE_DEPTH - 1 after their range checks, which the compiler may fold
+ * into forms the verifier cannot follow.
  */
-#define CNPROBE_DEPTH 2
+#define CNPROBE_DEPTH 4
 struct inflight {
 	__u32 depth;
 	__u32 skip[CNPROBE_DEPTH];
+	__u64 msg[CNPROBE_DEPTH];
 	struct cnprobe_record rec[CNPROBE_DEPTH];
 };
 
@@ -155,6 +160,15 @@ static __always_inline struct cnprobe_counters *counters_for(__u32 idx, __u32 va
 	return bpf_map_lookup_elem(&counters, &key);
 }
 
+static __always_inline void count_lost(__u64 n)
+{
+	__u32 k = 0;
+	__u64 *lostp = bpf_map_lookup_elem(&lost, &k);
+
+	if (lostp)
+		*lostp += n;
+}
+
 /*
  * Waking the reader for every event would cost a context switch per message;
  * it is woken only once the ring is a quarter full, and otherwise reads on
@@ -166,13 +180,8 @@ static __always_inline void emit(void *data, __u64 size)
 
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (1 << 20))
 		flags = BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_output(&events, data, size, flags)) {
-		__u32 k = 0;
-		__u64 *n = bpf_map_lookup_elem(&lost, &k);
-
-		if (n)
-			(*n)++;
-	}
+	if (bpf_ringbuf_output(&events, data, size, flags))
+		count_lost(1);
 }
 
 static __always_inline int wanted(struct cnprobe_record *r)
@@ -201,10 +210,11 @@ int BPF_PROG(send_enter, struct cn_msg *msg, __u16 len, __u32 portid, __u32 grou
 		return 0;
 	d = f->depth;
 	if (d >= CNPROBE_DEPTH) {
-		f->depth = d + 1;	/* too deep: counted in and out, not recorded */
+		count_lost(1);	/* too deep to record */
 		return 0;
 	}
 	d &= CNPROBE_DEPTH - 1;
+	f->msg[d] = (__u64)msg;
 	r = &f->rec[d];
 	/*
 	 * Direct loads, not BPF_CORE_READ: an fentry's arguments are trusted
@@ -292,25 +302,36 @@ int BPF_PROG(overrun, struct sock *sk)
 }
 
 SEC("fexit/cn_netlink_send_mult")
-int BPF_PROG(send_exit)
+int BPF_PROG(send_exit, struct cn_msg *msg)
 {
 	__u64 ret64 = 0;
 	int ret;
 	struct cnprobe_counters *c;
 	struct cnprobe_record *r;
 	struct inflight *f;
-	__u32 d, n;
+	__u32 d, n, i;
+	int found = -1;
 
 	bpf_get_func_ret(ctx, &ret64);
 	ret = (int)ret64;
 	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
-	if (!f || f->depth == 0)
+	if (!f || f->depth == 0 || f->depth > CNPROBE_DEPTH) {
+		count_lost(1);	/* its entry was skipped */
 		return 0;
-	d = f->depth - 1;
+	}
+#pragma unroll
+	for (i = CNPROBE_DEPTH; i > 0; i--) {
+		if (found < 0 && i <= f->depth && f->msg[(i - 1) & (CNPROBE_DEPTH - 1)] == (__u64)msg)
+			found = i - 1;
+	}
+	if (found < 0) {
+		count_lost(1);	/* its entry was skipped */
+		return 0;
+	}
+	d = found & (CNPROBE_DEPTH - 1);
+	if (f->depth > d + 1)
+		count_lost(f->depth - d - 1);	/* sends whose exit was skipped */
 	f->depth = d;
-	if (d >= CNPROBE_DEPTH)
-		return 0;
-	d &= CNPROBE_DEPTH - 1;
 	r = &f->rec[d];
 	r->ret = ret;
 
