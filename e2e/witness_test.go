@@ -239,10 +239,10 @@ func checkWitnesses(before, after *wire.Stats, lostBefore uint64, recs []*probe.
 		var problems []string
 		for _, r := range recs {
 			k := msgKey{r.ID, r.Seq, r.Ack, r.Len}
-			if r.PortID == s.port && r.Ret >= 0 && !listsAt(r, s.port, probe.Delivered) {
+			if r.PortID == s.port && r.Ret >= 0 && !r.Lists(s.port, probe.Delivered) {
 				problems = append(problems, fmt.Sprintf("the unicast %s returned %d but the probes saw it queued nowhere", k, r.Ret))
 			}
-			if listsAt(r, s.port, probe.Delivered) {
+			if r.Lists(s.port, probe.Delivered) {
 				delivered[k]++
 			} else if int(r.Delivered+r.Dropped) > len(r.Receivers) {
 				unlisted++
@@ -265,16 +265,6 @@ func checkWitnesses(before, after *wire.Stats, lostBefore uint64, recs []*probe.
 		s.mu.Unlock()
 		Expect(problems).To(BeEmpty(), "the socket on port %d vs. the probes' account:\n%s", s.port, strings.Join(problems, "\n"))
 	}
-}
-
-// listsAt reports whether r lists the socket on port with outcome o.
-func listsAt(r *probe.Record, port uint32, o probe.Outcome) bool {
-	for _, rc := range r.Receivers {
-		if rc.PortID == port && rc.Outcome == o {
-			return true
-		}
-	}
-	return false
 }
 
 func destName(d int) string {

@@ -104,9 +104,13 @@ func (r *Record) Destination() string {
 
 // DroppedAt reports whether the record shows the message dropped at the
 // socket with port id portid because its receive queue was full.
-func (r *Record) DroppedAt(portid uint32) bool {
+func (r *Record) DroppedAt(portid uint32) bool { return r.Lists(portid, QueueFull) }
+
+// Lists reports whether the record lists the socket with port id portid
+// with outcome o.
+func (r *Record) Lists(portid uint32, o Outcome) bool {
 	for _, rc := range r.Receivers {
-		if rc.PortID == portid && rc.Outcome == QueueFull {
+		if rc.PortID == portid && rc.Outcome == o {
 			return true
 		}
 	}
