@@ -212,9 +212,9 @@ func decode(b []byte, ev *Event) error {
 }
 
 // Lost returns how many events are missing from the ring buffer: those it
-// could not take, sends the probes could not follow (nested too deep, or an
-// exit without its entry), and runs of the programs the kernel skipped
-// because a BPF program was already running on the CPU (an interrupt).
+// could not take, sends nested too deep to follow, and runs of the programs
+// the kernel skipped because a BPF program was already running on the CPU
+// (an interrupt).
 func (p *Probe) Lost() (uint64, error) {
 	var per []uint64
 	if err := p.objs.Lost.Lookup(uint32(0), &per); err != nil {

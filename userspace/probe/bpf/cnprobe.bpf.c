@@ -20,6 +20,8 @@
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
+#include <linux/netlink.h>
+#include <linux/connector.h>	/* struct cn_msg: user-space ABI, no relocation needed */
 #include <asm/ptrace.h>		/* struct pt_regs, as user space sees it */
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -28,19 +30,6 @@
 #include "cnprobe.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-struct cb_id {
-	__u32 idx;
-	__u32 val;
-} __attribute__((preserve_access_index));
-
-struct cn_msg {
-	struct cb_id id;
-	__u32 seq;
-	__u32 ack;
-	__u16 len;
-	__u16 flags;
-} __attribute__((preserve_access_index));
 
 typedef struct {
 	int counter;
@@ -79,8 +68,8 @@ volatile const __u32 filter_seq_hi;	/* nonzero: seq in [lo, hi] */
  * a task's. Each frame keeps the message it is for, since the kernel skips a
  * BPF program that would run while it already runs on the CPU (a softirq
  * interrupting it): a send whose exit was skipped leaves its frame behind,
- * and the next exit on the task finds its own frame below and counts the
- * ones above as lost. A power of two: indexes are masked with
+ * and the next exit on the task finds its own frame below and drops the
+ * ones above. A power of two: indexes are masked with
  * CNPROBE_DEPTH - 1 after their range checks, which the compiler may fold
  * into forms the verifier cannot follow.
  */
@@ -160,13 +149,13 @@ static __always_inline struct cnprobe_counters *counters_for(__u32 idx, __u32 va
 	return bpf_map_lookup_elem(&counters, &key);
 }
 
-static __always_inline void count_lost(__u64 n)
+static __always_inline void count_lost(void)
 {
 	__u32 k = 0;
-	__u64 *lostp = bpf_map_lookup_elem(&lost, &k);
+	__u64 *n = bpf_map_lookup_elem(&lost, &k);
 
-	if (lostp)
-		*lostp += n;
+	if (n)
+		(*n)++;
 }
 
 /*
@@ -181,7 +170,7 @@ static __always_inline void emit(void *data, __u64 size)
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (1 << 20))
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, data, size, flags))
-		count_lost(1);
+		count_lost();
 }
 
 static __always_inline int wanted(struct cnprobe_record *r)
@@ -210,7 +199,7 @@ int BPF_PROG(send_enter, struct cn_msg *msg, __u16 len, __u32 portid, __u32 grou
 		return 0;
 	d = f->depth;
 	if (d >= CNPROBE_DEPTH) {
-		count_lost(1);	/* too deep to record */
+		count_lost();	/* too deep to record */
 		return 0;
 	}
 	d &= CNPROBE_DEPTH - 1;
@@ -314,23 +303,22 @@ int BPF_PROG(send_exit, struct cn_msg *msg)
 
 	bpf_get_func_ret(ctx, &ret64);
 	ret = (int)ret64;
+	/*
+	 * A send found in no frame, or whose frame is left above another's, is
+	 * counted lost once, where it was lost: too deep by the entry, a skipped
+	 * entry or exit by the kernel (the program's recursion misses).
+	 */
 	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
-	if (!f || f->depth == 0 || f->depth > CNPROBE_DEPTH) {
-		count_lost(1);	/* its entry was skipped */
+	if (!f || f->depth == 0 || f->depth > CNPROBE_DEPTH)
 		return 0;
-	}
 #pragma unroll
 	for (i = CNPROBE_DEPTH; i > 0; i--) {
 		if (found < 0 && i <= f->depth && f->msg[(i - 1) & (CNPROBE_DEPTH - 1)] == (__u64)msg)
 			found = i - 1;
 	}
-	if (found < 0) {
-		count_lost(1);	/* its entry was skipped */
+	if (found < 0)
 		return 0;
-	}
 	d = found & (CNPROBE_DEPTH - 1);
-	if (f->depth > d + 1)
-		count_lost(f->depth - d - 1);	/* sends whose exit was skipped */
 	f->depth = d;
 	r = &f->rec[d];
 	r->ret = ret;
@@ -359,11 +347,8 @@ int BPF_PROG(rx, struct sk_buff *skb)
 	struct cnprobe_counters *c;
 	struct cnprobe_inbound in = {};
 	struct {
-		__u32 nlmsg_len;
-		__u16 nlmsg_type, nlmsg_flags;
-		__u32 nlmsg_seq, nlmsg_pid;
-		__u32 idx, val, seq, ack;
-		__u16 len, flags;
+		struct nlmsghdr nlh;
+		struct cn_msg msg;
 	} m;
 
 	if (skb->len < sizeof(m))
@@ -372,14 +357,14 @@ int BPF_PROG(rx, struct sk_buff *skb)
 		return 0;
 	in.kind = CNPROBE_INBOUND;
 	in.ts = bpf_ktime_get_ns();
-	in.nlmsg_len = m.nlmsg_len;
-	in.portid = m.nlmsg_pid;
-	in.idx = m.idx;
-	in.val = m.val;
-	in.seq = m.seq;
-	in.ack = m.ack;
-	in.len = m.len;
-	c = counters_for(m.idx, m.val);
+	in.nlmsg_len = m.nlh.nlmsg_len;
+	in.portid = m.nlh.nlmsg_pid;
+	in.idx = m.msg.id.idx;
+	in.val = m.msg.id.val;
+	in.seq = m.msg.seq;
+	in.ack = m.msg.ack;
+	in.len = m.msg.len;
+	c = counters_for(in.idx, in.val);
 	if (c)
 		c->inbound++;
 	if (filter_id && (in.idx != filter_idx || in.val != filter_val))
