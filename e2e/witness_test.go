@@ -309,4 +309,4 @@ var _ = Describe("The witness", Label("probes"), func() {
 
 // nlmsgLen is the length netlink_unicast() returns for a connector message
 // with size bytes of data: the netlink header, struct cn_msg and the data.
-func nlmsgLen(size int) int { return 16 + 20 + size }
+func nlmsgLen(size int) int { return wire.NlmsgHdrLen + wire.SizeofCnMsg + size }

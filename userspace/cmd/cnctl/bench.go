@@ -96,8 +96,9 @@ func runBench(args []string) int {
 // a warm-up, so that one-off costs (attaching, a task's first send) stay out.
 func benchProbes(c *connector.Conn, id connector.ID, payload []byte, n, rounds int) error {
 	var without, with, ratios, readNs, perRT []float64
+	warm := n/10 + 1
 	for r := 0; r < rounds; r++ {
-		if _, err := goRounds(c, id, payload, n/10+1); err != nil {
+		if _, err := goRounds(c, id, payload, warm); err != nil {
 			return err
 		}
 		ns, err := goRounds(c, id, payload, n)
@@ -110,7 +111,7 @@ func benchProbes(c *connector.Conn, id connector.ID, payload []byte, n, rounds i
 		if err != nil {
 			return err
 		}
-		_, err = goRounds(c, id, payload, n/10+1)
+		_, err = goRounds(c, id, payload, warm)
 		if err == nil {
 			ns, err = goRounds(c, id, payload, n)
 		}
@@ -118,19 +119,18 @@ func benchProbes(c *connector.Conn, id connector.ID, payload []byte, n, rounds i
 			p.Close()
 			return err
 		}
-		warmEvents := 2 * (n/10 + 1)
 		events, lost, elapsed, err := drain(p)
 		p.Close()
 		if err != nil {
 			return err
 		}
-		if lost > 0 || events < 2*n+warmEvents {
-			return fmt.Errorf("round %d with probes: %d events read, %d lost; want at least %d and none lost", r, events, lost, 2*n+warmEvents)
+		if want := 2 * (n + warm); lost > 0 || events < want {
+			return fmt.Errorf("round %d with probes: %d events read, %d lost; want at least %d and none lost", r, events, lost, want)
 		}
 		with = append(with, 1e9/ns)
 		ratios = append(ratios, with[r]/without[r])
 		readNs = append(readNs, float64(elapsed.Nanoseconds())/float64(events-1))
-		perRT = append(perRT, float64(events)/float64(n+n/10+1))
+		perRT = append(perRT, float64(events)/float64(n+warm))
 	}
 	fmt.Printf("\necho throughput, %d rounds of %d round trips\n", rounds, n)
 	fmt.Printf("%-14s %12s %12s %12s\n", "", "median rt/s", "min rt/s", "max rt/s")
