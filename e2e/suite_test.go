@@ -29,7 +29,11 @@ func TestE2E(t *testing.T) {
 	RegisterFailHandler(Fail)
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
-	RunSpecs(t, "cnlab e2e on "+unix.ByteSliceToString(uts.Release[:]))
+	// A label filter or focus that selects no spec is a failure, not a
+	// green run that checked nothing.
+	suiteConfig, reporterConfig := GinkgoConfiguration()
+	suiteConfig.FailOnEmpty = true
+	RunSpecs(t, "cnlab e2e on "+unix.ByteSliceToString(uts.Release[:]), suiteConfig, reporterConfig)
 }
 
 var _ = BeforeSuite(func() {
