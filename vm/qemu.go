@@ -32,7 +32,7 @@ type Machine struct {
 var kernelArgs = []string{"console=ttyS0", "panic=-1", "rdinit=/init", "mitigations=off", "noirqdebug"}
 
 // args returns QEMU's arguments. The console goes to QEMU's stdout; the
-// results port (ttyS1) connects to the unix socket at resultsSock, where
+// results port (ttyS1) connects to the abstract unix socket resultsSock, where
 // the host listens.
 func (m *Machine) args(resultsSock string) ([]string, error) {
 	if m.Accel != "tcg" && m.Accel != "kvm" {
@@ -54,7 +54,7 @@ func (m *Machine) args(resultsSock string) ([]string, error) {
 		"-append", strings.Join(append(append([]string(nil), kernelArgs...), m.Append...), " "),
 		"-chardev", "stdio,id=console,signal=off",
 		"-serial", "chardev:console",
-		"-chardev", "socket,id=results,path=" + resultsSock,
+		"-chardev", "socket,id=results,abstract=on,path=" + resultsSock,
 		"-serial", "chardev:results",
 	}
 	if m.Accel == "kvm" {

@@ -14,7 +14,7 @@ func TestMachineArgs(t *testing.T) {
 	}{
 		{"tcg", Machine{Kernel: "k", Initramfs: "i", Memory: "1G", CPUs: 2, Accel: "tcg", Append: []string{"foo=1"}},
 			[]string{"-accel tcg", "-smp 2", "-m 1G", "-kernel k", "-initrd i", "console=ttyS0 panic=-1 rdinit=/init mitigations=off noirqdebug foo=1",
-				"-serial chardev:console -chardev socket,id=results,path=/s -serial chardev:results", "-no-reboot"}, false},
+				"-serial chardev:console -chardev socket,id=results,abstract=on,path=/s -serial chardev:results", "-no-reboot"}, false},
 		{"kvm", Machine{Memory: "1G", CPUs: 1, Accel: "kvm"}, []string{"-accel kvm", "-cpu host"}, false},
 		{"instruction clock", Machine{Memory: "1G", CPUs: 1, Accel: "tcg", InstructionClock: true}, []string{"-icount shift=0,sleep=off"}, false},
 		{"instruction clock on kvm", Machine{Memory: "1G", CPUs: 1, Accel: "kvm", InstructionClock: true}, nil, true},

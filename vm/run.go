@@ -4,14 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cnlab/cnlab/vm/guest"
@@ -20,33 +24,55 @@ import (
 // Verdict is how a run ended.
 type Verdict int
 
-// Verdicts, from best to worst.
+// Verdicts. A run has exactly one; Interrupted is the user's doing, the
+// others the guest's or the host's.
 const (
 	Passed        Verdict = iota // every step exited 0, the kernel logged no trouble
 	Failed                       // a step failed, or /init reported an error
 	KernelFailure                // the kernel oopsed, panicked, WARNed, hung a task ...
-	InfraFailure                 // the guest did not boot, or a watchdog fired
+	InfraFailure                 // the guest did not boot, QEMU failed, a watchdog fired, results were lost
+	Interrupted                  // the run was cancelled (Ctrl-C, SIGTERM)
 )
 
 func (v Verdict) String() string {
-	return [...]string{"passed", "failed", "kernel failure", "infrastructure failure"}[v]
+	return [...]string{"passed", "failed", "kernel failure", "infrastructure failure", "interrupted"}[v]
 }
+
+// Default timings of a Run.
+const (
+	// DefaultGrace is how long a guest may go on printing after the
+	// console first shows trouble: the rest of the report (its trace)
+	// usually follows within a second, even under TCG.
+	DefaultGrace = 5 * time.Second
+	// DefaultSilenceTimeout ends a run that printed nothing at all, on
+	// the console or the results port, for that long.
+	DefaultSilenceTimeout = 10 * time.Minute
+)
 
 // Run is one boot of a Machine with a job.
 type Run struct {
 	Machine     Machine
 	BootTimeout time.Duration // until the guest's /init reports in
 	RunTimeout  time.Duration // from then until the job is done
-	ConsoleLog  string        // the whole kernel console is written here
-	// Progress, if set, gets each line of the steps' output as it arrives.
+	// SilenceTimeout ends the run when neither the console nor the
+	// results port says anything for that long (DefaultSilenceTimeout
+	// if zero).
+	SilenceTimeout time.Duration
+	// Grace is how long the guest may go on after the console first
+	// shows kernel trouble (DefaultGrace if zero); then the run ends.
+	Grace      time.Duration
+	ConsoleLog string // the whole kernel console is written here
+	// Progress, if set, gets each line of the steps' output as it
+	// arrives, and word of kernel trouble as soon as it shows.
 	Progress io.Writer
 }
 
 // StepResult is what one step of the job gave back.
 type StepResult struct {
-	Name  string
-	Code  int
-	Files map[string][]byte
+	Name   string
+	Code   int  // the exit code, -1 for a signal
+	Exited bool // an exit event came back for it
+	Files  map[string][]byte
 }
 
 // Outcome is what a run gave back.
@@ -58,20 +84,43 @@ type Outcome struct {
 	Verdict  Verdict
 	Reason   string // one line: why the verdict
 	Duration time.Duration
+	// TroubleAt is when the first trouble showed on the console, since
+	// the run started; zero if none did.
+	TroubleAt time.Duration
+	// Results is what the results port carried and lost.
+	Results ResultsStats
 }
 
-// Boot boots the machine, waits for the job to end or a watchdog to fire,
-// and returns the outcome. An error means the run could not be attempted
-// (QEMU missing, no socket); everything after QEMU starts is an Outcome.
+// ResultsStats counts what the results port carried.
+type ResultsStats struct {
+	Events  int // events decoded
+	Corrupt int // lines that were not events
+	Dropped int // lines over MaxResultsLine, skipped
+}
+
+// MaxResultsLine bounds one line on the results port: a collected file
+// travels as one line, base64 in JSON.
+const MaxResultsLine = 256 << 20
+
+// Boot boots the machine, waits for the job to end, the kernel to report
+// trouble, or a watchdog to fire, and returns the outcome. An error means
+// the run could not be attempted (QEMU missing, no socket); everything after
+// QEMU starts is an Outcome.
 func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 	start := time.Now()
-	dir, err := os.MkdirTemp("", "cnlab-run-")
-	if err != nil {
-		return nil, fmt.Errorf("boot: %w", err)
+	grace, silence := r.Grace, r.SilenceTimeout
+	if grace <= 0 {
+		grace = DefaultGrace
 	}
-	defer os.RemoveAll(dir)
-	sock := filepath.Join(dir, "results.sock")
-	ln, err := net.Listen("unix", sock)
+	if silence <= 0 {
+		silence = DefaultSilenceTimeout
+	}
+	// An abstract socket: nothing on the file system to leave behind,
+	// whatever ends the runner.
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:])
+	sock := fmt.Sprintf("cnlab-results-%d-%s", os.Getpid(), hex.EncodeToString(nonce[:]))
+	ln, err := net.Listen("unix", "@"+sock)
 	if err != nil {
 		return nil, fmt.Errorf("boot: listen for the results port: %w", err)
 	}
@@ -86,10 +135,15 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 		return nil, fmt.Errorf("boot: console log: %w", err)
 	}
 	defer console.Close()
+	watch := newConsoleWatch(console)
 	var qemuErr bytes.Buffer
 	cmd := exec.Command(r.Machine.QEMU, args...)
-	cmd.Stdout = console
+	cmd.Stdout = watch
 	cmd.Stderr = &qemuErr
+	// Its own process group, so that a Ctrl-C at the terminal reaches the
+	// runner, which then stops QEMU, instead of killing QEMU first; and a
+	// parent-death signal, so that QEMU dies with a runner that is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("boot: start %s: %w (install it with make setup)", r.Machine.QEMU, err)
 	}
@@ -98,15 +152,19 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 	defer q.kill()
 
 	events := make(chan guest.Event, 256)
-	go readEvents(ln, events)
+	rd := &resultsReader{}
+	go rd.read(ln, events)
 
 	out := &Outcome{}
 	bootTimer := time.NewTimer(r.BootTimeout)
 	defer bootTimer.Stop()
-	var runTimer <-chan time.Time
+	var runTimer, graceTimer <-chan time.Time
+	silenceTicker := time.NewTicker(time.Second)
+	defer silenceTicker.Stop()
+	lastEvent := time.Now()
 	// Steps may run side by side, so their events interleave.
 	stepIndex := map[string]int{}
-	running := "" // the step heard from last, for the run watchdog
+	running := "" // the step heard from last, for the watchdogs
 	step := func(name string) *StepResult {
 		i, ok := stepIndex[name]
 		if !ok {
@@ -117,33 +175,58 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 		running = name
 		return &out.Steps[i]
 	}
+	whatRuns := func() string {
+		if running != "" {
+			return "step " + running
+		}
+		return "the job"
+	}
 	finish := func(v Verdict, reason string) (*Outcome, error) {
 		out.Verdict, out.Reason = v, reason
-		return r.finish(out, q, console, start)
+		return r.finish(ctx, out, q, rd, console, start)
 	}
 
 	for {
 		select {
 		case <-ctx.Done():
-			return finish(InfraFailure, "interrupted: "+context.Cause(ctx).Error())
+			return finish(Interrupted, "interrupted: "+context.Cause(ctx).Error())
 		case <-bootTimer.C:
 			return finish(InfraFailure, fmt.Sprintf("boot watchdog: the guest did not reach /init within %v (accelerator %s)", r.BootTimeout, r.Machine.Accel))
 		case <-runTimer:
-			what := "the job"
-			if running != "" {
-				what = "step " + running
+			return finish(InfraFailure, fmt.Sprintf("run watchdog: %s did not finish within %v", whatRuns(), r.RunTimeout))
+		case <-silenceTicker.C:
+			quiet := time.Since(lastEvent)
+			if c := time.Since(watch.lastOutput()); c < quiet {
+				quiet = c
 			}
-			return finish(InfraFailure, fmt.Sprintf("run watchdog: %s did not finish within %v", what, r.RunTimeout))
+			if quiet >= silence {
+				return finish(InfraFailure, fmt.Sprintf("no-output watchdog: neither the console nor the results port said anything for %v while %s ran", silence, whatRuns()))
+			}
+		case t := <-watch.First:
+			out.TroubleAt = time.Since(start)
+			graceTimer = time.After(grace)
+			if r.Progress != nil {
+				fmt.Fprintf(r.Progress, "cnlab-vm: the kernel reports trouble (%s): %s\ncnlab-vm: ending the run in %v, once the report is printed\n", t.What, strings.TrimSpace(t.Line), grace)
+			}
+		case <-graceTimer:
+			return finish(KernelFailure, "")
 		case <-q.exited:
-			if out.Kernel == "" {
-				return finish(InfraFailure, "QEMU exited before the guest reached /init"+qemuTail(&qemuErr, q.err))
+			switch {
+			case ctx.Err() != nil:
+				return finish(Interrupted, "interrupted: "+context.Cause(ctx).Error())
+			case q.signaled() != "":
+				return finish(InfraFailure, "QEMU was killed by "+q.signaled()+qemuTail(&qemuErr, nil))
+			case out.Kernel == "":
+				return finish(InfraFailure, "QEMU exited before the guest reached /init"+qemuTail(&qemuErr, q.err)+
+					": a kernel that cannot print to ttyS0 or has no ttyS1 stops here; see the console log")
 			}
-			return finish(Failed, "the guest stopped before its job was done"+qemuTail(&qemuErr, q.err))
+			return finish(InfraFailure, "the guest stopped before its job was done, while "+whatRuns()+" ran"+qemuTail(&qemuErr, q.err))
 		case e, ok := <-events:
 			if !ok {
 				events = nil // the port closed; QEMU's exit tells the rest
 				continue
 			}
+			lastEvent = time.Now()
 			switch e.Type {
 			case guest.EventReady:
 				out.Kernel = e.Kernel
@@ -154,12 +237,17 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 			case guest.EventOut:
 				step(e.Step)
 				if r.Progress != nil {
-					fmt.Fprintln(r.Progress, e.Line)
+					if e.Step == "e2e" || e.Step == "bench" {
+						fmt.Fprintln(r.Progress, e.Line)
+					} else {
+						fmt.Fprintf(r.Progress, "[%s] %s\n", e.Step, e.Line)
+					}
 				}
 			case guest.EventFile:
 				step(e.Step).Files[e.Name] = e.Data
 			case guest.EventExit:
-				step(e.Step).Code = e.Code
+				s := step(e.Step)
+				s.Code, s.Exited = e.Code, true
 				running = ""
 			case guest.EventError:
 				out.Errors = append(out.Errors, e.Msg)
@@ -175,7 +263,7 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 
 // finish waits for a powered-off guest's QEMU to exit (killing it if it
 // does not), reads the console, and settles the verdict.
-func (r *Run) finish(out *Outcome, q *qemuProcess, console *os.File, start time.Time) (*Outcome, error) {
+func (r *Run) finish(ctx context.Context, out *Outcome, q *qemuProcess, rd *resultsReader, console *os.File, start time.Time) (*Outcome, error) {
 	if out.Verdict == Passed {
 		select {
 		case <-q.exited:
@@ -186,61 +274,121 @@ func (r *Run) finish(out *Outcome, q *qemuProcess, console *os.File, start time.
 	q.kill()
 	_ = console.Sync()
 	out.Duration = time.Since(start)
+	out.Results = rd.stats()
 	log, err := os.ReadFile(r.ConsoleLog)
 	if err != nil {
 		return out, fmt.Errorf("read console log: %w", err)
 	}
 	out.Trouble = ScanConsole(string(log))
 
-	// The worst thing seen decides; the kernel's word beats the suites'.
-	if len(out.Trouble) > 0 && out.Verdict < KernelFailure {
+	// The kernel's word beats everything but the user's Ctrl-C: trouble
+	// on the console explains a failed step, a hang or a guest that
+	// stopped early.
+	if len(out.Trouble) > 0 && out.Verdict != Interrupted {
 		t := out.Trouble[0]
 		out.Verdict = KernelFailure
 		out.Reason = fmt.Sprintf("the kernel logged a %s: %s", t.What, strings.TrimSpace(t.Line))
+		return out, nil
 	}
-	if out.Verdict == Passed {
-		for _, s := range out.Steps {
-			if s.Code != 0 {
-				out.Verdict, out.Reason = Failed, fmt.Sprintf("step %s exited with %d", s.Name, s.Code)
-				break
-			}
+	if out.Verdict != Passed {
+		return out, nil
+	}
+	if n := out.Results.Corrupt + out.Results.Dropped; n > 0 {
+		out.Verdict, out.Reason = InfraFailure, fmt.Sprintf("the results port lost %d line(s) (%d not events, %d over %d MiB): the results are incomplete", n, out.Results.Corrupt, out.Results.Dropped, MaxResultsLine>>20)
+		return out, nil
+	}
+	for _, s := range out.Steps {
+		if !s.Exited {
+			out.Verdict, out.Reason = InfraFailure, fmt.Sprintf("no exit status came back for step %s: the results are incomplete", s.Name)
+			return out, nil
 		}
 	}
-	if out.Verdict == Passed && len(out.Errors) > 0 {
+	for _, s := range out.Steps {
+		if s.Code != 0 {
+			how := fmt.Sprintf("exited with %d", s.Code)
+			if s.Code < 0 {
+				how = "was killed by a signal"
+			}
+			out.Verdict, out.Reason = Failed, fmt.Sprintf("step %s %s", s.Name, how)
+			return out, nil
+		}
+	}
+	if len(out.Errors) > 0 {
 		out.Verdict, out.Reason = Failed, "guest: "+out.Errors[0]
 	}
 	return out, nil
 }
 
 func qemuTail(stderr *bytes.Buffer, err error) string {
-	s := strings.TrimSpace(stderr.String())
+	s := strings.ReplaceAll(lastLines(strings.TrimSpace(stderr.String()), 5), "\n", "; ")
 	if s == "" && err == nil {
 		return ""
 	}
 	if s == "" {
 		return fmt.Sprintf(" (%v)", err)
 	}
+	if err == nil {
+		return fmt.Sprintf(" (%s)", s)
+	}
 	return fmt.Sprintf(" (%v: %s)", err, s)
 }
 
-// readEvents accepts QEMU's connection to the results port and decodes its
-// lines. Lines that are not events (a guest writing to ttyS1 by other means)
-// are dropped.
-func readEvents(ln net.Listener, events chan<- guest.Event) {
+// resultsReader accepts QEMU's connection to the results port and decodes
+// its lines, counting what it cannot use.
+type resultsReader struct {
+	events, corrupt, dropped atomic.Int64
+}
+
+func (rd *resultsReader) stats() ResultsStats {
+	return ResultsStats{Events: int(rd.events.Load()), Corrupt: int(rd.corrupt.Load()), Dropped: int(rd.dropped.Load())}
+}
+
+func (rd *resultsReader) read(ln net.Listener, events chan<- guest.Event) {
 	defer close(events)
 	conn, err := ln.Accept()
 	if err != nil {
 		return
 	}
 	defer conn.Close()
-	sc := bufio.NewScanner(conn)
-	sc.Buffer(make([]byte, 1<<20), 256<<20)
-	for sc.Scan() {
-		var e guest.Event
-		if err := json.Unmarshal(bytes.TrimSpace(sc.Bytes()), &e); err != nil {
+	rd.decode(conn, events, MaxResultsLine)
+}
+
+// decode reads lines of at most max bytes; a longer one is skipped to its
+// end and counted, and reading goes on.
+func (rd *resultsReader) decode(r io.Reader, events chan<- guest.Event, max int) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
+	over := false
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !over {
+			if len(line)+len(chunk) > max+1 {
+				over, line = true, line[:0]
+			} else {
+				line = append(line, chunk...)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		events <- e
+		if len(bytes.TrimSpace(line)) > 0 || over {
+			switch {
+			case over:
+				rd.dropped.Add(1)
+			default:
+				var e guest.Event
+				if json.Unmarshal(bytes.TrimSpace(line), &e) != nil || e.Type == "" {
+					rd.corrupt.Add(1)
+				} else {
+					rd.events.Add(1)
+					events <- e
+				}
+			}
+		}
+		line, over = line[:0], false
+		if err != nil {
+			return
+		}
 	}
 }
 
@@ -260,12 +408,25 @@ type qemuProcess struct {
 	err    error // Wait's, once exited is closed
 }
 
-// kill stops QEMU if it still runs, and waits for it.
+// signaled names the signal that killed QEMU, if one did and it was not
+// the runner's own kill.
+func (q *qemuProcess) signaled() string {
+	var ee *exec.ExitError
+	if !errors.As(q.err, &ee) {
+		return ""
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "signal " + ws.Signal().String()
+	}
+	return ""
+}
+
+// kill stops QEMU and anything it started, if it still runs, and waits.
 func (q *qemuProcess) kill() {
 	select {
 	case <-q.exited:
 	default:
-		_ = q.cmd.Process.Kill()
+		_ = syscall.Kill(-q.cmd.Process.Pid, syscall.SIGKILL)
 		<-q.exited
 	}
 }
