@@ -93,53 +93,83 @@ func reply(m *Message, ack uint32) Message {
 	return Message{ID: m.ID, Seq: m.Seq, Ack: ack, Data: m.Data}
 }
 
+// kept is a message that Request must set aside for Receive: its data and
+// where it came from.
+type kept struct {
+	data string
+	src  Source
+}
+
 // TestRequestGenealogy checks connector.rst's rules: only same seq with
 // ack = seq + 1, from the kernel, unicast, for the same id, is the reply;
-// everything else reaches Receive, in order.
+// everything else reaches Receive, in order, with its own source. Each
+// decoy carries other data than the reply, so that taking one for the reply
+// shows.
 func TestRequestGenealogy(t *testing.T) {
+	decoy := func(req *Message, ack uint32) Message {
+		m := reply(req, ack)
+		m.Data = []byte("decoy")
+		return m
+	}
 	tests := []struct {
-		name     string
-		before   func(t *testing.T, s *fakeSocket, req *Message) // queued ahead of the reply
-		wantKept int
+		name   string
+		before func(t *testing.T, s *fakeSocket, req *Message) []kept // queued ahead of the reply
 	}{
-		{"reply alone", func(*testing.T, *fakeSocket, *Message) {}, 0},
-		{"another seq is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
-			s.queueMsg(t, Message{ID: req.ID, Seq: req.Seq - 1, Ack: req.Seq}, Source{})
-		}, 1},
-		{"same seq, wrong ack is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
-			s.queueMsg(t, reply(req, req.Seq+2), Source{})
-		}, 1},
-		{"same seq, ack = seq is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
-			s.queueMsg(t, reply(req, req.Seq), Source{})
-		}, 1},
-		{"another id is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
-			m := reply(req, req.Seq+1)
+		{"reply alone", func(*testing.T, *fakeSocket, *Message) []kept { return nil }},
+		{"another seq is a new message", func(t *testing.T, s *fakeSocket, req *Message) []kept {
+			m := decoy(req, req.Seq)
+			m.Seq--
+			s.queueMsg(t, m, Source{})
+			return []kept{{"decoy", Source{}}}
+		}},
+		{"same seq, wrong ack is a new message", func(t *testing.T, s *fakeSocket, req *Message) []kept {
+			s.queueMsg(t, decoy(req, req.Seq+2), Source{})
+			return []kept{{"decoy", Source{}}}
+		}},
+		{"same seq, ack = seq is a new message", func(t *testing.T, s *fakeSocket, req *Message) []kept {
+			s.queueMsg(t, decoy(req, req.Seq), Source{})
+			return []kept{{"decoy", Source{}}}
+		}},
+		{"another id is a new message", func(t *testing.T, s *fakeSocket, req *Message) []kept {
+			m := decoy(req, req.Seq+1)
 			m.ID.Val++
 			s.queueMsg(t, m, Source{})
-		}, 1},
-		{"a multicast is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
-			s.queueMsg(t, reply(req, req.Seq+1), Source{Groups: 1 << 13})
-		}, 1},
-		{"a user space sender is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
-			s.queueMsg(t, reply(req, req.Seq+1), Source{PortID: 77})
-		}, 1},
-		{"a user space sender known by nlmsg_pid is a new message", func(t *testing.T, s *fakeSocket, req *Message) {
-			m := reply(req, req.Seq+1)
-			m.Data = []byte("spoof")
+			return []kept{{"decoy", Source{}}}
+		}},
+		{"a multicast is a new message", func(t *testing.T, s *fakeSocket, req *Message) []kept {
+			s.queueMsg(t, decoy(req, req.Seq+1), Source{Groups: 1 << 13})
+			return []kept{{"decoy", Source{Groups: 1 << 13}}}
+		}},
+		{"a multicast from user space is a new message", func(t *testing.T, s *fakeSocket, req *Message) []kept {
+			s.queueMsg(t, decoy(req, req.Seq+1), Source{PortID: 77, Groups: 1 << 13})
+			return []kept{{"decoy", Source{PortID: 77, Groups: 1 << 13}}}
+		}},
+		{"a user space sender is a new message", func(t *testing.T, s *fakeSocket, req *Message) []kept {
+			s.queueMsg(t, decoy(req, req.Seq+1), Source{PortID: 77})
+			return []kept{{"decoy", Source{PortID: 77}}}
+		}},
+		{"a user space sender known by nlmsg_pid is a new message", func(t *testing.T, s *fakeSocket, req *Message) []kept {
+			m := decoy(req, req.Seq+1)
 			b, _ := appendNetlink(nil, &m, 77)
 			s.in = append(s.in, fakeDatagram{b: b, noAddr: true})
-		}, 1},
-		{"two in one datagram", func(t *testing.T, s *fakeSocket, req *Message) {
-			a, _ := appendNetlink(nil, &Message{ID: req.ID, Seq: 1}, 0)
-			b, _ := appendNetlink(a, &Message{ID: req.ID, Seq: 2, Data: []byte{9}}, 0)
+			return []kept{{"decoy", Source{PortID: 77}}}
+		}},
+		{"two in one datagram", func(t *testing.T, s *fakeSocket, req *Message) []kept {
+			// 1 and 3 bytes of data: each message is followed by
+			// padding to netlink's 4-byte alignment.
+			a, _ := appendNetlink(nil, &Message{ID: req.ID, Seq: 1, Data: []byte("a")}, 0)
+			a = append(a, make([]byte, align4(len(a))-len(a))...)
+			b, _ := appendNetlink(a, &Message{ID: req.ID, Seq: 2, Data: []byte("bcd")}, 0)
 			s.queue(b, Source{})
-		}, 2},
+			return []kept{{"a", Source{}}, {"bcd", Source{}}}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &fakeSocket{}
+			var want []kept
 			s.onWrite = func(s *fakeSocket, req *Message) {
-				tt.before(t, s, req)
+				want = tt.before(t, s, req)
 				s.queueMsg(t, reply(req, req.Seq+1), Source{})
 			}
 			c := newConn(s)
@@ -149,15 +179,19 @@ func TestRequestGenealogy(t *testing.T) {
 				t.Fatalf("Request: %v", err)
 			}
 			if !got.IsReplyTo(echoID, req.Seq) || string(got.Data) != "ping" {
-				t.Fatalf("Request returned %+v for seq %d", got, req.Seq)
+				t.Fatalf("Request returned %+v (data %q) for seq %d, want the reply with data \"ping\"", got, got.Data, req.Seq)
 			}
-			for i := 0; i < tt.wantKept; i++ {
-				if _, _, err := c.Receive(t.Context()); err != nil {
+			for i, w := range want {
+				m, src, err := c.Receive(t.Context())
+				if err != nil {
 					t.Fatalf("Receive #%d of the kept messages: %v", i+1, err)
+				}
+				if string(m.Data) != w.data || src != w.src {
+					t.Fatalf("kept message #%d: data %q from %+v, want %q from %+v", i+1, m.Data, src, w.data, w.src)
 				}
 			}
 			if _, _, err := c.Receive(t.Context()); !errors.Is(err, errNothingQueued) {
-				t.Fatalf("Receive after the %d kept messages: err = %v, want nothing left", tt.wantKept, err)
+				t.Fatalf("Receive after the %d kept messages: err = %v, want nothing left", len(want), err)
 			}
 		})
 	}
