@@ -195,52 +195,65 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 		Expect(string(reply.Data)).To(Equal("after the fuzz"))
 	})
 
-	It("survives random control operations with random arguments", func() {
+	It("survives random control operations with random arguments, each answered with the status it must have", func() {
 		s := seed()
 		r := rand.New(rand.NewPCG(s, 99))
 		c := ctl()
-		var registered []wire.IDArg
+		m := newCtlModel()
 		DeferCleanup(func() {
 			// Undo what the random operations may have started.
 			Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoNormal, 0, 0)).To(Succeed())
 			Expect(c.TimerStop(timeout(replyTimeout))).To(Succeed())
-			for _, a := range registered {
-				err := c.Unregister(timeout(replyTimeout), connector.ID{Idx: a.Idx, Val: a.Val})
+			for id := range m.registered {
+				err := c.Unregister(timeout(replyTimeout), id)
 				if err != nil {
 					Expect(err).To(MatchError(syscall.ENOENT))
 				}
 			}
 		})
+		statuses := map[string]int{}
+		invalidBefore := stats().Ctl_invalid
 		for i := 0; i < *fuzzCtl; i++ {
-			op := r.Uint32N(10)
-			args := make([]byte, r.IntN(33))
-			for j := range args {
-				args[j] = byte(r.Uint32())
-			}
-			switch {
-			case op == wire.OpBurst && len(args) == 16:
-				binary.NativeEndian.PutUint32(args[8:], r.Uint32N(64))    // count
-				binary.NativeEndian.PutUint32(args[12:], r.Uint32N(4096)) // size
-			case op == wire.OpTimerStart && len(args) == 8:
-				binary.NativeEndian.PutUint32(args[4:], 1+r.Uint32N(1000)) // period
-			case op == wire.OpEchoMode && len(args) == 16 && r.IntN(2) == 0:
-				args = args[:0] // mostly refused: keep the echo usable
-			}
+			op, args := m.generate(r)
+			want := m.expect(op, args)
 			req := binary.NativeEndian.AppendUint32(nil, op)
 			req = binary.NativeEndian.AppendUint32(req, 0)
 			req = append(req, args...)
+			what := fmt.Sprintf("seed %d: control request %d (op %d, %d bytes of arguments %x)", s, i, op, len(args), args)
 			reply, err := c.Conn.Request(timeout(replyTimeout), &connector.Message{ID: ctlID, Data: req})
-			Expect(err).NotTo(HaveOccurred(), "seed %d: control request %d (op %d, %d bytes of arguments) got no answer", s, i, op, len(args))
-			Expect(len(reply.Data)).To(BeNumerically(">=", 8))
-			status := int32(binary.NativeEndian.Uint32(reply.Data[4:]))
-			if status == 0 && op == wire.OpRegister {
-				registered = append(registered, wire.IDArg{Idx: binary.NativeEndian.Uint32(args[0:]), Val: binary.NativeEndian.Uint32(args[4:])})
+			Expect(err).NotTo(HaveOccurred(), "%s got no answer", what)
+			Expect(reply.ID).To(Equal(ctlID), what)
+			Expect(len(reply.Data)).To(BeNumerically(">=", wire.SizeofCtlReply), what)
+			Expect(binary.NativeEndian.Uint32(reply.Data)).To(Equal(op), "%s: the reply's op", what)
+			status := syscall.Errno(-int32(binary.NativeEndian.Uint32(reply.Data[4:])))
+			Expect(status).To(Equal(want), "%s: the reply's status (as an errno; 0 is success)", what)
+			statuses[fmt.Sprintf("op %d: %v", op, status)]++
+			result := reply.Data[wire.SizeofCtlReply:]
+			switch {
+			case status != 0:
+				Expect(result).To(BeEmpty(), "%s: a result with a refusal", what)
+			case op == wire.OpGetStats:
+				Expect(result).To(HaveLen(wire.SizeofStats), what)
+			case op == wire.OpBurst:
+				Expect(result).To(HaveLen(sizeofBurstResult), what)
+				count := binary.NativeEndian.Uint32(args[8:])
+				Expect(binary.NativeEndian.Uint32(result[4:])).To(Equal(count), "%s: the burst's count", what)
+				ok, failed := binary.NativeEndian.Uint32(result[8:]), binary.NativeEndian.Uint32(result[12:])
+				Expect(ok+failed).To(Equal(count), "%s: ok + failed", what)
+				if binary.NativeEndian.Uint32(args[0:]) == 0 {
+					// A unicast burst to a random port: its failures are expected.
+					l.unicastLost.Add(uint64(failed))
+				}
+			default:
+				Expect(result).To(BeEmpty(), what)
 			}
-			if status == 0 && op == wire.OpBurst && binary.NativeEndian.Uint32(args[0:]) == 0 && len(reply.Data) >= 24 {
-				// A unicast burst to a random port: its failures are expected.
-				l.unicastLost.Add(uint64(binary.NativeEndian.Uint32(reply.Data[8+12:])))
-			}
+			m.apply(op, args, status)
 		}
+		for k, n := range statuses {
+			GinkgoWriter.Printf("%s: %d\n", k, n)
+		}
+		AddReportEntry("statuses", fmt.Sprint(statuses))
+		Expect(stats().Ctl_invalid-invalidBefore).To(Equal(m.invalid), "requests counted invalid vs. those whose arguments had the wrong size")
 		// Undone here too, not only in cleanup, which runs after the
 		// ledger's check: that check wants the module quiet.
 		Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoNormal, 0, 0)).To(Succeed())
@@ -248,6 +261,149 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 		// Control messages too short for a request are counted, not answered.
 		before := stats().Ctl_invalid
 		Expect(c.Conn.Send(&connector.Message{ID: ctlID, Data: []byte{1, 2, 3}})).To(Succeed())
+		msgs, _ := receiveAll(c.Conn)
+		Expect(msgs).To(BeEmpty(), "answers to a control message too short for a request")
 		Expect(stats().Ctl_invalid - before).To(Equal(uint64(1)))
 	})
 })
+
+// ctlModel is what the control fuzz knows of the module's state, to say
+// what status each operation must get.
+type ctlModel struct {
+	registered map[connector.ID]bool
+	invalid    uint64 // requests with arguments of the wrong size
+}
+
+func newCtlModel() *ctlModel { return &ctlModel{registered: map[connector.ID]bool{}} }
+
+// The sizes of the operations' arguments and results (cnlab_wire.h).
+var (
+	sizeofBurst       = binary.Size(wire.Burst{})
+	sizeofTimer       = binary.Size(wire.Timer{})
+	sizeofIDArg       = binary.Size(wire.IDArg{})
+	sizeofEchoMode    = binary.Size(wire.EchoMode{})
+	sizeofBurstResult = binary.Size(wire.BurstResult{})
+
+	ctlArgs = map[uint32]int{
+		wire.OpGetStats:   0,
+		wire.OpBurst:      sizeofBurst,
+		wire.OpTimerStart: sizeofTimer,
+		wire.OpTimerStop:  0,
+		wire.OpRegister:   sizeofIDArg,
+		wire.OpUnregister: sizeofIDArg,
+		wire.OpEchoMode:   sizeofEchoMode,
+	}
+)
+
+// generate makes a random operation: any op from 0 to 9, arguments of a
+// random size or, half the time, of the op's own size, with fields near
+// their bounds often enough to land on both sides of them.
+func (m *ctlModel) generate(r *rand.Rand) (uint32, []byte) {
+	op := r.Uint32N(10)
+	n, ok := ctlArgs[op]
+	if !ok || r.IntN(2) == 0 {
+		n = r.IntN(33)
+	}
+	args := make([]byte, n)
+	for j := range args {
+		args[j] = byte(r.Uint32())
+	}
+	put := func(off int, v uint32) {
+		if r.IntN(4) != 0 { // else keep the random word
+			binary.NativeEndian.PutUint32(args[off:], v)
+		}
+	}
+	switch {
+	case op == wire.OpBurst && n == sizeofBurst:
+		put(0, r.Uint32N(wire.Groups+2))                                    // group
+		put(4, r.Uint32N(2)*r.Uint32())                                     // portid, 0 half the time
+		binary.NativeEndian.PutUint32(args[8:], r.Uint32N(64))              // count
+		binary.NativeEndian.PutUint32(args[12:], r.Uint32N(wire.MaxData+2)) // size
+	case op == wire.OpTimerStart && n == sizeofTimer:
+		put(0, r.Uint32N(wire.Groups+2))                           // group
+		binary.NativeEndian.PutUint32(args[4:], 1+r.Uint32N(1000)) // period
+	case (op == wire.OpRegister || op == wire.OpUnregister) && n == sizeofIDArg:
+		switch r.IntN(4) {
+		case 0: // one the model holds: EEXIST, or unregistered
+			for id := range m.registered {
+				binary.NativeEndian.PutUint32(args[0:], id.Idx)
+				binary.NativeEndian.PutUint32(args[4:], id.Val)
+				break
+			}
+		case 1: // cnlab's own ids
+			id := echoID
+			if r.IntN(2) == 0 {
+				id = ctlID
+			}
+			binary.NativeEndian.PutUint32(args[0:], id.Idx)
+			binary.NativeEndian.PutUint32(args[4:], id.Val)
+		}
+	case op == wire.OpEchoMode && n == sizeofEchoMode:
+		put(0, r.Uint32N(wire.EchoNone+2)) // mode
+		put(8, r.Uint32N(70000))           // delay
+	}
+	return op, args
+}
+
+// expect is the status the module must answer op with (0 or an errno).
+func (m *ctlModel) expect(op uint32, args []byte) syscall.Errno {
+	n, ok := ctlArgs[op]
+	switch {
+	case !ok:
+		return syscall.EOPNOTSUPP
+	case len(args) != n:
+		return syscall.EINVAL
+	}
+	u32 := func(off int) uint32 { return binary.NativeEndian.Uint32(args[off:]) }
+	switch op {
+	case wire.OpBurst:
+		group, portid, count, size := u32(0), u32(4), u32(8), u32(12)
+		if group > wire.Groups || (group == 0 && portid == 0) || count > 1000000 || size < wire.SizeofBcast || size > wire.MaxData {
+			return syscall.EINVAL
+		}
+	case wire.OpTimerStart:
+		group, period := u32(0), u32(4)
+		if group < 1 || group > wire.Groups || period < 1 || period > 3600000 {
+			return syscall.EINVAL
+		}
+	case wire.OpRegister:
+		id := connector.ID{Idx: u32(0), Val: u32(4)}
+		switch {
+		case m.registered[id]:
+			return syscall.EEXIST
+		case len(m.registered) == wire.MaxExtraIDs:
+			return syscall.ENOSPC
+		case id == echoID || id == ctlID:
+			return syscall.EINVAL
+		}
+	case wire.OpUnregister:
+		if !m.registered[connector.ID{Idx: u32(0), Val: u32(4)}] {
+			return syscall.ENOENT
+		}
+	case wire.OpEchoMode:
+		if u32(0) > wire.EchoNone || u32(8) > 60000 {
+			return syscall.EINVAL
+		}
+	}
+	return 0
+}
+
+// apply records what an answered operation changed.
+func (m *ctlModel) apply(op uint32, args []byte, status syscall.Errno) {
+	if n, ok := ctlArgs[op]; ok && len(args) != n {
+		m.invalid++
+		return
+	}
+	if status != 0 {
+		return
+	}
+	switch op {
+	case wire.OpRegister, wire.OpUnregister:
+		id := connector.ID{Idx: binary.NativeEndian.Uint32(args[0:]), Val: binary.NativeEndian.Uint32(args[4:])}
+		if op == wire.OpRegister {
+			m.registered[id] = true
+		} else {
+			delete(m.registered, id)
+		}
+	}
+}

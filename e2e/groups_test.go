@@ -69,28 +69,40 @@ var _ = Describe("Multicast groups", Label("groups"), func() {
 	})
 
 	It("sends nothing to a listener on another group", func() {
-		_ = dial(&connector.Config{Groups: []uint32{groupA}})
+		on := dial(&connector.Config{Groups: []uint32{groupA}})
 		other := dial(&connector.Config{Groups: []uint32{groupB}})
-		burst(groupA, 5)
-		msgs, _ := receiveAll(other)
+		before := stats()
+		res := burst(groupA, 5)
+		// The burst went out, to its group: a burst that sends nothing,
+		// or sends it elsewhere, must not pass for one that keeps to
+		// its group.
+		Expect(res.Ok).To(Equal(uint32(5)))
+		msgs, _ := receiveAll(on)
+		Expect(seqs(msgs)).To(Equal(seqRange(res.Seq, 5)), "the burst on its own group")
+		msgs, _ = receiveAll(other)
 		Expect(msgs).To(BeEmpty())
+		after := stats()
+		Expect(after.Dests[groupA].Ok - before.Dests[groupA].Ok).To(Equal(uint64(5)))
+		Expect(after.Dests[groupB].Sent - before.Dests[groupB].Sent).To(BeZero())
 	})
 
 	It("sends nothing to a listener that left the group", func() {
 		stays := dial(&connector.Config{Groups: []uint32{groupA}})
 		leaves := dial(&connector.Config{Groups: []uint32{groupA}})
 		Expect(leaves.LeaveGroup(groupA)).To(Succeed())
-		burst(groupA, 5)
+		res := burst(groupA, 5)
+		Expect(res.Ok).To(Equal(uint32(5)))
 		msgs, _ := receiveAll(leaves)
 		Expect(msgs).To(BeEmpty())
 		msgs, _ = receiveAll(stays)
-		Expect(msgs).To(HaveLen(5))
+		Expect(seqs(msgs)).To(Equal(seqRange(res.Seq, 5)))
 	})
 
 	It("fails a broadcast nobody listens to with ESRCH, and counts it", func() {
 		before := stats().Dests[groupC]
 		res := burst(groupC, 4)
 		Expect(res.Failed).To(Equal(uint32(4)))
+		Expect(res.Ok).To(BeZero())
 		after := stats().Dests[groupC]
 		Expect(after.Esrch - before.Esrch).To(Equal(uint64(4)))
 	})

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"syscall"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -39,34 +40,59 @@ var _ = Describe("Several ids", Label("ids"), func() {
 		})
 	}
 
-	It("routes each id to its own callback, and leaves an unregistered id unanswered", func() {
+	// request sends one request to id and expects its echo, from id.
+	request := func(id connector.ID, data string) {
+		GinkgoHelper()
+		reply, err := conn.Request(timeout(replyTimeout), &connector.Message{ID: id, Data: []byte(data)})
+		Expect(err).NotTo(HaveOccurred(), "request to %s", id)
+		Expect(reply.ID).To(Equal(id))
+		Expect(reply.Ack).To(Equal(reply.Seq + 1))
+		Expect(string(reply.Data)).To(Equal(data))
+	}
+	// unanswered expects no answer from id.
+	unanswered := func(id connector.ID) {
+		GinkgoHelper()
+		_, err := conn.Request(timeout(quiet), &connector.Message{ID: id, Data: []byte("anyone?")})
+		Expect(err).To(MatchError(context.DeadlineExceeded), "an answer from %s", id)
+	}
+
+	It("routes each id to its own callback, counts what they get, and leaves an unregistered id unanswered", func() {
+		before := stats()
 		register(idA)
 		register(idB)
-		for _, id := range []connector.ID{idA, idB} {
-			reply, err := conn.Request(timeout(replyTimeout), &connector.Message{ID: id, Data: []byte(id.String())})
-			Expect(err).NotTo(HaveOccurred(), "request to %s", id)
-			Expect(reply.ID).To(Equal(id))
-			Expect(string(reply.Data)).To(Equal(id.String()))
+		for i, id := range []connector.ID{idA, idB, idA, idB, idB} {
+			request(id, fmt.Sprintf("%s #%d", id, i))
 		}
-		_, err := conn.Request(timeout(quiet), &connector.Message{ID: idC})
-		Expect(err).To(MatchError(context.DeadlineExceeded), "no callback has %s", idC)
+		unanswered(idC)
+		after := stats()
+		Expect(after.Extra_received-before.Extra_received).To(Equal(uint64(5)), "requests the extra ids' callback received")
+		// Not the echo id's: the ledger checks that its counters did
+		// not move.
 	})
 
-	It("stops answering an id once it is unregistered", func() {
+	It("stops answering an id once it is unregistered, and only that id", func() {
 		register(idA)
+		register(idB)
+		before := stats().Extra_received
 		Expect(c.Unregister(timeout(replyTimeout), idA)).To(Succeed())
-		_, err := conn.Request(timeout(quiet), &connector.Message{ID: idA})
-		Expect(err).To(MatchError(context.DeadlineExceeded))
+		unanswered(idA)
+		request(idB, "B stays")
+		Expect(stats().Extra_received-before).To(Equal(uint64(1)), "only B's request reached a callback")
+		Expect(c.Unregister(timeout(replyTimeout), idA)).To(MatchError(syscall.ENOENT), "unregister twice")
+		Expect(c.Unregister(timeout(replyTimeout), idB)).To(Succeed())
+		unanswered(idB)
 	})
 
 	It("refuses to register an id twice, or one cnlab already has", func() {
 		register(idA)
 		Expect(c.Register(timeout(replyTimeout), idA)).To(MatchError(syscall.EEXIST))
 		Expect(c.Register(timeout(replyTimeout), echoID)).To(MatchError(syscall.EINVAL))
+		Expect(c.Register(timeout(replyTimeout), ctlID)).To(MatchError(syscall.EINVAL))
 	})
 
 	It("notifies registration and unregistration on the notification group", func() {
 		listener := dial(&connector.Config{Groups: []uint32{wire.NotifyGroup}})
+		before := stats().Notifications
 		Expect(c.Register(timeout(replyTimeout), idB)).To(Succeed())
 		Expect(c.Unregister(timeout(replyTimeout), idB)).To(Succeed())
 		msgs, _ := receiveAll(listener)
@@ -79,5 +105,6 @@ var _ = Describe("Several ids", Label("ids"), func() {
 			Expect(n.On).To(Equal(on))
 		}
 		Expect(msgs[1].Seq).To(Equal(msgs[0].Seq + 1))
+		Expect(stats().Notifications - before).To(Equal(uint64(2)))
 	})
 })

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -51,14 +53,48 @@ var _ = Describe("The timer broadcast", Label("timer"), func() {
 	})
 
 	It("stops: nothing arrives after timer-stop", func() {
+		const period = 20 * time.Millisecond
 		listener := dial(&connector.Config{Groups: []uint32{groupB}})
 		c := ctl()
-		Expect(c.TimerStart(timeout(replyTimeout), groupB, 20*time.Millisecond)).To(Succeed())
+		Expect(c.TimerStart(timeout(replyTimeout), groupB, period)).To(Succeed())
+		// Should the stop below fail, or not stop, the timer must not
+		// broadcast into the specs that follow.
+		DeferCleanup(func() { Expect(c.TimerStop(timeout(replyTimeout))).To(Succeed()) })
 		_, _, err := listener.Receive(timeout(replyTimeout))
 		Expect(err).NotTo(HaveOccurred(), "a first broadcast")
 		Expect(c.TimerStop(timeout(replyTimeout))).To(Succeed())
-		receiveAll(listener) // what was queued before the stop
-		msgs, _ := receiveAll(listener)
-		Expect(msgs).To(BeEmpty())
+		stopped := stats().Timer_ticks
+		// What was queued before the stop: a running timer would keep
+		// this from ever going quiet, so it is bounded.
+		_, quietened := receiveFor(listener, 2*time.Second)
+		Expect(quietened).To(BeTrue(), "broadcasts still arriving 2s after timer-stop")
+		msgs, quietened := receiveFor(listener, time.Second)
+		Expect(quietened).To(BeTrue())
+		Expect(msgs).To(BeEmpty(), "broadcasts after timer-stop")
+		Expect(stats().Timer_ticks-stopped).To(BeZero(), "timer ticks after timer-stop")
 	})
 })
+
+// receiveFor reads c until nothing arrives for quiet, or for at most d. It
+// returns what arrived, and whether it went quiet.
+func receiveFor(c *connector.Conn, d time.Duration) ([]connector.Message, bool) {
+	GinkgoHelper()
+	var msgs []connector.Message
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		ctx, cancel := context.WithTimeout(context.Background(), min(quiet, time.Until(end)))
+		m, _, err := c.Receive(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			if time.Now().Before(end) {
+				return msgs, true
+			}
+		case err != nil:
+			Fail("receive: " + err.Error())
+		default:
+			msgs = append(msgs, m)
+		}
+	}
+	return msgs, false
+}
