@@ -1,0 +1,103 @@
+// Command cnlab-kernels builds the kernels of scripts/kernels.conf that come
+// from source (see package vm/kernels), or finds them in the cache, and
+// prints where each is:
+//
+//	cnlab-kernels                       # every source-built kernel of the list
+//	cnlab-kernels 6.1-debug             # one
+//	cnlab-kernels -print kdir 6.1-debug # only the path of its build tree
+//
+// Exit codes: 0 built or cached; 3 a kernel could not be built (a source
+// version apt does not have, a config option the kernel lacks, a failed
+// build), in one line. A kernel flagged may-fail that fails is reported and
+// does not change the exit code.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/cnlab/cnlab/vm/kernels"
+)
+
+const exitInfra = 3
+
+func main() {
+	conf := flag.String("conf", "scripts/kernels.conf", "the kernel list")
+	cache := flag.String("cache", kernels.DefaultRoot(), "the kernel cache ($CNLAB_KERNEL_CACHE)")
+	sources := flag.String("sources", "", "apt sources list for the downloads (default: kernels/apt.list beside the list's directory)")
+	jobs := flag.Int("j", 0, "make's -j (default: the number of CPUs)")
+	print := flag.String("print", "", "print only this of one kernel: dir, image, kdir, config, modules, release")
+	flag.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: cnlab-kernels [flags] [name...]\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	os.Exit(run(*conf, *cache, *sources, *jobs, *print, flag.Args()))
+}
+
+func run(conf, cache, sources string, jobs int, print string, names []string) int {
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(os.Stderr, "cnlab-kernels: "+format+"\n", args...)
+		return exitInfra
+	}
+	all, err := kernels.ReadConf(conf)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if sources == "" {
+		abs, _ := filepath.Abs(conf)
+		sources = filepath.Join(filepath.Dir(filepath.Dir(abs)), "kernels", "apt.list")
+	}
+	var want []kernels.Kernel
+	if len(names) == 0 {
+		for _, k := range all {
+			if k.FromSource() {
+				want = append(want, k)
+			}
+		}
+	}
+	for _, n := range names {
+		k, err := kernels.Find(all, n)
+		if err != nil {
+			return fail("%s: %v", conf, err)
+		}
+		if !k.FromSource() {
+			return fail("kernel %s is Debian's prebuilt %s, not built from source", k.Name, k.Release)
+		}
+		want = append(want, k)
+	}
+	if print != "" && len(want) != 1 {
+		return fail("-print wants exactly one kernel")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c := &kernels.Cache{Root: cache, Jobs: jobs, Progress: os.Stderr, Sources: sources}
+	code := 0
+	for _, k := range want {
+		b, err := c.Ensure(ctx, k)
+		if err != nil {
+			if k.MayFail {
+				fmt.Fprintf(os.Stderr, "cnlab-kernels: %v (allowed to fail)\n", err)
+				continue
+			}
+			code = fail("%v", err)
+			continue
+		}
+		if print != "" {
+			v := map[string]string{"dir": b.Dir, "image": b.Image, "kdir": b.KDIR, "config": b.Config,
+				"modules": b.ModulesDir, "release": b.Info.Release}[print]
+			if v == "" {
+				return fail("-print %q: want dir, image, kdir, config, modules or release", print)
+			}
+			fmt.Println(v)
+			continue
+		}
+		fmt.Printf("%s\t%s\t%s (built in %.0fs)\n", k.Name, b.Info.Release, b.Dir, b.Info.BuildSeconds)
+	}
+	return code
+}
