@@ -6,14 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 // socket is what Conn needs of a NETLINK_CONNECTOR socket. The Linux one is
-// in socket_linux.go; tests give Conn a fake.
+// in socket_linux.go; NewConn adapts a Socket; tests give Conn a fake.
 type socket interface {
 	// write sends one datagram to the kernel.
 	write(b []byte) error
@@ -30,9 +32,16 @@ type socket interface {
 	setReadDeadline(t time.Time) error
 	portID() uint32
 	// close closes the socket, waking a read that waits; release then
-	// frees what the socket's calls need, under the Conn's mutex.
+	// frees what the socket's calls need, with both of the Conn's locks
+	// held, so that no call is under way.
 	close() error
 	release()
+}
+
+// grouper is a socket that joins and leaves multicast groups.
+type grouper interface {
+	join(group uint32) error
+	leave(group uint32) error
 }
 
 // received is a message kept for Receive.
@@ -42,17 +51,29 @@ type received struct {
 	err error
 }
 
+// maxBacklog bounds the messages a Request keeps for Receive while it waits
+// for its reply. Past it, messages are dropped and Receive reports
+// ErrOverrun after the kept ones, as the kernel does for a full queue.
+const maxBacklog = 1024
+
 // Conn is a connection to the kernel connector. Its methods are safe for
-// concurrent use, but receiving is serialized: give each concurrent
-// requester its own Conn.
+// concurrent use. As in github.com/mdlayher/netlink, sending and receiving
+// have separate locks: Send never waits for a blocked Receive. Receiving is
+// serialized (a Request receives too): give each concurrent requester its
+// own Conn.
 type Conn struct {
 	sock   socket
 	portID uint32
+	seq    atomic.Uint32
 
-	mu      sync.Mutex // guards everything below
-	seq     uint32
+	sendMu sync.Mutex // guards wbuf and the socket's writes
+	wbuf   []byte
+
+	recvMu  sync.Mutex // guards everything below and the socket's reads
 	backlog []received
-	wbuf    []byte
+	// dropped counts messages that did not fit in the backlog, reported
+	// as an overrun once the backlog is drained.
+	dropped int
 	rbuf    []byte
 	rest    []byte // messages of the last datagram not yet handed out
 	restSrc Source
@@ -71,33 +92,71 @@ type Conn struct {
 const rbufSize = 64 << 10
 
 func newConn(s socket) *Conn {
-	return &Conn{
+	c := &Conn{
 		sock:   s,
 		portID: s.portID(),
-		// Sequence numbers start at random so that replies meant for an
-		// earlier socket with the same port id cannot match.
-		seq:  rand.Uint32(),
-		wbuf: make([]byte, 0, nlmsgHdrLen+HeaderLen+MaxData),
-		rbuf: make([]byte, rbufSize),
+		wbuf:   make([]byte, 0, nlmsgHdrLen+HeaderLen+MaxData),
+		rbuf:   make([]byte, rbufSize),
 	}
+	// Sequence numbers start at random so that replies meant for an
+	// earlier socket with the same port id cannot match.
+	c.seq.Store(rand.Uint32())
+	return c
 }
 
 // PortID returns the socket's netlink port id, which replies are sent to.
 func (c *Conn) PortID() uint32 { return c.portID }
 
-// Close closes the connection; a Receive or Request blocked on it returns.
+// Close closes the connection; a Receive or Request blocked on it returns
+// net.ErrClosed, as does every later call.
 func (c *Conn) Close() error {
 	err := c.sock.close()
-	c.mu.Lock()
+	c.recvMu.Lock()
+	c.sendMu.Lock()
 	c.sock.release()
-	c.mu.Unlock()
+	c.sendMu.Unlock()
+	c.recvMu.Unlock()
 	return err
+}
+
+// JoinGroup subscribes the socket to a multicast group, which needs
+// CAP_NET_ADMIN for every connector group but the proc connector's.
+func (c *Conn) JoinGroup(group uint32) error {
+	if err := checkGroup(group); err != nil {
+		return fmt.Errorf("join group %d: %w", group, err)
+	}
+	g, ok := c.sock.(grouper)
+	if !ok {
+		return fmt.Errorf("join group %d: %w", group, errors.ErrUnsupported)
+	}
+	if err := g.join(group); err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			return fmt.Errorf("join group %d: %w (joining connector groups needs CAP_NET_ADMIN)", group, err)
+		}
+		return fmt.Errorf("join group %d: %w", group, err)
+	}
+	return nil
+}
+
+// LeaveGroup unsubscribes the socket from a multicast group.
+func (c *Conn) LeaveGroup(group uint32) error {
+	if err := checkGroup(group); err != nil {
+		return fmt.Errorf("leave group %d: %w", group, err)
+	}
+	g, ok := c.sock.(grouper)
+	if !ok {
+		return fmt.Errorf("leave group %d: %w", group, errors.ErrUnsupported)
+	}
+	if err := g.leave(group); err != nil {
+		return fmt.Errorf("leave group %d: %w", group, err)
+	}
+	return nil
 }
 
 // Send sends m to the kernel as it is, seq and ack included.
 func (c *Conn) Send(m *Message) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
 	return c.send(m)
 }
 
@@ -116,8 +175,8 @@ func (c *Conn) send(m *Message) error {
 // payload of one netlink message, without checking it. It is for tests that
 // need the kernel to see malformed messages.
 func (c *Conn) SendRaw(b []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
 	w := binary.NativeEndian.AppendUint32(c.wbuf[:0], uint32(nlmsgHdrLen+len(b)))
 	w = binary.NativeEndian.AppendUint16(w, nlmsgDone)
 	w = binary.NativeEndian.AppendUint16(w, 0)
@@ -133,8 +192,8 @@ func (c *Conn) SendRaw(b []byte) error {
 // WriteRaw sends b verbatim as one datagram, netlink header and all,
 // without checking it. It is for fuzzing the kernel's parsing.
 func (c *Conn) WriteRaw(b []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
 	if err := c.sock.write(b); err != nil {
 		return fmt.Errorf("write raw: %w", err)
 	}
@@ -144,11 +203,12 @@ func (c *Conn) WriteRaw(b []byte) error {
 // Observe has f called with every message the connection receives, as it
 // is read from the socket: replies that Request takes as well as those
 // Receive returns, once each. It is for tests and tracers that account for
-// every message. f runs with the connection locked, so it must not use it,
-// and m.Data is valid only during the call. A nil f stops the calls.
+// every message. f runs with the connection's receiving locked, so it must
+// not receive on it, and m.Data is valid only during the call. A nil f stops
+// the calls.
 func (c *Conn) Observe(f func(m Message, src Source)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
 	c.observe = f
 }
 
@@ -156,13 +216,18 @@ func (c *Conn) Observe(f func(m Message, src Source)) {
 // aside as not its reply, or else the next to arrive. It waits until ctx is
 // done.
 func (c *Conn) Receive(ctx context.Context) (Message, Source, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
 	if len(c.backlog) > 0 {
 		r := c.backlog[0]
 		c.backlog[0] = received{}
 		c.backlog = c.backlog[1:]
 		return r.msg, r.src, r.err
+	}
+	if c.dropped > 0 {
+		n := c.dropped
+		c.dropped = 0
+		return Message{}, Source{}, fmt.Errorf("receive: %w: %d messages dropped while a Request waited, past the %d kept for Receive", ErrOverrun, n, maxBacklog)
 	}
 	src, d, err := c.next(ctx)
 	if err != nil {
@@ -186,14 +251,16 @@ func (c *Conn) Request(ctx context.Context, req *Message) (Message, error) {
 // RequestInto is Request that decodes the reply into reply, reusing the
 // capacity of reply.Data: a loop of requests need not allocate.
 func (c *Conn) RequestInto(ctx context.Context, req *Message, reply *Message) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
 
-	c.seq++
-	req.Seq = c.seq
+	req.Seq = c.seq.Add(1)
 	if len(c.rest) > 0 || c.pendingErr != nil {
 		// Messages that arrived earlier must reach the backlog first.
-		if err := c.send(req); err != nil {
+		c.sendMu.Lock()
+		err := c.send(req)
+		c.sendMu.Unlock()
+		if err != nil {
 			return err
 		}
 		return c.awaitReply(ctx, req, reply)
@@ -201,11 +268,14 @@ func (c *Conn) RequestInto(ctx context.Context, req *Message, reply *Message) er
 
 	// The fast path: the callback has usually replied inside the send,
 	// so one call sends and collects a datagram that is exactly the reply.
+	c.sendMu.Lock()
 	w, err := appendNetlink(c.wbuf[:0], req, c.portID)
 	if err != nil {
+		c.sendMu.Unlock()
 		return fmt.Errorf("send to %s: %w", req.ID, err)
 	}
 	n, src, addr, werr, rerr := c.sock.exchange(w, c.rbuf)
+	c.sendMu.Unlock()
 	switch {
 	case werr != nil:
 		return fmt.Errorf("send to %s: %w", req.ID, werr)
@@ -264,7 +334,7 @@ func (c *Conn) awaitReply(ctx context.Context, req *Message, reply *Message) err
 			// behind an overflow or another sender's garbage. Both
 			// are kept for Receive to report.
 			overrun = overrun || errors.Is(err, ErrOverrun)
-			c.backlog = append(c.backlog, received{src: src, err: err})
+			c.keep(received{src: src, err: err})
 			continue
 		}
 		if err != nil {
@@ -287,10 +357,24 @@ func (c *Conn) awaitReply(ctx context.Context, req *Message, reply *Message) err
 			ack := d.msg.Ack
 			wrongAck = &ack
 		}
+		if len(c.backlog) >= maxBacklog {
+			c.dropped++
+			continue
+		}
 		m := d.msg
 		m.Data = append([]byte(nil), d.data...)
-		c.backlog = append(c.backlog, received{msg: m, src: src})
+		c.keep(received{msg: m, src: src})
 	}
+}
+
+// keep adds r to the backlog for Receive, or counts it dropped when the
+// backlog is full.
+func (c *Conn) keep(r received) {
+	if len(c.backlog) >= maxBacklog {
+		c.dropped++
+		return
+	}
+	c.backlog = append(c.backlog, r)
 }
 
 // decoded is a message whose data still points into the receive buffer.
@@ -349,7 +433,9 @@ func (c *Conn) next(ctx context.Context) (Source, decoded, error) {
 
 // read receives one datagram. It tries once without waiting, since a
 // connector callback has usually queued its reply before send returned, and
-// only then arms ctx's deadline and cancellation and waits.
+// only then arms ctx's deadline and cancellation and waits. As in
+// mdlayher/socket, it waits for a cancellation's callback to finish before
+// it clears the deadline, so that no deadline outlives the call.
 func (c *Conn) read(ctx context.Context) (int, Source, bool, error) {
 	n, src, addr, err := c.sock.read(c.rbuf, false)
 	if err != syscall.EAGAIN {
@@ -361,21 +447,25 @@ func (c *Conn) read(ctx context.Context) (int, Source, bool, error) {
 	if ctx.Done() != nil {
 		if d, ok := ctx.Deadline(); ok {
 			if err := c.sock.setReadDeadline(d); err != nil {
-				return 0, Source{}, false, err
+				return 0, Source{}, false, wrapReadErr(err)
 			}
 		}
+		fired := make(chan struct{})
 		stop := context.AfterFunc(ctx, func() {
 			_ = c.sock.setReadDeadline(time.Unix(1, 0))
+			close(fired)
 		})
 		defer func() {
-			stop()
+			if !stop() {
+				<-fired
+			}
 			_ = c.sock.setReadDeadline(time.Time{})
 		}()
 	}
 	n, src, addr, err = c.sock.read(c.rbuf, true)
-	if err != nil && (ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
-		if ctx.Err() != nil {
-			return 0, Source{}, false, ctx.Err()
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		if err := ctx.Err(); err != nil {
+			return 0, Source{}, false, err
 		}
 		return 0, Source{}, false, context.DeadlineExceeded
 	}
@@ -388,6 +478,8 @@ func wrapReadErr(err error) error {
 		return nil
 	case errors.Is(err, syscall.ENOBUFS):
 		return fmt.Errorf("receive: %w (%w)", ErrOverrun, err)
+	case errors.Is(err, os.ErrClosed) && !errors.Is(err, net.ErrClosed):
+		return fmt.Errorf("receive: %w", net.ErrClosed)
 	default:
 		return fmt.Errorf("receive: %w", err)
 	}

@@ -21,3 +21,8 @@ var (
 	// for this socket. The connection stays usable.
 	ErrOverrun = errors.New("receive queue overflowed: messages were lost")
 )
+
+// ErrTruncated is returned by Receive and Request for a datagram larger than
+// the receive buffer (MSG_TRUNC): its end was lost, and with it the
+// messages it carried. The connection stays usable.
+var ErrTruncated = errors.New("datagram truncated: larger than the receive buffer")

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -54,53 +56,49 @@ func Dial(cfg *Config) (*Conn, error) {
 	return c, nil
 }
 
-// JoinGroup subscribes the socket to a multicast group, which needs
-// CAP_NET_ADMIN for every connector group but the proc connector's.
-func (c *Conn) JoinGroup(group uint32) error {
-	if err := checkGroup(group); err != nil {
-		return fmt.Errorf("join group %d: %w", group, err)
+// kernelSocket returns the Conn's kernel socket, or an error for a Conn made
+// with NewConn or a closed one.
+func (c *Conn) kernelSocket() (*linuxSocket, error) {
+	s, ok := c.sock.(*linuxSocket)
+	if !ok {
+		return nil, fmt.Errorf("%w: not a kernel socket", errors.ErrUnsupported)
 	}
-	s := c.sock.(*linuxSocket)
-	if err := s.nl.JoinGroup(group); err != nil {
-		if errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("join group %d: %w (joining connector groups needs CAP_NET_ADMIN)", group, err)
-		}
-		return fmt.Errorf("join group %d: %w", group, err)
+	if s.closed.Load() {
+		return nil, net.ErrClosed
 	}
-	s.groups.Add(1)
-	return nil
+	return s, nil
 }
 
-// LeaveGroup unsubscribes the socket from a multicast group.
-func (c *Conn) LeaveGroup(group uint32) error {
-	if err := checkGroup(group); err != nil {
-		return fmt.Errorf("leave group %d: %w", group, err)
+// closedErr maps an error of a socket that was closed meanwhile to
+// net.ErrClosed. (The poller's own "use of closed file" is not exported.)
+func (s *linuxSocket) closedErr(err error) error {
+	if err != nil && (s.closed.Load() || errors.Is(err, os.ErrClosed)) {
+		return net.ErrClosed
 	}
-	s := c.sock.(*linuxSocket)
-	if err := s.nl.LeaveGroup(group); err != nil {
-		return fmt.Errorf("leave group %d: %w", group, err)
-	}
-	s.groups.Add(-1)
-	return nil
+	return err
 }
 
 // SetReadBuffer sets the socket's receive buffer (SO_RCVBUF), which the
 // kernel doubles and bounds by net.core.rmem_max. With force it uses
 // SO_RCVBUFFORCE, which ignores that bound and needs CAP_NET_ADMIN.
 func (c *Conn) SetReadBuffer(bytes int, force bool) error {
-	s := c.sock.(*linuxSocket)
+	s, err := c.kernelSocket()
+	if err != nil {
+		return fmt.Errorf("set receive buffer to %d bytes: %w", bytes, err)
+	}
 	opt := unix.SO_RCVBUF
 	if force {
 		opt = unix.SO_RCVBUFFORCE
 	}
 	var serr error
-	err := s.raw.Control(func(fd uintptr) {
+	err = s.raw.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, bytes)
 	})
 	if err == nil {
 		err = serr
 	}
 	if err != nil {
+		err = s.closedErr(err)
 		if force && errors.Is(err, unix.EPERM) {
 			return fmt.Errorf("set receive buffer to %d bytes with SO_RCVBUFFORCE: %w (needs CAP_NET_ADMIN; without force, SO_RCVBUF is bounded by net.core.rmem_max)", bytes, err)
 		}
@@ -110,57 +108,72 @@ func (c *Conn) SetReadBuffer(bytes int, force bool) error {
 }
 
 // SyscallConn gives access to the socket for options this package does not
-// set itself, such as a socket filter (SO_ATTACH_FILTER).
+// set itself, such as a socket filter (SO_ATTACH_FILTER). Groups joined
+// through it are not known to the Conn, so from then on every receive asks
+// for the sender's address.
 func (c *Conn) SyscallConn() (syscall.RawConn, error) {
-	return c.sock.(*linuxSocket).raw, nil
+	s, err := c.kernelSocket()
+	if err != nil {
+		return nil, err
+	}
+	s.alwaysAddr.Store(true)
+	return s.raw, nil
 }
 
 // ReadBuffer returns the socket's receive buffer size as the kernel keeps it
 // (twice what was asked for).
 func (c *Conn) ReadBuffer() (int, error) {
-	s := c.sock.(*linuxSocket)
+	s, err := c.kernelSocket()
+	if err != nil {
+		return 0, fmt.Errorf("read receive buffer size: %w", err)
+	}
 	var n int
 	var serr error
-	err := s.raw.Control(func(fd uintptr) {
+	err = s.raw.Control(func(fd uintptr) {
 		n, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
 	})
 	if err == nil {
 		err = serr
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read receive buffer size: %w", err)
+		return 0, fmt.Errorf("read receive buffer size: %w", s.closedErr(err))
 	}
 	return n, nil
 }
 
 // linuxSocket does its own sends and receives on the socket that
 // mdlayher/netlink dialed. Calls that cannot block go straight to the file
-// descriptor as raw system calls: a connector round trip is two system
-// calls, and the runtime's poller bookkeeping around each (fd locks, poller
-// resets, scheduler hand-offs) costs as much again, several times over under
-// emulation. Only a receive that has to wait goes through the
-// syscall.RawConn, so that deadlines and Close work as for any Go socket.
+// descriptor: a connector round trip is two system calls, and the runtime's
+// poller bookkeeping around each (fd locks, poller resets, scheduler
+// hand-offs) costs as much again, several times over under emulation. Only
+// a receive that has to wait goes through the syscall.RawConn, so that
+// deadlines and Close work as for any Go socket.
 type linuxSocket struct {
 	nl  *netlink.Conn
 	raw syscall.RawConn
 	pid uint32
 
-	// fd is a duplicate of the socket's descriptor for the raw system
-	// calls. The Conn's mutex, held around every call, also guards its
-	// release: closing the socket itself (close) wakes a waiting receive,
-	// which then lets go of the mutex, and only then is fd closed
-	// (release), so a raw call never meets a closed or reused number.
+	// fd is a duplicate of the socket's descriptor for the direct system
+	// calls. The Conn's locks guard its release: each call runs under
+	// one of them, closing the socket itself (close) wakes a waiting
+	// receive, which then lets go of its lock, and only with both held is
+	// fd closed (release), so a call never meets a closed or reused
+	// number.
 	fd     int
-	closed bool
+	closed atomic.Bool
 
-	// groups counts the multicast groups joined. With none, every message
-	// is unicast, and the sender's address is not asked for: copying it out
-	// costs a receive a fifth more under emulation, and netlink_sendmsg
-	// lets only CAP_NET_ADMIN send to another socket of this protocol.
-	groups atomic.Int32
+	// groups is the set of multicast groups joined, bit g-1 for group g.
+	// With none, every message is unicast, and the sender's address is
+	// not asked for: copying it out costs a receive a fifth more under
+	// emulation, and netlink_sendmsg lets only CAP_NET_ADMIN send to
+	// another socket of this protocol. alwaysAddr is set once the socket
+	// is handed out (SyscallConn), where groups may be joined unseen.
+	groupsMu   sync.Mutex
+	groups     atomic.Uint32
+	alwaysAddr atomic.Bool
 
 	// Arguments and results of waitFn, made once so that waiting does not
-	// allocate; the Conn's mutex serializes its use.
+	// allocate; the Conn's receive lock serializes its use.
 	buf     []byte
 	n       int
 	from    unix.RawSockaddrNetlink
@@ -191,8 +204,34 @@ func newLinuxSocket(nl *netlink.Conn) (*linuxSocket, error) {
 	return s, nil
 }
 
+func (s *linuxSocket) join(group uint32) error {
+	if s.closed.Load() {
+		return net.ErrClosed
+	}
+	s.groupsMu.Lock()
+	defer s.groupsMu.Unlock()
+	if err := s.nl.JoinGroup(group); err != nil {
+		return s.closedErr(err)
+	}
+	s.groups.Store(s.groups.Load() | 1<<(group-1))
+	return nil
+}
+
+func (s *linuxSocket) leave(group uint32) error {
+	if s.closed.Load() {
+		return net.ErrClosed
+	}
+	s.groupsMu.Lock()
+	defer s.groupsMu.Unlock()
+	if err := s.nl.LeaveGroup(group); err != nil {
+		return s.closedErr(err)
+	}
+	s.groups.Store(s.groups.Load() &^ (1 << (group - 1)))
+	return nil
+}
+
 func (s *linuxSocket) write(b []byte) error {
-	if s.closed {
+	if s.closed.Load() {
 		return net.ErrClosed
 	}
 	err := write(uintptr(s.fd), b)
@@ -205,13 +244,13 @@ func (s *linuxSocket) write(b []byte) error {
 		return err != unix.EAGAIN
 	})
 	if werr != nil {
-		return werr
+		return s.closedErr(werr)
 	}
 	return err
 }
 
 func (s *linuxSocket) exchange(w, r []byte) (int, Source, bool, error, error) {
-	if s.closed {
+	if s.closed.Load() {
 		return 0, Source{}, false, net.ErrClosed, nil
 	}
 	werr := write(uintptr(s.fd), w)
@@ -234,7 +273,7 @@ func (s *linuxSocket) exchange(w, r []byte) (int, Source, bool, error, error) {
 // fromAddr returns where a receive should put the sender's address, or nil
 // when no group is joined and the address is not wanted.
 func (s *linuxSocket) fromAddr() *unix.RawSockaddrNetlink {
-	if s.groups.Load() > 0 {
+	if s.groups.Load() != 0 || s.alwaysAddr.Load() {
 		return &s.from
 	}
 	return nil
@@ -246,7 +285,7 @@ func (s *linuxSocket) received(n int, b []byte, from *unix.RawSockaddrNetlink, e
 		return Source{}, false, err
 	}
 	if n > len(b) {
-		return Source{}, false, fmt.Errorf("%w: datagram of %d bytes, more than the %d-byte buffer", ErrMalformed, n, len(b))
+		return Source{}, false, fmt.Errorf("%w: a datagram of %d bytes, more than the %d-byte buffer (MSG_TRUNC)", ErrTruncated, n, len(b))
 	}
 	if from == nil {
 		return Source{}, false, nil
@@ -261,11 +300,11 @@ func (s *linuxSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 	if wait {
 		s.buf, s.fromPtr = b, from
 		if rerr := s.raw.Read(s.waitFn); rerr != nil {
-			return 0, Source{}, false, rerr
+			return 0, Source{}, false, s.closedErr(rerr)
 		}
 		n, err = s.n, s.err
 	} else {
-		if s.closed {
+		if s.closed.Load() {
 			return 0, Source{}, false, net.ErrClosed
 		}
 		n, err = recvfrom(uintptr(s.fd), b, from)
@@ -277,47 +316,70 @@ func (s *linuxSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 	return n, src, addr, err
 }
 
-func (s *linuxSocket) setReadDeadline(t time.Time) error { return s.nl.SetReadDeadline(t) }
-func (s *linuxSocket) portID() uint32                    { return s.pid }
+func (s *linuxSocket) setReadDeadline(t time.Time) error {
+	return s.closedErr(s.nl.SetReadDeadline(t))
+}
 
-func (s *linuxSocket) close() error { return s.nl.Close() }
+func (s *linuxSocket) portID() uint32 { return s.pid }
+
+func (s *linuxSocket) close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.nl.Close()
+}
 
 func (s *linuxSocket) release() {
-	if !s.closed {
-		s.closed = true
+	if s.fd >= 0 {
 		unix.Close(s.fd)
+		s.fd = -1
 	}
 }
+
+// rawSyscall6 is unix.RawSyscall6; tests replace it to inject errors.
+var rawSyscall6 = unix.RawSyscall6
 
 // recvfrom is recvfrom(2) with MSG_TRUNC, so that a datagram larger than b
 // is noticed, and without the allocation unix.Recvfrom makes for the
-// sender's address.
+// sender's address. It retries when interrupted (EINTR).
 //
-// It and write are raw system calls, which do not tell the Go scheduler
-// that the thread may block: the socket is non-blocking, so they never do.
-// That matters here: a send runs the connector callback, and under
-// emulation that can outlast sysmon's 20us limit, after which an ordinary
-// system call hands its P to another thread and must win one back.
+// It is a raw system call, which does not tell the Go scheduler: the socket
+// is non-blocking and a receive only copies out what is queued, so it never
+// blocks or runs long.
 func recvfrom(fd uintptr, b []byte, from *unix.RawSockaddrNetlink) (int, error) {
-	fromLen := uint32(unix.SizeofSockaddrNetlink)
-	fromLenPtr := &fromLen
-	if from == nil {
-		fromLenPtr = nil
-	}
-	n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd,
-		uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), unix.MSG_TRUNC,
-		uintptr(unsafe.Pointer(from)), uintptr(unsafe.Pointer(fromLenPtr)))
-	if errno != 0 {
+	for {
+		fromLen := uint32(unix.SizeofSockaddrNetlink)
+		fromLenPtr := &fromLen
+		if from == nil {
+			fromLenPtr = nil
+		}
+		n, _, errno := rawSyscall6(unix.SYS_RECVFROM, fd,
+			uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), unix.MSG_TRUNC,
+			uintptr(unsafe.Pointer(from)), uintptr(unsafe.Pointer(fromLenPtr)))
+		switch errno {
+		case 0:
+			return int(n), nil
+		case unix.EINTR:
+			continue
+		}
 		return 0, errno
 	}
-	return int(n), nil
 }
 
-// write is write(2) as a raw system call; see recvfrom.
+// write is write(2), retried when interrupted (EINTR). It is an ordinary
+// system call, not a raw one: the connector's callback runs inside it, and
+// a callback may sleep (a mutex) or run long (a burst of a million
+// messages), which the Go scheduler must know of to run other goroutines
+// meanwhile.
 func write(fd uintptr, b []byte) error {
-	_, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
-	if errno != 0 {
+	for {
+		_, _, errno := unix.Syscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		switch errno {
+		case 0:
+			return nil
+		case unix.EINTR:
+			continue
+		}
 		return errno
 	}
-	return nil
 }
