@@ -2,6 +2,7 @@ package vm
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,7 +14,7 @@ import (
 // kernel build tree kdir, out of tree in outDir (one per kernel, so that
 // kernels never share objects). It returns the path of cnlab.ko. The
 // build's output is kept in outDir/build.log.
-func BuildModule(src, kdir, outDir string) (string, error) {
+func BuildModule(ctx context.Context, src, kdir, outDir string) (string, error) {
 	if err := os.RemoveAll(outDir); err != nil {
 		return "", fmt.Errorf("build module: %w", err)
 	}
@@ -41,7 +42,7 @@ func BuildModule(src, kdir, outDir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("build module: %w", err)
 	}
-	cmd := exec.Command("make", "-C", kdir, "M="+abs, "W=1", "modules")
+	cmd := exec.CommandContext(ctx, "make", "-C", kdir, "M="+abs, "W=1", "modules")
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	runErr := cmd.Run()
@@ -60,7 +61,7 @@ type GuestBinaries struct {
 
 // BuildGuestBinaries builds the static guest programs from src into outDir:
 // /init, the e2e suite (go test -c), cnctl, and the C reference client.
-func BuildGuestBinaries(src, outDir string) (*GuestBinaries, error) {
+func BuildGuestBinaries(ctx context.Context, src, outDir string) (*GuestBinaries, error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("build guest binaries: %w", err)
 	}
@@ -81,7 +82,7 @@ func BuildGuestBinaries(src, outDir string) (*GuestBinaries, error) {
 		{"gcc", "-O2", "-static", "-Wall", "-Wextra", "-o", g.EchoRef, "userspace/bench/cn_echo_ref.c"},
 	}
 	for _, s := range steps {
-		cmd := exec.Command(s[0], s[1:]...)
+		cmd := exec.CommandContext(ctx, s[0], s[1:]...)
 		cmd.Dir = src
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 		if out, err := cmd.CombinedOutput(); err != nil {

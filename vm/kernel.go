@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -69,7 +70,9 @@ type ConfigOption struct {
 	// BuiltIn options must be =y; others may be modules (=m), which the
 	// runner loads from the kernel's modules directory.
 	BuiltIn bool
-	Why     string
+	// Min, if set, makes this a number that must be at least Min.
+	Min int
+	Why string
 }
 
 // RequiredConfig lists what cnlab's module and suites need of a kernel.
@@ -79,7 +82,18 @@ var RequiredConfig = []ConfigOption{
 	{Name: "CONFIG_SERIAL_8250", Required: true, BuiltIn: true, Why: "the console and the results port, which exist before any module loads"},
 	{Name: "CONFIG_SERIAL_8250_CONSOLE", Required: true, BuiltIn: true, Why: "the kernel console on ttyS0"},
 	{Name: "CONFIG_BLK_DEV_INITRD", Required: true, BuiltIn: true, Why: "booting cnlab's initramfs"},
+	{Name: "CONFIG_SERIAL_8250_NR_UARTS", Required: true, Min: 2, Why: "two serial ports: the console on ttyS0 and the results on ttyS1"},
+	{Name: "CONFIG_SERIAL_8250_RUNTIME_UARTS", Required: true, Min: 2, Why: "two serial ports registered at boot: the console on ttyS0 and the results on ttyS1"},
 	{Name: "CONFIG_DEVTMPFS", Required: true, BuiltIn: true, Why: "device nodes in the guest"},
+	{Name: "CONFIG_EVENTFD", Required: true, BuiltIn: true, Why: "the Go runtime of the guest's /init, which dies without it"},
+}
+
+// ProbesConfig lists what the eBPF probes need, for a job that attaches
+// them: the suites (their witness), -trace and -bundle.
+var ProbesConfig = []ConfigOption{
+	{Name: "CONFIG_BPF_SYSCALL", Required: true, BuiltIn: true, Why: "loading the probes"},
+	{Name: "CONFIG_DEBUG_INFO_BTF", Required: true, BuiltIn: true, Why: "the probes' CO-RE relocations and fentry"},
+	{Name: "CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS", Required: true, BuiltIn: true, Why: "fentry/fexit programs"},
 }
 
 // CheckConfig reads a kernel .config and returns an error naming every
@@ -103,6 +117,23 @@ func CheckConfig(configPath string, opts []ConfigOption) (warnings []string, err
 	var missing []string
 	for _, o := range opts {
 		v := set[o.Name]
+		if o.Min > 0 {
+			n, err := strconv.Atoi(v)
+			if err == nil && n >= o.Min {
+				continue
+			}
+			state := "not set"
+			if v != "" {
+				state = "=" + v
+			}
+			line := fmt.Sprintf("%s is %s, want at least %d: needed for %s", o.Name, state, o.Min, o.Why)
+			if o.Required {
+				missing = append(missing, line)
+			} else {
+				warnings = append(warnings, line+" (some specs will skip)")
+			}
+			continue
+		}
 		if v == "y" || (v == "m" && !o.BuiltIn) {
 			continue
 		}

@@ -185,6 +185,21 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 		out.Verdict, out.Reason = v, reason
 		return r.finish(ctx, out, q, rd, console, start)
 	}
+	// qemuGone settles a run whose QEMU exited before the job was done.
+	qemuGone := func() (*Outcome, error) {
+		switch {
+		case ctx.Err() != nil:
+			return finish(Interrupted, "interrupted: "+context.Cause(ctx).Error())
+		case q.signaled() != "":
+			return finish(InfraFailure, "QEMU was killed by "+q.signaled()+qemuTail(&qemuErr, nil))
+		case out.Kernel == "":
+			return finish(InfraFailure, "QEMU exited before the guest reached /init"+qemuTail(&qemuErr, q.err)+
+				": a kernel that cannot print to ttyS0 or has no ttyS1 stops here; see the console log")
+		}
+		return finish(InfraFailure, "the guest stopped before its job was done, while "+whatRuns()+" ran"+qemuTail(&qemuErr, q.err))
+	}
+	exited := (<-chan struct{})(q.exited)
+	var drained <-chan time.Time
 
 	for {
 		select {
@@ -210,20 +225,21 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 			}
 		case <-graceTimer:
 			return finish(KernelFailure, "")
-		case <-q.exited:
-			switch {
-			case ctx.Err() != nil:
-				return finish(Interrupted, "interrupted: "+context.Cause(ctx).Error())
-			case q.signaled() != "":
-				return finish(InfraFailure, "QEMU was killed by "+q.signaled()+qemuTail(&qemuErr, nil))
-			case out.Kernel == "":
-				return finish(InfraFailure, "QEMU exited before the guest reached /init"+qemuTail(&qemuErr, q.err)+
-					": a kernel that cannot print to ttyS0 or has no ttyS1 stops here; see the console log")
+		case <-exited:
+			// What the guest sent before it stopped may still be in
+			// flight: read it to the end before deciding.
+			exited, drained = nil, time.After(2*time.Second)
+			if events == nil {
+				return qemuGone()
 			}
-			return finish(InfraFailure, "the guest stopped before its job was done, while "+whatRuns()+" ran"+qemuTail(&qemuErr, q.err))
+		case <-drained:
+			return qemuGone()
 		case e, ok := <-events:
 			if !ok {
 				events = nil // the port closed; QEMU's exit tells the rest
+				if exited == nil {
+					return qemuGone()
+				}
 				continue
 			}
 			lastEvent = time.Now()

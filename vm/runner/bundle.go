@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"archive/tar"
@@ -13,13 +13,14 @@ import (
 )
 
 // writeBundle writes a bug report: a gzipped tar with the command line, the
-// project's revision and its exact source (git archive of HEAD and the
-// uncommitted diff), each kernel's release, package and config, the
-// module's build log, the console and run logs, the results, the probes'
-// record of every connector message, and replay.sh,
-// which rebuilds the same run from that source on a machine with the same
-// kernel packages.
-func writeBundle(o *options, results []*kernelResult) error {
+// project's revision and its exact source (every file git tracks or would
+// track, as it is on disk: committed, changed and untracked alike), the
+// files given with -add, each kernel's release, package and config, the
+// module's build log, the console and run logs, the results and
+// summary.json (with the seed), the probes' record of every connector
+// message, and replay.sh, which rebuilds the same run from that source on a
+// machine with the same kernel packages.
+func writeBundle(o *Options, results []*kernelResult) error {
 	var files []bundleFile
 	add := func(name string, data []byte, mode int64) {
 		files = append(files, bundleFile{name, data, mode})
@@ -31,15 +32,27 @@ func writeBundle(o *options, results []*kernelResult) error {
 	}
 
 	add("cmdline.txt", []byte(shellJoin(os.Args)+"\n"), 0o644)
-	rev := gitOut(o.src, "rev-parse", "HEAD")
-	status := gitOut(o.src, "status", "--porcelain", "--untracked-files=no")
-	add("revision.txt", []byte(fmt.Sprintf("%s\nuncommitted changes:\n%s", rev, status)), 0o644)
-	archive, err := exec.Command("git", "-C", o.src, "archive", "--format=tar", "HEAD").Output()
+	rev := gitOut(o.Src, "rev-parse", "HEAD")
+	status := gitOut(o.Src, "status", "--porcelain")
+	add("revision.txt", []byte(fmt.Sprintf("%s\nchanged and untracked files (all in source.tar as they were):\n%s", rev, status)), 0o644)
+	source, err := sourceTar(o.Src)
 	if err != nil {
-		return fmt.Errorf("git archive of %s: %w (a bundle needs the source in git)", o.src, err)
+		return err
 	}
-	add("source.tar", archive, 0o644)
-	add("source.diff", []byte(gitOut(o.src, "diff", "HEAD")), 0o644)
+	add("source.tar", source, 0o644)
+	add("source.diff", []byte(gitOut(o.Src, "diff", "HEAD")), 0o644)
+
+	added := map[string]string{} // -add value -> its value in the replay
+	for i, a := range o.Add {
+		host, guestPath, _ := strings.Cut(a, ":")
+		b, err := os.ReadFile(host)
+		if err != nil {
+			return fmt.Errorf("bundle the -add file: %w", err)
+		}
+		name := fmt.Sprintf("added/%d-%s", i+1, filepath.Base(host))
+		add(name, b, 0o755)
+		added[a] = "$here/" + name + ":" + guestPath
+	}
 
 	var kernels strings.Builder
 	for _, r := range results {
@@ -57,7 +70,7 @@ func writeBundle(o *options, results []*kernelResult) error {
 		}
 	}
 	add("kernels.txt", []byte(kernels.String()), 0o644)
-	add("replay.sh", []byte(replayScript(os.Args[1:])), 0o755)
+	add("replay.sh", []byte(replayScript(argsOf(), o.Seed, added)), 0o755)
 
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -77,7 +90,7 @@ func writeBundle(o *options, results []*kernelResult) error {
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	return os.WriteFile(o.bundle, buf.Bytes(), 0o644)
+	return os.WriteFile(o.Bundle, buf.Bytes(), 0o644)
 }
 
 type bundleFile struct {
@@ -88,40 +101,93 @@ type bundleFile struct {
 
 // replayScript rebuilds the run: the bundled source, the set-up, the
 // runner, and the same arguments but those that name this machine's
-// source tree or bundle.
-func replayScript(args []string) string {
+// source tree or bundle, with the bundled copies of -add files and the
+// run's seed.
+func replayScript(args []string, seed int64, added map[string]string) string {
 	var keep []string
+	hasSeed := false
 	for i := 0; i < len(args); i++ {
 		a := strings.TrimLeft(args[i], "-")
-		name, _, hasValue := strings.Cut(a, "=")
-		if name == "src" || name == "bundle" {
+		name, value, hasValue := strings.Cut(a, "=")
+		switch name {
+		case "src", "bundle":
 			if !hasValue {
 				i++ // its value is the next argument
 			}
 			continue
+		case "add":
+			if !hasValue && i+1 < len(args) {
+				i++
+				value = args[i]
+			}
+			keep = append(keep, "-add", added[value])
+			continue
+		case "seed":
+			hasSeed = true
 		}
 		keep = append(keep, args[i])
 	}
+	if !hasSeed && seed != 0 {
+		keep = append(keep, "-seed", fmt.Sprint(seed))
+	}
+	// The bundled -add files are named from where the bundle is unpacked.
+	quoted := strings.ReplaceAll(shellJoin(keep), "'$here/", `"$here"'/`)
 	return `#!/bin/sh
 # Replays a cnlab run from its bug report bundle: the same source, the same
 # kernels (installed by make setup-all at the versions the source pins; see
-# kernels.txt for what the original run used), the same arguments.
-# Exit code: the runner's (0 passed, 1 failed, 2 kernel failure, 3 could not run).
+# kernels.txt for what the original run used), the same arguments, files
+# and seed.
+# Exit code: the runner's (0 passed, 1 failed, 2 kernel failure, 3 could
+# not run, 4 module does not build, 5 bad arguments, 130 interrupted).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 tar -C "$work" -xf "$here/source.tar"
-if [ -s "$here/source.diff" ]; then
-	(cd "$work" && git apply "$here/source.diff")
-fi
 cd "$work"
 make -s setup-all build/cnlab-vm
 set +e
-build/cnlab-vm ` + shellJoin(keep) + `
+build/cnlab-vm ` + quoted + `
 code=$?
 echo "replay: the runner exited with $code; the replayed run's files are in $work/build"
 exit $code
 `
+}
+
+// sourceTar packs the source tree as it is on disk: every file git tracks
+// or would track (not what .gitignore excludes).
+func sourceTar(src string) ([]byte, error) {
+	list, err := exec.Command("git", "-C", src, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		return nil, fmt.Errorf("list the source files of %s: %w (a bundle needs the source in git)", src, err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	seen := map[string]bool{}
+	for _, name := range strings.Split(string(list), "\x00") {
+		if name == "" || seen[name] {
+			continue
+		}
+		seen[name] = true
+		path := filepath.Join(src, name)
+		fi, err := os.Lstat(path)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // deleted in the work tree, or not a file
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("bundle the source: %w", err)
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: int64(fi.Mode().Perm()), Size: int64(len(b)), ModTime: fi.ModTime()}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func shellJoin(args []string) string {

@@ -1,9 +1,10 @@
-package main
+package runner
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,7 +21,8 @@ import (
 
 // shared is what every kernel's run uses.
 type shared struct {
-	o      *options
+	o      *Options
+	host   Host
 	bins   *vm.GuestBinaries
 	accel  string
 	cpus   int
@@ -30,19 +32,19 @@ type shared struct {
 // instructionClock says whether the guests run on an instruction clock:
 // -icount on or off, or auto: on for -bench under TCG, where host time
 // swings twofold within minutes and only instruction counts repeat.
-func instructionClock(o *options, accel string) (bool, error) {
-	switch o.icount {
+func instructionClock(o *Options, accel string) (bool, error) {
+	switch o.ICount {
 	case "off":
 		return false, nil
 	case "auto", "":
-		return o.bench && accel == "tcg", nil
+		return o.Bench && accel == "tcg", nil
 	case "on":
 		if accel != "tcg" {
 			return false, fmt.Errorf("-icount on needs TCG, and the accelerator is %s: pass -accel tcg, or -icount off", accel)
 		}
 		return true, nil
 	default:
-		return false, fmt.Errorf("-icount %q: want on, off or auto", o.icount)
+		return false, fmt.Errorf("-icount %q: want on, off or auto", o.ICount)
 	}
 }
 
@@ -57,22 +59,30 @@ type kernelResult struct {
 	src     string
 	dir     string
 	elapsed time.Duration
+	host    Host
+	seed    int64
 }
 
 // The path of the suites' report in the guest.
 const guestReport = "/tmp/e2e.json"
 
-func run(ctx context.Context, o *options) (int, error) {
-	if _, err := instructionClock(o, "tcg"); err != nil {
-		return exitInfra, err
+// Run runs the job the options say on one kernel or a matrix of them, prints
+// progress and results on standard output, and returns the exit code (see
+// ExitPassed and the others) and, when the run could not be done, why.
+func Run(ctx context.Context, o *Options) (int, error) {
+	if err := o.Check(); err != nil {
+		return ExitUsage, err
+	}
+	if o.Seed == 0 {
+		o.Seed = time.Now().UnixNano()%1_000_000_000 + 1
 	}
 	ts, err := targets(o)
 	if err != nil {
-		return exitInfra, err
+		return ExitUsage, err
 	}
 	var problems []string
 	for i := range ts {
-		warnings, err := ts[i].prepare()
+		warnings, err := ts[i].prepare(o)
 		for _, w := range warnings {
 			say("%s: warning: %s", ts[i].Name, w)
 		}
@@ -80,62 +90,78 @@ func run(ctx context.Context, o *options) (int, error) {
 			problems = append(problems, err.Error())
 		}
 	}
+	host := describeHost(o)
 	if len(problems) > 0 {
-		return exitInfra, fmt.Errorf("nothing was booted:\n%s", strings.Join(problems, "\n"))
+		err := fmt.Errorf("nothing was booted:\n%s", strings.Join(problems, "\n"))
+		for _, t := range ts {
+			if t.Release != "" {
+				r := &kernelResult{t: t, src: o.Src, dir: filepath.Join(o.Src, "build", t.Release), code: ExitInfra, err: err, host: host, seed: o.Seed}
+				startClean(r.dir)
+				writeResults(r, report.Verdict{Reason: "could not run: " + err.Error()})
+			}
+		}
+		return ExitInfra, err
 	}
 
-	sh := &shared{o: o}
+	sh := &shared{o: o, host: host}
 	if err := timed("building the guest's programs", func() (err error) {
-		sh.bins, err = vm.BuildGuestBinaries(o.src, filepath.Join(o.src, "build", "guest"))
+		sh.bins, err = vm.BuildGuestBinaries(ctx, o.Src, filepath.Join(o.Src, "build", "guest"))
 		return err
 	}); err != nil {
-		return exitInfra, err
+		if ctx.Err() != nil {
+			return ExitInterrupted, fmt.Errorf("interrupted while building the guest's programs")
+		}
+		return ExitInfra, err
 	}
 	ncpu := runtime.NumCPU()
-	jobs := o.jobs
+	jobs := o.Jobs
 	if jobs <= 0 || jobs > ncpu {
 		jobs = ncpu
 	}
 	jobs = min(jobs, len(ts))
-	sh.cpus = o.cpus
+	sh.cpus = o.CPUs
 	if sh.cpus <= 0 {
 		sh.cpus = max(1, ncpu/jobs)
 	}
-	accel, note, err := vm.ChooseAccel(ctx, o.accel, o.qemu, kvmProbeCache(), func(ctx context.Context) (bool, error) {
+	accel, note, err := vm.ChooseAccel(ctx, o.Accel, o.QEMU, kvmProbeCache(), func(ctx context.Context) (bool, error) {
 		return probeKVM(ctx, sh, ts[0])
 	})
 	if err != nil {
-		return exitInfra, err
+		return ExitInfra, err
 	}
 	sh.accel = accel
+	sh.host.Accel = accel
 	say("accelerator %s: %s", accel, note)
 	if sh.icount, err = instructionClock(o, accel); err != nil {
-		return exitInfra, err
+		return ExitUsage, err
 	}
 	if sh.icount {
-		if o.cpus <= 0 {
+		if o.CPUs <= 0 {
 			// One CPU: whatever a benchmark's helpers (the probes'
 			// reader) do is then paid for by the work measured.
 			sh.cpus = 1
 		}
 		say("the guest's clock counts instructions (-icount): one nanosecond per instruction executed, on %d CPU(s); timings are repeatable instruction counts, not host time", sh.cpus)
 	}
+	if !o.Bench && len(o.Steps) == 0 {
+		say("the suites' seed is %d (pass -seed %d to run them in the same order with the same random input)", o.Seed, o.Seed)
+	}
 
 	var results []*kernelResult
-	code := exitPassed
+	code := ExitPassed
 	if len(ts) == 1 {
 		r := runKernel(ctx, sh, ts[0], os.Stdout)
-		printResult(os.Stdout, r, o.consoleLines)
+		printResult(os.Stdout, r, o.ConsoleLines)
 		results, code = []*kernelResult{r}, r.code
 	} else {
 		results, code = runMatrix(ctx, sh, ts, jobs)
 	}
-	if o.bundle != "" {
+	if o.Bundle != "" {
 		if err := writeBundle(o, results); err != nil {
-			say("could not write the bundle: %v", err)
-			code = max(code, exitInfra)
+			// The run's own verdict stands: a bundle is a copy of it.
+			say("could not write the bundle %s: %v (the exit code is still the run's own)", o.Bundle, err)
 		} else {
-			say("bundle: %s (replay it with: tar -xzf %s && sh cnlab-bundle/replay.sh)", o.bundle, filepath.Base(o.bundle))
+			say("bundle: %s (replay it with: tar -xzf %s && sh cnlab-bundle/replay.sh)", o.Bundle, filepath.Base(o.Bundle))
 		}
 	}
 	if len(ts) == 1 && len(results[0].suites) > 0 {
@@ -147,7 +173,9 @@ func run(ctx context.Context, o *options) (int, error) {
 }
 
 // runMatrix runs the kernels, jobs at a time, each logging to its own
-// directory, prints each one's results as it ends, then the matrix.
+// directory, prints each one's results as it ends, then the matrix. A
+// cancelled matrix starts nothing more: kernels still waiting for a slot end
+// as interrupted.
 func runMatrix(ctx context.Context, sh *shared, ts []target, jobs int) ([]*kernelResult, int) {
 	say("running %d kernels, %d at a time, %d CPUs each", len(ts), jobs, sh.cpus)
 	start := time.Now()
@@ -159,10 +187,19 @@ func runMatrix(ctx context.Context, sh *shared, ts []target, jobs int) ([]*kerne
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i] = interruptedBeforeStart(sh, t)
+				return
+			}
 			defer func() { <-sem }()
-			dir := filepath.Join(sh.o.src, "build", t.Release)
-			_ = os.MkdirAll(dir, 0o755)
+			if ctx.Err() != nil {
+				results[i] = interruptedBeforeStart(sh, t)
+				return
+			}
+			dir := filepath.Join(sh.o.Src, "build", t.Release)
+			startClean(dir)
 			logPath := filepath.Join(dir, "run.log")
 			printMu.Lock()
 			say("%s: started (log: %s)", t.Name, logPath)
@@ -175,7 +212,7 @@ func runMatrix(ctx context.Context, sh *shared, ts []target, jobs int) ([]*kerne
 			r := runKernel(ctx, sh, t, log)
 			results[i] = r
 			var buf bytes.Buffer
-			printResult(&buf, r, sh.o.consoleLines)
+			printResult(&buf, r, sh.o.ConsoleLines)
 			printMu.Lock()
 			defer printMu.Unlock()
 			fmt.Printf("\n==== %s (%s) ====\n%s", t.Name, t.Release, buf.String())
@@ -185,17 +222,26 @@ func runMatrix(ctx context.Context, sh *shared, ts []target, jobs int) ([]*kerne
 	return results, printMatrix(os.Stdout, results, time.Since(start))
 }
 
+func interruptedBeforeStart(sh *shared, t target) *kernelResult {
+	return &kernelResult{t: t, src: sh.o.Src, dir: filepath.Join(sh.o.Src, "build", t.Release), code: ExitInterrupted,
+		err: errors.New("interrupted before it started"), host: sh.host, seed: sh.o.Seed}
+}
+
+// startClean empties a kernel's result directory, so that nothing of an
+// earlier run (a console, a report, a summary) passes for this run's.
+func startClean(dir string) {
+	_ = os.RemoveAll(dir)
+	_ = os.MkdirAll(dir, 0o755)
+}
+
 func printMatrix(w io.Writer, results []*kernelResult, elapsed time.Duration) int {
 	fmt.Fprintf(w, "\nmatrix: kernel x suite\n")
 	fmt.Fprintf(w, "%-10s %-26s %-12s %6s %6s %7s %8s  %s\n", "kernel", "release", "suite", "passed", "failed", "skipped", "time", "verdict")
-	code := exitPassed
+	code := ExitPassed
 	var total report.Counts
 	for _, r := range results {
-		code = max(code, r.code)
-		verdict := "could not run"
-		if r.out != nil {
-			verdict = r.out.Verdict.String()
-		}
+		code = Worse(code, r.code)
+		verdict := r.verdict()
 		if len(r.suites) == 0 {
 			fmt.Fprintf(w, "%-10s %-26s %-12s %6s %6s %7s %7.1fs  %s\n", r.t.Name, r.t.Release, "(no suite report)", "-", "-", "-", r.elapsed.Seconds(), verdict)
 		}
@@ -213,47 +259,71 @@ func printMatrix(w io.Writer, results []*kernelResult, elapsed time.Duration) in
 	return code
 }
 
+// verdict is how the kernel's run ended, in words.
+func (r *kernelResult) verdict() string {
+	switch {
+	case r.out != nil:
+		return r.out.Verdict.String()
+	case r.code == ExitBuild:
+		return "module does not build"
+	case r.code == ExitInterrupted:
+		return "interrupted"
+	}
+	return "could not run"
+}
+
 // runKernel builds the module for t, boots t with the job and collects the
 // results. Progress goes to w.
 func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelResult {
 	o := sh.o
 	start := time.Now()
-	r := &kernelResult{t: t, src: o.src, dir: filepath.Join(o.src, "build", t.Release), code: exitInfra}
+	r := &kernelResult{t: t, src: o.Src, dir: filepath.Join(o.Src, "build", t.Release), code: ExitInfra, host: sh.host, seed: o.Seed}
 	defer func() { r.elapsed = time.Since(start) }()
-	fail := func(err error) *kernelResult {
-		r.err = err
+	fail := func(code int, err error) *kernelResult {
+		if ctx.Err() != nil {
+			code, err = ExitInterrupted, fmt.Errorf("interrupted: %w", err)
+		}
+		r.code, r.err = code, err
 		writeResults(r, report.Verdict{Reason: "could not run: " + err.Error()})
 		return r
 	}
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
-		return fail(err)
+		return fail(ExitInfra, err)
 	}
 	fmt.Fprintf(w, "cnlab-vm: kernel %s (%s), build tree %s\n", t.Release, t.Image, t.KDIR)
-	ko, err := vm.BuildModule(o.src, t.KDIR, filepath.Join(r.dir, "kmod"))
+	ko, err := vm.BuildModule(ctx, o.Src, t.KDIR, filepath.Join(r.dir, "kmod"))
 	if err != nil {
-		return fail(err)
+		return fail(ExitBuild, err)
 	}
 	fmt.Fprintf(w, "cnlab-vm: built the module in %.1fs\n", time.Since(start).Seconds())
 
 	mods, err := guestModules(ko, t, r.dir)
 	if err != nil {
-		return fail(err)
+		return fail(ExitInfra, err)
 	}
-	job := guest.Job{Modules: append(mods, guest.Module{Path: "/lib/cnlab/cnlab.ko", Name: "cnlab", Params: o.modParams})}
+	job := guest.Job{Modules: append(mods, guest.Module{Path: "/lib/cnlab/cnlab.ko", Name: "cnlab", Params: o.ModParams})}
 	job.Steps = steps(o)
 	initramfs := filepath.Join(r.dir, "initramfs.gz")
-	if err := writeInitramfs(initramfs, sh.bins, ko, r.dir, &job, o.add); err != nil {
-		return fail(err)
+	if err := writeInitramfs(initramfs, sh.bins, ko, r.dir, &job, o.Add); err != nil {
+		return fail(ExitInfra, err)
+	}
+	if ctx.Err() != nil {
+		return fail(ExitInterrupted, errors.New("before booting"))
 	}
 
-	m := vm.Machine{QEMU: o.qemu, Kernel: t.Image, Initramfs: initramfs, Memory: o.memory, CPUs: sh.cpus,
-		Accel: sh.accel, InstructionClock: sh.icount, Append: strings.Fields(o.kernelArgs)}
+	appendArgs := strings.Fields(o.KernelArgs)
+	if o.Strict {
+		appendArgs = append(appendArgs, StrictArgs...)
+	}
+	m := vm.Machine{QEMU: o.QEMU, Kernel: t.Image, Initramfs: initramfs, Memory: o.Memory, CPUs: sh.cpus,
+		Accel: sh.accel, InstructionClock: sh.icount, Append: appendArgs}
 	consoleLog := filepath.Join(r.dir, "console.log")
-	fmt.Fprintf(w, "cnlab-vm: booting %s under QEMU (%s, %d CPUs, %s); console log: %s\n", t.Release, sh.accel, sh.cpus, o.memory, consoleLog)
-	run := vm.Run{Machine: m, BootTimeout: o.bootTimeout, RunTimeout: o.timeout, ConsoleLog: consoleLog, Progress: w}
+	fmt.Fprintf(w, "cnlab-vm: booting %s under QEMU (%s, %d CPUs, %s); console log: %s\n", t.Release, sh.accel, sh.cpus, o.Memory, consoleLog)
+	run := vm.Run{Machine: m, BootTimeout: o.BootTimeout, RunTimeout: o.Timeout, SilenceTimeout: o.SilenceTimeout,
+		Grace: o.Grace, ConsoleLog: consoleLog, Progress: w}
 	out, err := run.Boot(ctx)
 	if err != nil {
-		return fail(err)
+		return fail(ExitInfra, err)
 	}
 	r.out = out
 	conclude(r)
@@ -289,9 +359,9 @@ const guestTrace = "/tmp/probe-records.jsonl.gz"
 
 // steps are what the guest runs: the suites, the benchmark, or -exec; with
 // -trace (or -bundle), the probes record everything beside them.
-func steps(o *options) []guest.Step {
+func steps(o *Options) []guest.Step {
 	job := jobSteps(o)
-	if (!o.trace && o.bundle == "") || o.bench {
+	if (!o.Trace && o.Bundle == "") || o.Bench {
 		return job
 	}
 	return append([]guest.Step{
@@ -300,30 +370,33 @@ func steps(o *options) []guest.Step {
 	}, job...)
 }
 
-func jobSteps(o *options) []guest.Step {
+func jobSteps(o *Options) []guest.Step {
 	switch {
-	case len(o.exec) > 0:
+	case len(o.Steps) > 0:
 		var steps []guest.Step
-		for i, cmd := range o.exec {
-			argv := strings.Fields(cmd)
-			bg := len(argv) > 1 && argv[len(argv)-1] == "&"
-			if bg {
-				argv = argv[:len(argv)-1]
-			}
-			steps = append(steps, guest.Step{Name: fmt.Sprintf("exec%d", i+1), Argv: argv, Background: bg})
+		for i, e := range o.Steps {
+			steps = append(steps, guest.Step{Name: fmt.Sprintf("exec%d", i+1), Argv: e.Argv, Background: e.Background, StopAtEnd: e.StopAtEnd})
 		}
 		return steps
-	case o.bench:
+	case o.Bench:
 		return []guest.Step{{Name: "bench", Argv: []string{"/bin/cnctl", "bench", "-ref", "/bin/cn_echo_ref", "-probes"}}}
 	}
 	argv := []string{"/bin/e2e.test", "-ginkgo.v", "-ginkgo.no-color", "-ginkgo.json-report=" + guestReport}
-	if o.labels != "" {
-		argv = append(argv, "-ginkgo.label-filter="+o.labels)
+	if o.Labels != "" {
+		argv = append(argv, "-ginkgo.label-filter="+o.Labels)
 	}
-	if o.focus != "" {
-		argv = append(argv, "-ginkgo.focus="+o.focus)
+	if o.Focus != "" {
+		argv = append(argv, "-ginkgo.focus="+o.Focus)
 	}
-	argv = append(argv, strings.Fields(o.suiteArgs)...)
+	// The seed fixes the specs' order and the fuzz's input, so that a
+	// bundle replays the same run; -suite-args may still set either.
+	if !strings.Contains(o.SuiteArgs, "ginkgo.seed") {
+		argv = append(argv, fmt.Sprintf("-ginkgo.seed=%d", o.Seed))
+	}
+	if !strings.Contains(o.SuiteArgs, "cnlab.fuzz-seed") {
+		argv = append(argv, fmt.Sprintf("-cnlab.fuzz-seed=%d", o.Seed))
+	}
+	argv = append(argv, strings.Fields(o.SuiteArgs)...)
 	return []guest.Step{{Name: "e2e", Argv: argv, Collect: []string{guestReport}}}
 }
 
@@ -366,13 +439,8 @@ func conclude(r *kernelResult) {
 	if ranSuites && out.Verdict == vm.Passed && len(r.suites) == 0 {
 		out.Verdict, out.Reason = vm.Failed, "the suites wrote no report"
 	}
+	r.code = map[vm.Verdict]int{vm.Passed: ExitPassed, vm.Failed: ExitFailed, vm.KernelFailure: ExitKernel, vm.InfraFailure: ExitInfra, vm.Interrupted: ExitInterrupted}[out.Verdict]
 	writeResults(r, report.Verdict{Passed: out.Verdict == vm.Passed, Reason: out.Verdict.String() + ": " + out.Reason})
-	summary, _ := json.Marshal(map[string]any{
-		"kernel": out.Kernel, "verdict": out.Verdict.String(), "reason": out.Reason,
-		"passed": r.counts.Passed, "failed": r.counts.Failed, "skipped": r.counts.Skipped, "seconds": out.Duration.Seconds(),
-	})
-	_ = os.WriteFile(filepath.Join(r.dir, "summary.json"), summary, 0o644)
-	r.code = map[vm.Verdict]int{vm.Passed: exitPassed, vm.Failed: exitFailed, vm.KernelFailure: exitKernel, vm.InfraFailure: exitInfra}[out.Verdict]
 }
 
 // symbolizeTrouble decodes the first kernel trouble's trace into file:line
@@ -395,13 +463,15 @@ func symbolizeTrouble(w io.Writer, r *kernelResult) {
 	fmt.Fprintf(w, "cnlab-vm: the trace, symbolized (also in %s):\n%s\n", p, out)
 }
 
-// writeResults writes the run's results for CI systems: KTAP (the kernel's
-// own format) and JUnit XML, in the kernel's directory.
+// writeResults writes the run's results for CI systems, KTAP (the kernel's
+// own format) and JUnit XML, and summary.json, in the kernel's directory:
+// every run writes them, even one that never booted.
 func writeResults(r *kernelResult, v report.Verdict) {
 	kernel := r.t.Release
 	if r.out != nil && r.out.Kernel != "" {
 		kernel = r.out.Kernel
 	}
+	_ = os.MkdirAll(r.dir, 0o755)
 	for name, write := range map[string]func(io.Writer, string, []report.Suite, report.Verdict) error{
 		"results.ktap": report.WriteKTAP, "results.junit.xml": report.WriteJUnit,
 	} {
@@ -410,6 +480,21 @@ func writeResults(r *kernelResult, v report.Verdict) {
 			_ = os.WriteFile(filepath.Join(r.dir, name), b.Bytes(), 0o644)
 		}
 	}
+	s := Summary{Name: r.t.Name, Release: r.t.Release, Kernel: kernel, Image: r.t.Image, ExitCode: r.code, Verdict: r.verdict(),
+		Passed: r.counts.Passed, Failed: r.counts.Failed, Skipped: r.counts.Skipped, Seed: r.seed, Host: r.host}
+	if r.err != nil {
+		s.Reason = r.err.Error()
+	}
+	if out := r.out; out != nil {
+		s.Reason, s.Seconds = out.Reason, out.Duration.Seconds()
+		s.TroubleSeconds = out.TroubleAt.Seconds()
+		s.ResultsLost = out.Results.Corrupt + out.Results.Dropped
+		for _, t := range out.Trouble {
+			s.Trouble = append(s.Trouble, t.What+": "+strings.TrimSpace(t.Line))
+		}
+	}
+	b, _ := json.MarshalIndent(s, "", "  ")
+	_ = os.WriteFile(filepath.Join(r.dir, "summary.json"), append(b, '\n'), 0o644)
 }
 
 // printResult writes one kernel's results: specs, trouble, and on failure
@@ -444,7 +529,7 @@ func printResult(w io.Writer, r *kernelResult, consoleLines int) {
 
 func probeKVM(ctx context.Context, sh *shared, t target) (bool, error) {
 	say("probing KVM with a short boot (once per host)")
-	dir := filepath.Join(sh.o.src, "build", "kvm-probe")
+	dir := filepath.Join(sh.o.Src, "build", "kvm-probe")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return false, err
 	}
@@ -452,7 +537,7 @@ func probeKVM(ctx context.Context, sh *shared, t target) (bool, error) {
 	if err := writeInitramfs(initramfs, &vm.GuestBinaries{Init: sh.bins.Init}, "", dir, &guest.Job{}, nil); err != nil {
 		return false, err
 	}
-	m := vm.Machine{QEMU: sh.o.qemu, Kernel: t.Image, Initramfs: initramfs, Memory: sh.o.memory, CPUs: 1, Accel: "kvm"}
+	m := vm.Machine{QEMU: sh.o.QEMU, Kernel: t.Image, Initramfs: initramfs, Memory: sh.o.Memory, CPUs: 1, Accel: "kvm"}
 	r := vm.Run{Machine: m, BootTimeout: 20 * time.Second, RunTimeout: 20 * time.Second, ConsoleLog: filepath.Join(dir, "console.log")}
 	out, err := r.Boot(ctx)
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeKernel makes a kernel image and a build tree for release, with the
@@ -24,6 +25,7 @@ func fakeKernel(t *testing.T, release, config string) (image, kdir string) {
 	must(t, os.MkdirAll(filepath.Join(kdir, "include/generated"), 0o755))
 	must(t, os.WriteFile(filepath.Join(kdir, "include/generated/utsrelease.h"), []byte(`#define UTS_RELEASE "`+release+`"`+"\n"), 0o644))
 	must(t, os.WriteFile(filepath.Join(kdir, ".config"), []byte(config), 0o644))
+	must(t, os.WriteFile(filepath.Join(kdir, "Module.symvers"), nil, 0o644))
 	return image, kdir
 }
 
@@ -34,7 +36,8 @@ func must(t *testing.T, err error) {
 	}
 }
 
-const goodConfig = "CONFIG_CONNECTOR=y\nCONFIG_MODULES=y\nCONFIG_SERIAL_8250=y\nCONFIG_SERIAL_8250_CONSOLE=y\nCONFIG_BLK_DEV_INITRD=y\nCONFIG_DEVTMPFS=y\n"
+const goodConfig = "CONFIG_CONNECTOR=y\nCONFIG_MODULES=y\nCONFIG_SERIAL_8250=y\nCONFIG_SERIAL_8250_CONSOLE=y\nCONFIG_BLK_DEV_INITRD=y\nCONFIG_DEVTMPFS=y\n" +
+	"CONFIG_SERIAL_8250_NR_UARTS=4\nCONFIG_SERIAL_8250_RUNTIME_UARTS=4\nCONFIG_EVENTFD=y\nCONFIG_BPF_SYSCALL=y\nCONFIG_DEBUG_INFO_BTF=y\nCONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y\n"
 
 // TestRefusesBeforeBooting checks that a kernel the suites cannot run on is
 // refused before anything is built or booted, with a message that names
@@ -47,22 +50,39 @@ func TestRefusesBeforeBooting(t *testing.T) {
 		tree    string
 		config  string
 		want    []string
+		// optional
+		noSymvers bool
+		steps     []ExecStep
 	}{
 		{"no connector", "6.9.0-test", "6.9.0-test", strings.Replace(goodConfig, "CONFIG_CONNECTOR=y\n", "# CONFIG_CONNECTOR is not set\n", 1),
-			[]string{"CONFIG_CONNECTOR is not set", "nothing was booted"}},
+			[]string{"CONFIG_CONNECTOR is not set", "nothing was booted"}, false, nil},
 		{"serial console a module", "6.9.0-test", "6.9.0-test", strings.Replace(goodConfig, "CONFIG_SERIAL_8250=y", "CONFIG_SERIAL_8250=m", 1),
-			[]string{"CONFIG_SERIAL_8250 is =m, want =y"}},
+			[]string{"CONFIG_SERIAL_8250 is =m, want =y"}, false, nil},
 		{"build tree for another release", "6.9.0-test", "6.9.1-test", goodConfig,
-			[]string{"builds modules for 6.9.1-test", "-kdir"}},
+			[]string{"builds modules for 6.9.1-test", "-kdir"}, false, nil},
+		{"one serial port", "6.9.0-test", "6.9.0-test", strings.Replace(goodConfig, "RUNTIME_UARTS=4", "RUNTIME_UARTS=1", 1),
+			[]string{"CONFIG_SERIAL_8250_RUNTIME_UARTS is =1, want at least 2"}, false, nil},
+		{"no eventfd for Go's runtime", "6.9.0-test", "6.9.0-test", strings.Replace(goodConfig, "CONFIG_EVENTFD=y\n", "", 1),
+			[]string{"CONFIG_EVENTFD is not set", "Go runtime"}, false, nil},
+		{"suites without BTF for their probes", "6.9.0-test", "6.9.0-test", strings.Replace(goodConfig, "CONFIG_DEBUG_INFO_BTF=y\n", "", 1),
+			[]string{"CONFIG_DEBUG_INFO_BTF is not set"}, false, nil},
+		{"a build tree without Module.symvers", "6.9.0-test", "6.9.0-test", goodConfig,
+			[]string{"has no Module.symvers", "make modules"}, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			image, _ := fakeKernel(t, tt.release, tt.config)
 			_, kdir := fakeKernel(t, tt.tree, tt.config)
-			o := &options{kernel: image, kdir: kdir, src: t.TempDir(), qemu: "/nonexistent/qemu", accel: "tcg"}
-			code, err := run(context.Background(), o)
-			if code != exitInfra || err == nil {
-				t.Fatalf("run = %d, %v; want exit %d and an error", code, err, exitInfra)
+			if tt.noSymvers {
+				must(t, os.Remove(filepath.Join(kdir, "Module.symvers")))
+			}
+			o := &Options{Kernel: image, KDir: kdir, Src: t.TempDir(), QEMU: "/nonexistent/qemu", Accel: "tcg", Memory: "1G", Steps: tt.steps}
+			code, err := Run(context.Background(), o)
+			if code != ExitInfra || err == nil {
+				t.Fatalf("Run = %d, %v; want exit %d and an error", code, err, ExitInfra)
+			}
+			if _, err := os.Stat(filepath.Join(o.Src, "build", tt.release, "summary.json")); err != nil {
+				t.Errorf("no summary.json for a run refused before booting: %v", err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
@@ -92,10 +112,69 @@ func TestInstructionClock(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.icount+"/"+tt.accel, func(t *testing.T) {
-			got, err := instructionClock(&options{icount: tt.icount, bench: tt.bench}, tt.accel)
+			got, err := instructionClock(&Options{ICount: tt.icount, Bench: tt.bench}, tt.accel)
 			if got != tt.want || (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Errorf("instructionClock(-icount %q, bench %v, %s) = %v, %v; want %v, error with %q", tt.icount, tt.bench, tt.accel, got, err, tt.want, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestUsage checks that options that cannot work are refused before
+// anything is built, each with one line, and exit 5.
+func TestUsage(t *testing.T) {
+	good := Options{Kernel: "/boot/vmlinuz-x", Memory: "1G"}
+	tests := []struct {
+		name string
+		edit func(o *Options)
+		want string
+	}{
+		{"neither kernel nor matrix", func(o *Options) { o.Kernel = "" }, "-kernel or -matrix is required"},
+		{"both", func(o *Options) { o.Matrix = "k.conf" }, "not both"},
+		{"matrix and kdir", func(o *Options) { o.Kernel, o.Matrix, o.KDir = "", "k.conf", "/x" }, "-kdir applies to -kernel only"},
+		{"matrix and config", func(o *Options) { o.Kernel, o.Matrix, o.Config = "", "k.conf", "/x" }, "-config applies to -kernel only"},
+		{"matrix and modules dir", func(o *Options) { o.Kernel, o.Matrix, o.ModulesDir = "", "k.conf", "/x" }, "-modules-dir applies to -kernel only"},
+		{"kernels without matrix", func(o *Options) { o.Kernels = "6.1" }, "without -matrix it means nothing"},
+		{"a kernel named twice", func(o *Options) { o.Kernel, o.Matrix, o.Kernels = "", "k.conf", "6.1,6.12,6.1" }, `-kernels names "6.1" twice`},
+		{"memory QEMU would refuse", func(o *Options) { o.Memory = "1 GB" }, `-memory "1 GB"`},
+		{"too little memory", func(o *Options) { o.Memory = "64M" }, "at least 128M"},
+		{"exec and bench", func(o *Options) { o.Bench, o.Steps = true, []ExecStep{{Argv: []string{"x"}}} }, "give one"},
+		{"exec and labels", func(o *Options) { o.Labels, o.Steps = "echo", []ExecStep{{Argv: []string{"x"}}} }, "-exec replaces"},
+		{"a bad -add", func(o *Options) { o.Add = []string{"busybox"} }, "want host-path:/guest/path"},
+		{"a bad -icount", func(o *Options) { o.ICount = "maybe" }, "want on, off or auto"},
+		{"a negative timeout", func(o *Options) { o.Timeout = -time.Second }, "-timeout -1s: cannot be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := good
+			tt.edit(&o)
+			o.Src = t.TempDir()
+			code, err := Run(context.Background(), &o)
+			if code != ExitUsage || err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Run = %d, %v; want exit %d and an error saying %q", code, err, ExitUsage, tt.want)
+			}
+			if _, err := os.Stat(filepath.Join(o.Src, "build")); err == nil {
+				t.Errorf("a refused run built something in %s", o.Src)
+			}
+		})
+	}
+	if err := good.Check(); err != nil {
+		t.Fatalf("the good options were refused: %v", err)
+	}
+}
+
+func TestWorse(t *testing.T) {
+	tests := []struct{ a, b, want int }{
+		{ExitPassed, ExitFailed, ExitFailed},
+		{ExitKernel, ExitFailed, ExitKernel},
+		{ExitKernel, ExitBuild, ExitBuild},
+		{ExitBuild, ExitInfra, ExitInfra},
+		{ExitInfra, ExitInterrupted, ExitInterrupted},
+		{ExitInterrupted, ExitKernel, ExitInterrupted},
+	}
+	for _, tt := range tests {
+		if got := Worse(tt.a, tt.b); got != tt.want {
+			t.Errorf("Worse(%d, %d) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
 	}
 }

@@ -1,8 +1,7 @@
-package main
+package runner
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,17 +22,11 @@ type target struct {
 }
 
 // targets returns the kernels the options name: -kernel, or -matrix.
-func targets(o *options) ([]target, error) {
-	switch {
-	case o.matrix != "" && o.kernel != "":
-		return nil, errors.New("give -kernel or -matrix, not both")
-	case o.matrix != "":
-		return matrixTargets(o.matrix, o.kernels)
-	case o.kernel != "":
-		return []target{{Image: o.kernel, KDIR: o.kdir, Config: o.config, ModulesDir: o.modulesDir}}, nil
-	default:
-		return nil, errors.New("-kernel or -matrix is required: the kernel image to boot, or a list of kernels (make e2e picks one from scripts/kernels.conf)")
+func targets(o *Options) ([]target, error) {
+	if o.Matrix != "" {
+		return matrixTargets(o.Matrix, o.Kernels)
 	}
+	return []target{{Image: o.Kernel, KDIR: o.KDir, Config: o.Config, ModulesDir: o.ModulesDir}}, nil
 }
 
 // matrixTargets reads a kernels.conf: lines of name, release and package
@@ -80,9 +73,10 @@ func matrixTargets(path, only string) ([]target, error) {
 }
 
 // prepare checks a target before anything is built or booted: the image's
-// release, a build tree for the same release, and a config with what the
-// suites need. It fills in the defaults and returns warnings.
-func (t *target) prepare() ([]string, error) {
+// release, a build tree for the same release that can build modules, and a
+// config with what the job needs. It fills in the defaults and returns
+// warnings.
+func (t *target) prepare(o *Options) ([]string, error) {
 	rel, err := vm.ImageRelease(t.Image)
 	if err != nil {
 		return nil, err
@@ -107,5 +101,18 @@ func (t *target) prepare() ([]string, error) {
 	if treeRel != rel {
 		return nil, fmt.Errorf("kernel image %s is %s but build tree %s builds modules for %s: the module would not load (pass the matching -kdir)", t.Image, rel, t.KDIR, treeRel)
 	}
-	return vm.CheckConfig(t.Config, vm.RequiredConfig)
+	if _, err := os.Stat(filepath.Join(t.KDIR, "Module.symvers")); err != nil {
+		return nil, fmt.Errorf("kernel build tree %s has no Module.symvers, so the module's symbols cannot be checked against the kernel: run make modules there (make modules_prepare does not write it), or use the kernel's headers package", t.KDIR)
+	}
+	opts := vm.RequiredConfig
+	if needsProbes(o) {
+		opts = append(append([]vm.ConfigOption(nil), opts...), vm.ProbesConfig...)
+	}
+	return vm.CheckConfig(t.Config, opts)
+}
+
+// needsProbes says whether the job attaches the eBPF probes: the suites do
+// (their witness), and so do -trace, -bundle and -bench.
+func needsProbes(o *Options) bool {
+	return len(o.Steps) == 0 || o.Trace || o.Bundle != ""
 }

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cnlab/cnlab/vm/runner"
 )
 
 // symbolizedOrHint stands for either of the two ways a trace is reported.
@@ -24,7 +26,7 @@ const symbolizedOrHint = "(symbolized, or how to get the symbols)"
 // faultKernel is the kernel the faults are provoked on.
 var faultKernel = "/boot/vmlinuz-6.1.0-56-amd64"
 
-func runner(t *testing.T) string {
+func buildRunner(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "cnlab-vm")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -35,7 +37,7 @@ func runner(t *testing.T) string {
 }
 
 func TestFaults(t *testing.T) {
-	bin := runner(t)
+	bin := buildRunner(t)
 	src, _ := filepath.Abs("../../..")
 	tests := []struct {
 		name     string
@@ -43,15 +45,15 @@ func TestFaults(t *testing.T) {
 		wantCode int
 		want     []string
 	}{
-		{"kernel panic", []string{"-exec", "@sysrq c"}, exitKernel,
+		{"kernel panic", []string{"-exec", "@sysrq c"}, runner.ExitKernel,
 			[]string{"kernel failure", "the kernel logged a kernel panic", "sysrq triggered crash", symbolizedOrHint}},
-		{"guest hangs at boot", []string{"-append", "cnlab.hang=boot", "-boot-timeout", "20s"}, exitInfra,
+		{"guest hangs at boot", []string{"-append", "cnlab.hang=boot", "-boot-timeout", "20s"}, runner.ExitInfra,
 			[]string{"boot watchdog: the guest did not reach /init within 20s"}},
-		{"test binary hangs", []string{"-exec", "@sleep 1h", "-timeout", "10s"}, exitInfra,
+		{"test binary hangs", []string{"-exec", "@sleep 1h", "-timeout", "10s"}, runner.ExitInfra,
 			[]string{"run watchdog: step exec1 did not finish within 10s"}},
-		{"module fails to load", []string{"-module-params", "echo_val=0x4c0"}, exitFailed,
+		{"module fails to load", []string{"-module-params", "echo_val=0x4c0"}, runner.ExitFailed,
 			[]string{"load module /lib/cnlab/cnlab.ko", "invalid argument", "echo and control ids are both"}},
-		{"guest runs out of memory", []string{"-memory", "256M", "-exec", "@alloc 1024"}, exitKernel,
+		{"guest runs out of memory", []string{"-memory", "256M", "-exec", "@alloc 1024"}, runner.ExitKernel,
 			[]string{"the kernel logged a out of memory", "Out of memory: Killed process"}},
 	}
 	for _, tt := range tests {
@@ -92,7 +94,7 @@ func TestFaults(t *testing.T) {
 // TestInterrupt interrupts the runner mid-run, as Ctrl-C does, and checks
 // that it stops QEMU and leaves no temporary directory behind.
 func TestInterrupt(t *testing.T) {
-	bin := runner(t)
+	bin := buildRunner(t)
 	src, _ := filepath.Abs("../../..")
 	tmp := t.TempDir()
 	cmd := exec.Command(bin, "-src", src, "-kernel", faultKernel, "-accel", "tcg", "-exec", "@sleep 1h")
@@ -117,8 +119,8 @@ func TestInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInfra {
-		t.Errorf("runner ended with %v, want exit code %d", err, exitInfra)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != runner.ExitInterrupted {
+		t.Errorf("runner ended with %v, want exit code %d", err, runner.ExitInterrupted)
 	}
 	if d := time.Since(start); d > 15*time.Second {
 		t.Errorf("the runner took %v to stop", d)
@@ -170,15 +172,15 @@ func qemuChildren(pid int) []int {
 // answers with a wrong ack) and replays it: the same verdict, for the same
 // reason.
 func TestBundleReplays(t *testing.T) {
-	bin := runner(t)
+	bin := buildRunner(t)
 	src, _ := filepath.Abs("../../..")
 	dir := t.TempDir()
 	bundle := filepath.Join(dir, "bundle.tar.gz")
 	run := exec.Command(bin, "-src", src, "-kernel", faultKernel, "-accel", "tcg", "-labels", "echo", "-focus", "replies once",
 		"-module-params", "ack_skew=1", "-bundle", bundle)
 	out, err := run.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailed {
-		t.Fatalf("the failing run: %v, want exit %d\n%s", err, exitFailed, out)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != runner.ExitFailed {
+		t.Fatalf("the failing run: %v, want exit %d\n%s", err, runner.ExitFailed, out)
 	}
 	if x, err := exec.Command("tar", "-C", dir, "-xzf", bundle).CombinedOutput(); err != nil {
 		t.Fatalf("unpack the bundle: %v\n%s", err, x)
@@ -195,8 +197,8 @@ func TestBundleReplays(t *testing.T) {
 	}
 	replay := exec.Command("sh", filepath.Join(dir, "cnlab-bundle", "replay.sh"))
 	rout, err := replay.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailed {
-		t.Fatalf("the replay: %v, want exit %d like the original\n%s", err, exitFailed, rout)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != runner.ExitFailed {
+		t.Fatalf("the replay: %v, want exit %d like the original\n%s", err, runner.ExitFailed, rout)
 	}
 	for _, w := range []string{"not a reply", "replies once"} {
 		if !bytes.Contains(rout, []byte(w)) {

@@ -1,13 +1,20 @@
 // Command cnlab-vm builds cnlab's module for one kernel or a matrix of them,
 // boots each under QEMU with the module, the e2e suites and cnctl inside,
-// and prints the results. Its exit code, the worst over the kernels: 0
-// passed, 1 specs or steps failed, 2 a kernel failed (oops, panic, BUG,
-// WARNING, hung task), 3 a run could not be done (bad arguments, build or
-// boot failure, watchdog).
+// and prints the results. The work is package vm/runner's; this is its
+// flags. Exit codes (the worst over the kernels):
+//
+//	0   passed
+//	1   a spec or step failed
+//	2   the kernel failed: oops, BUG, WARNING, panic, KASAN, lockdep, stall, hung task
+//	3   the run could not be done: QEMU, a watchdog, lost results, a kernel missing or unbuildable
+//	4   the cnlab module does not build against the kernel
+//	5   bad flags or arguments: nothing was built or booted
+//	130 interrupted (Ctrl-C, SIGTERM)
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -15,97 +22,79 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// Exit codes.
-const (
-	exitPassed = 0
-	exitFailed = 1
-	exitKernel = 2
-	exitInfra  = 3
+	"github.com/cnlab/cnlab/vm"
+	"github.com/cnlab/cnlab/vm/runner"
 )
-
-type options struct {
-	kernel, kdir, config, modulesDir string
-	matrix, kernels                  string
-	jobs                             int
-	src                              string
-	memory, accel, qemu              string
-	cpus                             int
-	bootTimeout, timeout             time.Duration
-	labels, focus, modParams         string
-	suiteArgs                        string
-	bench                            bool
-	exec                             stringList
-	add                              stringList
-	consoleLines                     int
-	bundle                           string
-	trace                            bool
-	icount                           string
-	kernelArgs                       string
-}
 
 func main() {
-	var o options
-	flag.StringVar(&o.kernel, "kernel", "", "kernel image to boot (bzImage), e.g. /boot/vmlinuz-6.1.0-56-amd64")
-	flag.StringVar(&o.kdir, "kdir", "", "prepared build tree of that kernel (default /lib/modules/<release>/build)")
-	flag.StringVar(&o.config, "config", "", "that kernel's config, checked before booting (default <kdir>/.config)")
-	flag.StringVar(&o.modulesDir, "modules-dir", "", "that kernel's modules, for what the cnlab module depends on (default /lib/modules/<release>)")
-	flag.StringVar(&o.matrix, "matrix", "", "run every kernel listed in this file (scripts/kernels.conf) instead of -kernel")
-	flag.StringVar(&o.kernels, "kernels", "", "with -matrix: only these kernels, by name, comma separated")
-	flag.IntVar(&o.jobs, "jobs", 0, "kernels booted at once (default and maximum: the host's cores)")
-	flag.StringVar(&o.src, "src", ".", "cnlab source tree")
-	flag.StringVar(&o.memory, "memory", "1G", "guest memory, as QEMU's -m")
-	flag.IntVar(&o.cpus, "cpus", 0, "CPUs per guest (default: the host's cores shared among the guests running at once)")
-	flag.StringVar(&o.accel, "accel", "auto", "accelerator: auto (KVM if a probe boot proves it works, else TCG), kvm or tcg")
-	flag.StringVar(&o.qemu, "qemu", "qemu-system-x86_64", "QEMU binary")
-	flag.DurationVar(&o.bootTimeout, "boot-timeout", 90*time.Second, "boot watchdog: time for the guest to reach /init")
-	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "run watchdog: time for the job once /init runs")
-	flag.StringVar(&o.labels, "labels", "", "Ginkgo label filter selecting the suites' specs, e.g. echo")
-	flag.StringVar(&o.focus, "focus", "", "Ginkgo focus regexp on spec names")
-	flag.StringVar(&o.modParams, "module-params", "", "parameters for the cnlab module, e.g. ack_skew=1")
-	flag.StringVar(&o.suiteArgs, "suite-args", "", "extra arguments for the e2e binary, space separated, e.g. -cnlab.echo-id=14:0x457")
-	flag.BoolVar(&o.bench, "bench", false, "run the round-trip benchmark (cnctl bench against the C reference client) instead of the suites")
-	flag.Var(&o.exec, "exec", "run this command in the guest (split on spaces) instead of the suites, with the module loaded; repeatable, in order; a command ending in ' &' runs beside the next ones")
-	flag.Var(&o.add, "add", "add a host file to the guest, as host-path:guest-path (repeatable)")
-	flag.IntVar(&o.consoleLines, "console-lines", 60, "console lines to show when a run fails")
-	flag.StringVar(&o.bundle, "bundle", "", "write a bug report bundle (.tar.gz) with everything about the run and a script that replays it; implies -trace")
-	flag.BoolVar(&o.trace, "trace", false, "record every connector message with the eBPF probes (cnctl trace) while the job runs, into probe-records.jsonl.gz")
-	flag.StringVar(&o.icount, "icount", "auto", "run the guest's clock on instructions executed (QEMU's -icount; TCG only), so that timings are instruction counts, repeatable whatever the host does: on, off, or auto (on for -bench under TCG)")
-	flag.StringVar(&o.kernelArgs, "append", "", "extra kernel command line arguments")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "cnlab-vm: unexpected arguments %q\n", flag.Args())
-		os.Exit(exitInfra)
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "cnlab-vm: %v\n", err)
+		os.Exit(runner.ExitUsage)
 	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	code, err := run(ctx, &o)
+	code, err := runner.Run(ctx, o)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cnlab-vm: %v\n", err)
 	}
 	os.Exit(code)
 }
 
-func say(format string, args ...any) {
-	fmt.Printf("cnlab-vm: "+format+"\n", args...)
-}
-
-// timed runs f and reports how long it took.
-func timed(what string, f func() error) error {
-	fmt.Printf("cnlab-vm: %s ... ", what)
-	start := time.Now()
-	if err := f(); err != nil {
-		fmt.Println("failed")
+func parseFlags(args []string) (*runner.Options, error) {
+	o := &runner.Options{}
+	fs := flag.NewFlagSet("cnlab-vm", flag.ContinueOnError)
+	fs.StringVar(&o.Kernel, "kernel", "", "kernel image to boot (bzImage), e.g. /boot/vmlinuz-6.1.0-56-amd64")
+	fs.StringVar(&o.KDir, "kdir", "", "with -kernel: prepared build tree of that kernel, with Module.symvers (default /lib/modules/<release>/build)")
+	fs.StringVar(&o.Config, "config", "", "with -kernel: that kernel's config, checked before booting (default <kdir>/.config)")
+	fs.StringVar(&o.ModulesDir, "modules-dir", "", "with -kernel: that kernel's modules, for what the cnlab module depends on (default /lib/modules/<release>)")
+	fs.StringVar(&o.Matrix, "matrix", "", "run every kernel listed in this file (scripts/kernels.conf) instead of -kernel")
+	fs.StringVar(&o.Kernels, "kernels", "", "with -matrix: only these kernels, by name, comma separated")
+	fs.IntVar(&o.Jobs, "jobs", 0, "kernels booted at once (default and maximum: the host's cores)")
+	fs.StringVar(&o.Src, "src", ".", "cnlab source tree")
+	fs.StringVar(&o.Memory, "memory", "1G", "guest memory, as QEMU's -m (at least 128M)")
+	fs.IntVar(&o.CPUs, "cpus", 0, "CPUs per guest (default: the host's cores shared among the guests running at once)")
+	fs.StringVar(&o.Accel, "accel", "auto", "accelerator: auto (KVM if a probe boot proves it works, else TCG), kvm or tcg")
+	fs.StringVar(&o.QEMU, "qemu", "qemu-system-x86_64", "QEMU binary")
+	fs.DurationVar(&o.BootTimeout, "boot-timeout", 90*time.Second, "boot watchdog: time for the guest to reach /init")
+	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "run watchdog: time for the job once /init runs")
+	fs.DurationVar(&o.SilenceTimeout, "silence-timeout", vm.DefaultSilenceTimeout, "no-output watchdog: end a run whose console and results port say nothing for this long")
+	fs.DurationVar(&o.Grace, "grace", vm.DefaultGrace, "once the console shows kernel trouble, time for the kernel to finish its report before the run ends with exit 2")
+	fs.BoolVar(&o.Strict, "strict", false, "syzkaller's strict kernel command line: "+strings.Join(runner.StrictArgs, " ")+" (every oops, WARNING, lockup, hung task and RCU stall panics the guest at once)")
+	fs.StringVar(&o.Labels, "labels", "", "Ginkgo label filter selecting the suites' specs, e.g. echo")
+	fs.StringVar(&o.Focus, "focus", "", "Ginkgo focus regexp on spec names")
+	fs.StringVar(&o.ModParams, "module-params", "", "parameters for the cnlab module, e.g. ack_skew=1")
+	fs.StringVar(&o.SuiteArgs, "suite-args", "", "extra arguments for the e2e binary, space separated, e.g. -cnlab.echo-id=14:0x457")
+	fs.Int64Var(&o.Seed, "seed", 0, "the suites' seed: Ginkgo's spec order and the fuzz's input (default: chosen, printed and recorded in summary.json and bundles)")
+	fs.BoolVar(&o.Bench, "bench", false, "run the round-trip benchmark (cnctl bench against the C reference client) instead of the suites")
+	fs.Func("exec", "run this command in the guest (split on spaces; looked up on the guest's PATH, /bin) instead of the suites, with the module loaded; repeatable, in order; a command ending in ' &' runs beside the next ones, and the run waits for it", func(v string) error {
+		s, err := runner.ParseExec(v, false)
+		o.Steps = append(o.Steps, s)
 		return err
+	})
+	fs.Func("exec-stop", "like -exec with ' &', but the command is stopped (SIGINT, then SIGKILL after 5s) once the other steps are done: for listeners and tracers that never end by themselves", func(v string) error {
+		s, err := runner.ParseExec(v, true)
+		o.Steps = append(o.Steps, s)
+		return err
+	})
+	fs.Func("add", "add a host file to the guest, as host-path:guest-path (repeatable)", func(v string) error {
+		o.Add = append(o.Add, v)
+		return nil
+	})
+	fs.IntVar(&o.ConsoleLines, "console-lines", 60, "console lines to show when a run fails")
+	fs.StringVar(&o.Bundle, "bundle", "", "write a bug report bundle (.tar.gz) with everything about the run and a script that replays it; implies -trace")
+	fs.BoolVar(&o.Trace, "trace", false, "record every connector message with the eBPF probes (cnctl trace) while the job runs, into probe-records.jsonl.gz")
+	fs.StringVar(&o.ICount, "icount", "auto", "run the guest's clock on instructions executed (QEMU's -icount; TCG only), so that timings are instruction counts, repeatable whatever the host does: on, off, or auto (on for -bench under TCG)")
+	fs.StringVar(&o.KernelArgs, "append", "", "extra kernel command line arguments")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
 	}
-	fmt.Printf("done in %.1fs\n", time.Since(start).Seconds())
-	return nil
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q (flags come before; -exec takes one quoted command)", fs.Args())
+	}
+	return o, nil
 }
-
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
