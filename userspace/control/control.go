@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"syscall"
 	"time"
@@ -156,8 +157,11 @@ func (c *Client) do(ctx context.Context, op uint32, args ...byte) ([]byte, error
 	req = binary.NativeEndian.AppendUint32(req, 0)
 	req = append(req, args...)
 	reply, err := c.Conn.Request(ctx, &connector.Message{ID: c.ID, Data: req})
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("control %s op %d: no callback on %s: is the cnlab module loaded? (%w)", c.ID, op, c.ID, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("control %s op %d: %w (is the cnlab module loaded?)", c.ID, op, err)
+		return nil, fmt.Errorf("control %s op %d: %w", c.ID, op, err)
 	}
 	if len(reply.Data) < wire.SizeofCtlReply {
 		return nil, fmt.Errorf("control %s op %d: reply of %d bytes, shorter than struct cnlab_ctl_reply", c.ID, op, len(reply.Data))

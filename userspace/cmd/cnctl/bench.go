@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -16,76 +16,137 @@ import (
 	"github.com/cnlab/cnlab/userspace/probe"
 )
 
-func runBench(args []string) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	n := fs.Int("n", 5000, "round trips per round")
-	size := fs.Int("s", 64, "bytes of data per request")
-	rounds := fs.Int("rounds", 21, "rounds per client, alternating between the clients")
+const benchSynopsis = `bench [-n count] [-s size] [-rounds r] [-ref path] [-W timeout] [-probes] [-id idx:val]
+
+Times the echo round trip in alternating rounds: the C reference client
+(-ref), the Go client's RequestInto without and with a per-request
+context.WithTimeout, and cnctl ping's own loop as a flood (ping -i 0 -q),
+and prints each beside C. Run it in a guest with the module loaded.`
+
+// benchClient is one way of doing round trips that bench times.
+type benchClient struct {
+	name string
+	// round does n round trips and returns ns per round trip.
+	round func(n int) (float64, error)
+	ns    []float64
+}
+
+func runBench(e *env, args []string) int {
+	fs := e.newFlags("bench", benchSynopsis)
+	n := fs.Int64("n", 5000, "round trips per round (1 or more)")
+	size := fs.Int64("s", 64, fmt.Sprintf("bytes of data per request (0 to %d)", connector.MaxData))
+	rounds := fs.Int64("rounds", 21, "rounds per client, alternating between the clients (1 to 1000)")
 	ref := fs.String("ref", "", "path of the C reference client (userspace/bench/cn_echo_ref.c); empty: Go only")
 	idFlag := fs.String("id", control.DefaultEchoID.String(), "echo id, as idx:val")
+	timeout := time.Second
+	fs.Var(seconds{&timeout}, "W", "wait this long for each reply, in seconds or as a duration")
 	withProbes := fs.Bool("probes", false, "also measure the Go client with the eBPF probes attached and read, against without, in alternating rounds")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := e.parse(fs, args); done {
+		return code
+	}
+	if code, done := e.noArgs(fs); done {
+		return code
 	}
 	id, err := connector.ParseID(*idFlag)
 	if err != nil {
-		return fail("bench", err)
+		return e.fail("bench", err)
 	}
-	if *n <= 0 || *rounds <= 0 {
-		return fail("bench", fmt.Errorf("-n and -rounds must be positive"))
+	if err := checkRanges(check{"n", *n, 1, 1 << 31}, check{"s", *size, 0, connector.MaxData}, check{"rounds", *rounds, 1, 1000}); err != nil {
+		return e.fail("bench", err)
+	}
+	if err := checkDuration("W", timeout, time.Microsecond); err != nil {
+		return e.fail("bench", err)
 	}
 
-	c, err := connector.Dial(nil)
+	c, err := e.dial(nil)
 	if err != nil {
-		return fail("bench", err)
+		return e.fail("bench", err)
 	}
 	defer c.Close()
 	payload := make([]byte, *size)
-	if _, err := goRounds(c, id, payload, *n/10+1); err != nil { // warm-up
-		return fail("bench", err)
+	// The warm-up has a deadline per request, so that a missing module
+	// is reported, not waited for.
+	if _, err := timedRounds(c, id, payload, int(*n)/10+1, timeout); err != nil {
+		return e.fail("bench", explain(err, id, timeout))
 	}
 
-	var goNs, refNs []float64
-	for r := 0; r < *rounds; r++ {
-		if *ref != "" {
-			ns, err := refRound(*ref, *n, *size, id)
+	clients := []*benchClient{
+		{name: "Go RequestInto", round: func(k int) (float64, error) { return goRounds(c, id, payload, k) }},
+		{name: "Go RequestInto, WithTimeout", round: func(k int) (float64, error) { return timedRounds(c, id, payload, k, timeout) }},
+		{name: "cnctl ping -i 0 -q", round: func(k int) (float64, error) { return pingRound(e.ctx, c, id, payload, k, timeout) }},
+	}
+	var refClient *benchClient
+	if *ref != "" {
+		refClient = &benchClient{name: "C", round: func(k int) (float64, error) { return refRound(*ref, k, int(*size), id) }}
+		clients = append([]*benchClient{refClient}, clients...)
+	}
+	for r := 0; r < int(*rounds); r++ {
+		for _, cl := range clients {
+			ns, err := cl.round(int(*n))
 			if err != nil {
-				return fail("bench", err)
+				return e.fail("bench", fmt.Errorf("%s: %w", cl.name, explain(err, id, timeout)))
 			}
-			refNs = append(refNs, ns)
+			cl.ns = append(cl.ns, ns)
 		}
-		ns, err := goRounds(c, id, payload, *n)
-		if err != nil {
-			return fail("bench", err)
-		}
-		goNs = append(goNs, ns)
 	}
 
-	fmt.Printf("echo round trip to %s, %d-byte payload, %d rounds of %d\n", id, *size, *rounds, *n)
-	fmt.Printf("%-8s %12s %12s %12s\n", "client", "median ns", "min ns", "max ns")
-	row := func(name string, v []float64) {
-		fmt.Printf("%-8s %12.0f %12.0f %12.0f\n", name, median(v), slices.Min(v), slices.Max(v))
-	}
-	if len(refNs) > 0 {
-		row("C", refNs)
-	}
-	row("Go", goNs)
-	if len(refNs) > 0 {
-		// Each round's ratio compares runs made moments apart, so that
-		// the emulator's and the host's slow spells cancel out.
-		ratios := make([]float64, len(goNs))
-		for i := range goNs {
-			ratios[i] = goNs[i] / refNs[i]
+	w := e.stdout
+	fmt.Fprintf(w, "echo round trip to %s, %d-byte payload, %d rounds of %d, clients alternating\n", id, *size, *rounds, *n)
+	fmt.Fprintf(w, "%-28s %10s %10s %10s  %s\n", "client", "median ns", "min ns", "max ns", "x C (median of per-round ratios, min-max)")
+	for _, cl := range clients {
+		fmt.Fprintf(w, "%-28s %10.0f %10.0f %10.0f", cl.name, median(cl.ns), slices.Min(cl.ns), slices.Max(cl.ns))
+		if refClient != nil && cl != refClient {
+			ratios := make([]float64, len(cl.ns))
+			for i := range cl.ns {
+				// Each round's ratio compares runs made moments
+				// apart, so that the emulator's and the host's
+				// slow spells cancel out.
+				ratios[i] = cl.ns[i] / refClient.ns[i]
+			}
+			fmt.Fprintf(w, "  %.2f (%.2f-%.2f)", median(ratios), slices.Min(ratios), slices.Max(ratios))
 		}
-		fmt.Printf("ratio Go/C: median of per-round ratios %.2f (min %.2f, max %.2f); ratio of medians %.2f\n",
-			median(ratios), slices.Min(ratios), slices.Max(ratios), median(goNs)/median(refNs))
+		fmt.Fprintln(w)
 	}
 	if *withProbes {
-		if err := benchProbes(c, id, payload, *n, *rounds); err != nil {
-			return fail("bench", err)
+		if err := benchProbes(w, c, id, payload, int(*n), int(*rounds)); err != nil {
+			return e.fail("bench", err)
 		}
 	}
 	return 0
+}
+
+// timedRounds does n round trips with RequestInto, each with its own
+// context.WithTimeout, as a careful caller does, and returns ns per round
+// trip.
+func timedRounds(c *connector.Conn, id connector.ID, payload []byte, n int, timeout time.Duration) (float64, error) {
+	ctx := context.Background()
+	req := connector.Message{ID: id, Data: payload}
+	var reply connector.Message
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		err := c.RequestInto(rctx, &req, &reply)
+		cancel()
+		if err != nil {
+			return 0, err
+		}
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(n), nil
+}
+
+// pingRound runs cnctl ping's loop, as cnctl ping -c n -i 0 -q does, and
+// returns ns per round trip.
+func pingRound(ctx context.Context, c *connector.Conn, id connector.ID, payload []byte, n int, timeout time.Duration) (float64, error) {
+	p := pinger{c: c, id: id, payload: payload, count: n, timeout: timeout, quiet: true, out: io.Discard}
+	start := time.Now()
+	if err := p.run(ctx); err != nil {
+		return 0, err
+	}
+	ns := float64(time.Since(start).Nanoseconds()) / float64(n)
+	if p.st.Count() != n {
+		return 0, fmt.Errorf("ping: %d of %d replies", p.st.Count(), n)
+	}
+	return ns, nil
 }
 
 // benchProbes measures the echo throughput without and with the probes
@@ -94,7 +155,7 @@ func runBench(args []string) int {
 // reader is a separate program that runs on another CPU where there is one,
 // and on a single CPU its cost adds to the probes'. Each round starts with
 // a warm-up, so that one-off costs (attaching, a task's first send) stay out.
-func benchProbes(c *connector.Conn, id connector.ID, payload []byte, n, rounds int) error {
+func benchProbes(w io.Writer, c *connector.Conn, id connector.ID, payload []byte, n, rounds int) error {
 	var without, with, ratios, readNs, perRT []float64
 	warm := n/10 + 1
 	for r := 0; r < rounds; r++ {
@@ -132,16 +193,16 @@ func benchProbes(c *connector.Conn, id connector.ID, payload []byte, n, rounds i
 		readNs = append(readNs, float64(elapsed.Nanoseconds())/float64(events-1))
 		perRT = append(perRT, float64(events)/float64(n+warm))
 	}
-	fmt.Printf("\necho throughput, %d rounds of %d round trips\n", rounds, n)
-	fmt.Printf("%-14s %12s %12s %12s\n", "", "median rt/s", "min rt/s", "max rt/s")
-	fmt.Printf("%-14s %12.0f %12.0f %12.0f\n", "without probes", median(without), slices.Min(without), slices.Max(without))
-	fmt.Printf("%-14s %12.0f %12.0f %12.0f\n", "with probes", median(with), slices.Min(with), slices.Max(with))
-	fmt.Printf("ratio with/without: median of per-round ratios %.3f (min %.3f, max %.3f): the probes cost %.1f%% of the echo's throughput\n",
+	fmt.Fprintf(w, "\necho throughput, %d rounds of %d round trips\n", rounds, n)
+	fmt.Fprintf(w, "%-14s %12s %12s %12s\n", "", "median rt/s", "min rt/s", "max rt/s")
+	fmt.Fprintf(w, "%-14s %12.0f %12.0f %12.0f\n", "without probes", median(without), slices.Min(without), slices.Max(without))
+	fmt.Fprintf(w, "%-14s %12.0f %12.0f %12.0f\n", "with probes", median(with), slices.Min(with), slices.Max(with))
+	fmt.Fprintf(w, "ratio with/without: median of per-round ratios %.3f (min %.3f, max %.3f): the probes cost %.1f%% of the echo's throughput\n",
 		median(ratios), slices.Min(ratios), slices.Max(ratios), 100*(1-median(ratios)))
 	// Reading on the same CPU: each round trip also pays for its events.
 	nsRT := 1e9 / median(without)
 	oneCPU := nsRT / (1e9/median(with) + median(perRT)*median(readNs))
-	fmt.Printf("reading the events: %.0f ns each (median; %.1f events per round trip); with the reader on the same CPU the probes would cost %.1f%%\n",
+	fmt.Fprintf(w, "reading the events: %.0f ns each (median; %.1f events per round trip); with the reader on the same CPU the probes would cost %.1f%%\n",
 		median(readNs), median(perRT), 100*(1-oneCPU))
 	return nil
 }

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
+	"io"
 	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
@@ -14,230 +14,248 @@ import (
 	"github.com/cnlab/cnlab/userspace/wire"
 )
 
-// ctlOps are cnctl ctl's operations: each parses its flags and talks to
-// the module through a control.Client.
-var ctlOps = []struct {
-	name, summary string
-	run           func(ctx context.Context, c *control.Client, args []string, out *ctlOutput) error
-}{
-	{"stats", "print the module's counters", ctlStats},
-	{"burst", "send -n messages of -s bytes to group -g, or to port -port", ctlBurst},
-	{"timer-start", "broadcast to group -g every -period", ctlTimerStart},
-	{"timer-stop", "stop the timer broadcast", func(ctx context.Context, c *control.Client, args []string, out *ctlOutput) error {
-		if err := parseFlags("timer-stop", args, nil); err != nil {
-			return err
-		}
-		if err := c.TimerStop(ctx); err != nil {
-			return err
-		}
-		out.done("timer stopped", nil)
-		return nil
-	}},
-	{"register", "register a further id -id, which echoes", func(ctx context.Context, c *control.Client, args []string, out *ctlOutput) error {
-		return ctlID(ctx, args, out, "register", c.Register)
-	}},
-	{"unregister", "unregister an id registered with register", func(ctx context.Context, c *control.Client, args []string, out *ctlOutput) error {
-		return ctlID(ctx, args, out, "unregister", c.Unregister)
-	}},
-	{"echo-mode", "answer the next -count echo requests in -mode (normal, twice, wrong-ack, delay, none)", ctlEchoMode},
+// ctlRun runs a ctl operation on the module and fills in its result.
+type ctlRun func(ctx context.Context, c *control.Client, r *ctlResult) error
+
+// ctlOp is one of cnctl ctl's operations. flags defines its flags and
+// returns a check of their values and what runs it, so that -h and bad
+// values are dealt with before anything is dialed.
+type ctlOp struct {
+	name, args, summary string
+	flags               func(fs *flag.FlagSet) (check func() error, run ctlRun)
 }
 
-// ctlOutput prints an operation's outcome as text or JSON.
-type ctlOutput struct {
-	json bool
+func noCheck() error { return nil }
+
+var ctlOps = []ctlOp{
+	{"stats", "", "print the module's counters", func(fs *flag.FlagSet) (func() error, ctlRun) {
+		return noCheck, func(ctx context.Context, c *control.Client, r *ctlResult) error {
+			st, err := c.Stats(ctx)
+			if err != nil {
+				return err
+			}
+			r.raw = &st
+			r.Stats = toStats(&st)
+			return nil
+		}
+	}},
+	{"burst", "-g group | -port port [-n count] [-s size]", "send -n messages of -s bytes to group -g, or to port -port", ctlBurst},
+	{"timer-start", "-g group [-period d]", "broadcast to group -g every -period", ctlTimerStart},
+	{"timer-stop", "", "stop the timer broadcast", func(fs *flag.FlagSet) (func() error, ctlRun) {
+		return noCheck, func(ctx context.Context, c *control.Client, r *ctlResult) error {
+			r.What = "timer stopped"
+			return c.TimerStop(ctx)
+		}
+	}},
+	{"register", "-id idx:val", "register a further id, which echoes", func(fs *flag.FlagSet) (func() error, ctlRun) {
+		return ctlID(fs, "register", (*control.Client).Register)
+	}},
+	{"unregister", "-id idx:val", "unregister an id registered with register", func(fs *flag.FlagSet) (func() error, ctlRun) {
+		return ctlID(fs, "unregister", (*control.Client).Unregister)
+	}},
+	{"echo-mode", "[-mode m] [-count n] [-delay d]", "answer the next -count echo requests in -mode (normal, twice, wrong-ack, delay, none)", ctlEchoMode},
 }
 
-func (o *ctlOutput) done(text string, v any) {
-	if o.json {
-		if v == nil {
-			v = map[string]any{"ok": true, "what": text}
-		}
-		_ = json.NewEncoder(os.Stdout).Encode(v)
-		return
+// ctlCommon are the flags of ctl and of each operation: given before the
+// operation or after it.
+type ctlCommon struct {
+	ctlID   string
+	json    bool
+	timeout time.Duration
+}
+
+func (o *ctlCommon) define(fs *flag.FlagSet, idName string) {
+	fs.StringVar(&o.ctlID, idName, o.ctlID, "the module's control id, as idx:val")
+	fs.BoolVar(&o.json, "json", o.json, "print the outcome as one JSON object")
+	fs.Var(seconds{&o.timeout}, "timeout", "wait this long for the module's answer, in seconds or as a duration")
+}
+
+func ctlUsage(w io.Writer) {
+	fmt.Fprintf(w, "usage: cnctl ctl [-id idx:val] [-json] [-timeout d] <operation> [flags]\n\noperations:\n")
+	for _, op := range ctlOps {
+		fmt.Fprintf(w, "  %-12s %s\n", op.name, op.summary)
 	}
-	fmt.Println(text)
+	fmt.Fprintf(w, "\nRun cnctl ctl <operation> -h for its flags. All but stats need CAP_NET_ADMIN.\n\nflags:\n")
 }
 
-func runCtl(args []string) int {
-	usage := func() {
-		fmt.Fprintf(os.Stderr, "usage: cnctl ctl [-id idx:val] [-json] <operation> [flags]\n\noperations:\n")
-		for _, op := range ctlOps {
-			fmt.Fprintf(os.Stderr, "  %-12s %s\n", op.name, op.summary)
-		}
+func runCtl(e *env, args []string) int {
+	common := ctlCommon{ctlID: control.DefaultID.String(), timeout: 10 * time.Second}
+	fs := e.newFlags("ctl", "")
+	common.define(fs, "id")
+	fs.Usage = func() {
+		ctlUsage(fs.Output())
+		fs.PrintDefaults()
 	}
-	fs := flag.NewFlagSet("ctl", flag.ContinueOnError)
-	fs.Usage = usage
-	idFlag := fs.String("id", control.DefaultID.String(), "the module's control id, as idx:val")
-	asJSON := fs.Bool("json", false, "print the outcome as JSON")
-	timeout := fs.Duration("timeout", 10*time.Second, "wait this long for the module's answer")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := e.parse(fs, args); done {
+		return code
 	}
 	if fs.NArg() == 0 {
-		usage()
+		fmt.Fprintln(e.stderr, "cnctl ctl: which operation?")
+		fs.SetOutput(e.stderr)
+		fs.Usage()
 		return 2
 	}
-	id, err := connector.ParseID(*idFlag)
-	if err != nil {
-		return fail("ctl", err)
-	}
-	for _, op := range ctlOps {
-		if op.name != fs.Arg(0) {
-			continue
+	var op *ctlOp
+	for i := range ctlOps {
+		if ctlOps[i].name == fs.Arg(0) {
+			op = &ctlOps[i]
 		}
-		conn, err := connector.Dial(nil)
+	}
+	if op == nil {
+		fmt.Fprintf(e.stderr, "cnctl ctl: unknown operation %q\n\n", fs.Arg(0))
+		fs.SetOutput(e.stderr)
+		fs.Usage()
+		return 2
+	}
+	name := "ctl " + op.name
+	ofs := e.newFlags(name, fmt.Sprintf("ctl %s %s [-ctl-id idx:val] [-json] [-timeout d]\n\n%s.", op.name, op.args, op.summary))
+	common.define(ofs, "ctl-id")
+	check, run := op.flags(ofs)
+	if code, done := e.parse(ofs, fs.Args()[1:]); done {
+		return code
+	}
+	if code, done := e.noArgs(ofs); done {
+		return code
+	}
+	if err := check(); err != nil {
+		return e.fail(name, err)
+	}
+	if err := checkDuration("timeout", common.timeout, time.Millisecond); err != nil {
+		return e.fail(name, err)
+	}
+	id, err := connector.ParseID(common.ctlID)
+	if err != nil {
+		return e.fail(name, err)
+	}
+	r := &ctlResult{Op: op.name, Module: id.String()}
+	err = func() error {
+		conn, err := e.dial(nil)
 		if err != nil {
-			return fail("ctl "+op.name, err)
+			return err
 		}
 		defer conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+		ctx, cancel := context.WithTimeout(e.ctx, common.timeout)
 		defer cancel()
-		out := &ctlOutput{json: *asJSON}
-		if err := op.run(ctx, &control.Client{Conn: conn, ID: id}, fs.Args()[1:], out); err != nil {
-			if out.json {
-				_ = json.NewEncoder(os.Stdout).Encode(map[string]any{"ok": false, "error": err.Error()})
-			}
-			return fail("ctl "+op.name, err)
-		}
-		return 0
-	}
-	fmt.Fprintf(os.Stderr, "cnctl ctl: unknown operation %q\n\n", fs.Arg(0))
-	usage()
-	return 2
-}
-
-func parseFlags(name string, args []string, setup func(fs *flag.FlagSet)) error {
-	fs := flag.NewFlagSet("ctl "+name, flag.ContinueOnError)
-	if setup != nil {
-		setup(fs)
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	return nil
-}
-
-func ctlStats(ctx context.Context, c *control.Client, args []string, out *ctlOutput) error {
-	if err := parseFlags("stats", args, nil); err != nil {
-		return err
-	}
-	st, err := c.Stats(ctx)
+		return explain(run(ctx, &control.Client{Conn: conn, ID: id}, r), id, common.timeout)
+	}()
+	r.Time, r.OK = timestamp(time.Now()), err == nil
 	if err != nil {
-		return err
+		r.What, r.Stats, r.Burst, r.Error = "", nil, nil, err.Error()
 	}
-	if out.json {
-		out.done("", st)
-		return nil
+	switch {
+	case common.json:
+		_ = json.NewEncoder(e.stdout).Encode(r)
+	case err != nil:
+	case r.raw != nil:
+		printStats(e.stdout, r.raw)
+	default:
+		fmt.Fprintln(e.stdout, r.What)
 	}
-	fmt.Printf("echo: received %d, replied %d, invalid %d\n", st.Received, st.Replied, st.Invalid)
-	fmt.Printf("control: received %d, invalid %d, refused %d\n", st.Ctl_received, st.Ctl_invalid, st.Ctl_refused)
-	fmt.Printf("further ids: received %d; timer ticks %d; notifications %d\n", st.Extra_received, st.Timer_ticks, st.Notifications)
-	fmt.Printf("allocations %d, frees %d\n", st.Allocs, st.Frees)
-	for _, ec := range control.SendErrors(&st) {
-		fmt.Printf("send error %s (%d): %d\n", ec.Errno.Error(), int(ec.Errno), ec.Count)
+	if err != nil {
+		return e.fail(name, err)
+	}
+	return 0
+}
+
+func printStats(w io.Writer, st *control.Stats) {
+	fmt.Fprintf(w, "echo: received %d, replied %d, invalid %d\n", st.Received, st.Replied, st.Invalid)
+	fmt.Fprintf(w, "control: received %d, invalid %d, refused %d\n", st.Ctl_received, st.Ctl_invalid, st.Ctl_refused)
+	fmt.Fprintf(w, "further ids: received %d; timer ticks %d; notifications %d\n", st.Extra_received, st.Timer_ticks, st.Notifications)
+	fmt.Fprintf(w, "allocations %d, frees %d\n", st.Allocs, st.Frees)
+	for _, ec := range control.SendErrors(st) {
+		fmt.Fprintf(w, "send error %s (%d): %d\n", ec.Errno.Error(), int(ec.Errno), ec.Count)
 	}
 	for g, d := range st.Dests {
 		if d.Sent == 0 {
 			continue
 		}
-		dest := fmt.Sprintf("group %d", g)
-		if g == 0 {
-			dest = "unicast"
+		fmt.Fprintf(w, "%-9s sent %d: ok %d, ESRCH %d, EAGAIN %d, ECONNREFUSED %d, ENOMEM %d, other %d\n",
+			destName(g), d.Sent, d.Ok, d.Esrch, d.Eagain, d.Econnrefused, d.Enomem, d.Other)
+	}
+}
+
+func ctlBurst(fs *flag.FlagSet) (func() error, ctlRun) {
+	group := fs.Int64("g", 0, fmt.Sprintf("group to send to (1 to %d)", connector.Groups))
+	port := fs.Int64("port", 0, "port to send to, if no group")
+	n := fs.Int64("n", 100, "messages (0 to 4294967295)")
+	size := fs.Int64("s", wire.SizeofBcast, fmt.Sprintf("bytes of data per message (%d to %d)", wire.SizeofBcast, connector.MaxData))
+	check := func() error {
+		if err := checkRanges(check{"g", *group, 0, connector.Groups}, check{"port", *port, 0, maxUint32},
+			check{"n", *n, 0, maxUint32}, check{"s", *size, wire.SizeofBcast, connector.MaxData}); err != nil {
+			return err
 		}
-		fmt.Printf("%-9s sent %d: ok %d, ESRCH %d, EAGAIN %d, ECONNREFUSED %d, ENOMEM %d, other %d\n",
-			dest, d.Sent, d.Ok, d.Esrch, d.Eagain, d.Econnrefused, d.Enomem, d.Other)
+		if (*group == 0) == (*port == 0) {
+			return errors.New("give one of -g and -port")
+		}
+		return nil
 	}
-	return nil
+	return check, func(ctx context.Context, c *control.Client, r *ctlResult) error {
+		res, err := c.Burst(ctx, wire.Burst{Group: uint32(*group), Portid: uint32(*port), Count: uint32(*n), Size: uint32(*size)})
+		if err != nil {
+			return err
+		}
+		r.Burst = &burst{FirstSeq: res.Seq, Count: res.Count, OK: res.Ok, Failed: res.Failed}
+		r.What = fmt.Sprintf("burst: %d messages, seq %d to %d: %d sent, %d failed", res.Count, res.Seq, res.Seq+res.Count-1, res.Ok, res.Failed)
+		if res.Failed > 0 {
+			r.What += " (cnctl ctl stats says how)"
+		}
+		if res.Count == 0 {
+			r.What = "burst: no messages"
+		}
+		return nil
+	}
 }
 
-func ctlBurst(ctx context.Context, c *control.Client, args []string, out *ctlOutput) error {
-	var b wire.Burst
-	var group, port, n, size uint
-	if err := parseFlags("burst", args, func(fs *flag.FlagSet) {
-		fs.UintVar(&group, "g", 0, "group to send to (1 to 26)")
-		fs.UintVar(&port, "port", 0, "port to send to, if no group")
-		fs.UintVar(&n, "n", 100, "messages")
-		fs.UintVar(&size, "s", wire.SizeofBcast, "bytes of data per message (at least 16)")
-	}); err != nil {
-		return err
+func ctlTimerStart(fs *flag.FlagSet) (func() error, ctlRun) {
+	group := fs.Int64("g", 0, fmt.Sprintf("group to broadcast to (1 to %d)", connector.Groups))
+	period := time.Second
+	fs.Var(seconds{&period}, "period", "time between broadcasts, in seconds or as a duration (1ms to 49 days)")
+	check := func() error {
+		if err := checkRanges(check{"g", *group, 1, connector.Groups}); err != nil {
+			return err
+		}
+		if period < time.Millisecond || period/time.Millisecond > maxUint32 {
+			return fmt.Errorf("-period %v: want 1ms to %v", period, maxUint32*time.Millisecond)
+		}
+		return nil
 	}
-	if (group == 0) == (port == 0) {
-		return errors.New("give one of -g and -port")
+	return check, func(ctx context.Context, c *control.Client, r *ctlResult) error {
+		r.What = fmt.Sprintf("timer broadcasts to group %d every %v", *group, period)
+		return c.TimerStart(ctx, uint32(*group), period)
 	}
-	b = wire.Burst{Group: uint32(group), Portid: uint32(port), Count: uint32(n), Size: uint32(size)}
-	res, err := c.Burst(ctx, b)
-	if err != nil {
-		return err
-	}
-	text := fmt.Sprintf("burst: %d messages, seq %d to %d: %d sent, %d failed", res.Count, res.Seq, res.Seq+res.Count-1, res.Ok, res.Failed)
-	if res.Failed > 0 {
-		text += " (cnctl ctl stats says how)"
-	}
-	if res.Count == 0 {
-		text = "burst: no messages"
-	}
-	out.done(text, res)
-	return nil
 }
 
-func ctlTimerStart(ctx context.Context, c *control.Client, args []string, out *ctlOutput) error {
-	var group uint
-	var period time.Duration
-	if err := parseFlags("timer-start", args, func(fs *flag.FlagSet) {
-		fs.UintVar(&group, "g", 0, "group to broadcast to (1 to 26)")
-		fs.DurationVar(&period, "period", time.Second, "time between broadcasts")
-	}); err != nil {
+func ctlID(fs *flag.FlagSet, what string, do func(*control.Client, context.Context, connector.ID) error) (func() error, ctlRun) {
+	s := fs.String("id", "", "the id, as idx:val")
+	var id connector.ID
+	check := func() (err error) {
+		id, err = connector.ParseID(*s)
 		return err
 	}
-	if group == 0 {
-		return errors.New("-g is required")
+	return check, func(ctx context.Context, c *control.Client, r *ctlResult) error {
+		r.What = fmt.Sprintf("%sed %s", what, id)
+		return do(c, ctx, id)
 	}
-	if err := c.TimerStart(ctx, uint32(group), period); err != nil {
-		return err
-	}
-	out.done(fmt.Sprintf("timer broadcasts to group %d every %v", group, period), nil)
-	return nil
 }
 
-func ctlID(ctx context.Context, args []string, out *ctlOutput, what string, do func(context.Context, connector.ID) error) error {
-	var s string
-	if err := parseFlags(what, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&s, "id", "", "the id, as idx:val")
-	}); err != nil {
-		return err
-	}
-	id, err := connector.ParseID(s)
-	if err != nil {
-		return err
-	}
-	if err := do(ctx, id); err != nil {
-		return err
-	}
-	out.done(fmt.Sprintf("%sed %s", what, id), nil)
-	return nil
-}
-
-func ctlEchoMode(ctx context.Context, c *control.Client, args []string, out *ctlOutput) error {
-	var mode string
-	var count uint
+func ctlEchoMode(fs *flag.FlagSet) (func() error, ctlRun) {
+	mode := fs.String("mode", "normal", "normal, twice, wrong-ack, delay or none")
+	count := fs.Int64("count", 1, "requests to answer so (0 to 4294967295)")
 	var delay time.Duration
-	if err := parseFlags("echo-mode", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&mode, "mode", "normal", "normal, twice, wrong-ack, delay or none")
-		fs.UintVar(&count, "count", 1, "requests to answer so")
-		fs.DurationVar(&delay, "delay", 0, "with -mode delay: how late")
-	}); err != nil {
+	fs.Var(seconds{&delay}, "delay", "with -mode delay: how late, in seconds or as a duration")
+	var m control.EchoMode
+	check := func() (err error) {
+		if err := checkRanges(check{"count", *count, 0, maxUint32}); err != nil {
+			return err
+		}
+		if delay < 0 || delay/time.Millisecond > maxUint32 {
+			return fmt.Errorf("-delay %v: want 0 to %v", delay, maxUint32*time.Millisecond)
+		}
+		m, err = control.ParseEchoMode(*mode)
 		return err
 	}
-	m, err := control.ParseEchoMode(mode)
-	if err != nil {
-		return err
+	return check, func(ctx context.Context, c *control.Client, r *ctlResult) error {
+		r.What = fmt.Sprintf("the next %d echo requests are answered: %s", *count, *mode)
+		return c.SetEchoMode(ctx, m, uint32(*count), delay)
 	}
-	if err := c.SetEchoMode(ctx, m, uint32(count), delay); err != nil {
-		return err
-	}
-	out.done(fmt.Sprintf("the next %d echo requests are answered: %s", count, mode), nil)
-	return nil
 }

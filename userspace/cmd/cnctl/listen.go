@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"time"
@@ -25,32 +22,33 @@ type streamKey struct {
 	group uint32
 }
 
-// listenEvent is one line of cnctl listen's --json output.
-type listenEvent struct {
-	Time    string         `json:"time"`
-	Event   string         `json:"event"` // message, overrun, error
-	Group   uint32         `json:"group,omitempty"`
-	Port    uint32         `json:"port,omitempty"`
-	ID      string         `json:"id,omitempty"`
-	Seq     uint32         `json:"seq"`
-	Ack     uint32         `json:"ack"`
-	Len     int            `json:"len"`
-	What    string         `json:"what,omitempty"`
-	Missed  []seqgap.Range `json:"missed,omitempty"`
-	Order   string         `json:"order,omitempty"`
-	Message string         `json:"message,omitempty"`
-}
+const listenSynopsis = `listen -g group[,group...] [-c count] [-timeout d] [-rcvbuf bytes [-force]] [-json]
 
-func runListen(args []string) int {
-	fs := flag.NewFlagSet("listen", flag.ContinueOnError)
-	groupsFlag := fs.String("g", "", "groups to join, comma separated (1 to 26), e.g. 14 or 14,15")
-	rcvbuf := fs.Int("rcvbuf", 0, "receive buffer in bytes (SO_RCVBUF); 0 keeps the default")
+Prints each message sent to the groups, one line a message, with "GAP:
+missed seq 9-39 (31 messages)" where a stream's seqs jump and "OVERRUN"
+where the socket's queue overflowed. Joining a connector group needs
+CAP_NET_ADMIN.`
+
+func runListen(e *env, args []string) int {
+	fs := e.newFlags("listen", listenSynopsis)
+	groupsFlag := fs.String("g", "", fmt.Sprintf("groups to join, comma separated (1 to %d), e.g. 20 or 20,21", connector.Groups))
+	rcvbuf := fs.Int64("rcvbuf", 0, "receive buffer in bytes (SO_RCVBUF); 0 keeps the default")
 	force := fs.Bool("force", false, "set the receive buffer with SO_RCVBUFFORCE (needs CAP_NET_ADMIN)")
-	count := fs.Int("c", 0, "stop after this many messages (0: until interrupted)")
-	timeout := fs.Duration("timeout", 0, "stop after this long (0: until interrupted)")
+	count := fs.Int64("c", 0, "stop after this many messages (0: until interrupted)")
+	var timeout time.Duration
+	fs.Var(seconds{&timeout}, "timeout", "stop after this long, in seconds or as a duration (0: until interrupted)")
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := e.parse(fs, args); done {
+		return code
+	}
+	if code, done := e.noArgs(fs); done {
+		return code
+	}
+	if err := checkRanges(check{"c", *count, 0, 1<<63 - 1}, check{"rcvbuf", *rcvbuf, 0, 1<<31 - 1}); err != nil {
+		return e.fail("listen", err)
+	}
+	if err := checkDuration("timeout", timeout, 0); err != nil {
+		return e.fail("listen", err)
 	}
 	var groups []uint32
 	for _, g := range strings.Split(*groupsFlag, ",") {
@@ -58,44 +56,43 @@ func runListen(args []string) int {
 			continue
 		}
 		n, err := strconv.ParseUint(g, 0, 32)
-		if err != nil {
-			return fail("listen", fmt.Errorf("-g %q: %w", g, err))
+		if err != nil || n < 1 || n > connector.Groups {
+			return e.fail("listen", fmt.Errorf("-g %q: want groups 1 to %d", g, connector.Groups))
 		}
 		groups = append(groups, uint32(n))
 	}
 	if len(groups) == 0 {
-		return fail("listen", errors.New("-g is required: the groups to listen on, e.g. -g 14"))
+		return e.fail("listen", errors.New("-g is required: the groups to listen on, e.g. -g 20"))
 	}
-	c, err := connector.Dial(&connector.Config{Groups: groups, ReadBuffer: *rcvbuf, ForceReadBuffer: *force})
+	c, err := e.dial(&connector.Config{Groups: groups, ReadBuffer: int(*rcvbuf), ForceReadBuffer: *force})
 	if err != nil {
-		return fail("listen", err)
+		return e.fail("listen", err)
 	}
 	defer c.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if *timeout > 0 {
+	ctx := e.ctx
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	out := newListenPrinter(os.Stdout, *asJSON)
+	out := newListenPrinter(e.stdout, *asJSON)
 	if !*asJSON {
 		size, _ := c.ReadBuffer()
-		fmt.Printf("listening on groups %s (port %d, receive buffer %d bytes); Ctrl-C to stop\n", *groupsFlag, c.PortID(), size)
+		fmt.Fprintf(e.stdout, "listening on groups %s (port %d, receive buffer %d bytes); Ctrl-C to stop\n", *groupsFlag, c.PortID(), size)
 	}
-	for *count == 0 || out.received < *count {
+	for *count == 0 || int64(out.received) < *count {
 		m, src, err := c.Receive(ctx)
 		switch {
 		case errors.Is(err, connector.ErrOverrun):
 			out.overrun()
 			continue
-		case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
+		case ctx.Err() != nil:
 			out.summary()
 			return 0
 		case err != nil:
 			out.summary()
-			return fail("listen", err)
+			return e.fail("listen", err)
 		}
 		out.message(&m, src)
 	}
@@ -119,18 +116,20 @@ func newListenPrinter(w io.Writer, asJSON bool) *listenPrinter {
 	return &listenPrinter{w: w, json: asJSON, enc: json.NewEncoder(w)}
 }
 
-func now() string { return time.Now().Format("15:04:05.000000") }
 
 func (p *listenPrinter) message(m *connector.Message, src connector.Source) {
 	p.received++
-	e := listenEvent{Time: now(), Event: "message", Group: src.Group(), Port: src.PortID, ID: m.ID.String(),
+	t := time.Now()
+	e := messageEvent{Time: timestamp(t), Event: "message", Group: src.Group(), Port: src.PortID, ID: m.ID.String(),
 		Seq: m.Seq, Ack: m.Ack, Len: len(m.Data), What: describe(m)}
+	var gap seqgap.Range
 	// Seqs count per stream only for kernel-initiated messages.
 	if src.PortID == 0 {
-		verdict, gap := p.tracker.Observe(streamKey{m.ID, src.Group()}, m.Seq)
+		var verdict seqgap.Verdict
+		verdict, gap = p.tracker.Observe(streamKey{m.ID, src.Group()}, m.Seq)
 		switch verdict {
 		case seqgap.Gap:
-			e.Missed = []seqgap.Range{gap}
+			e.Missed = []seqRange{toSeqRange(gap)}
 			p.missed += gap.Len()
 			p.gaps++
 		case seqgap.Backwards:
@@ -145,9 +144,9 @@ func (p *listenPrinter) message(m *connector.Message, src connector.Source) {
 	if e.Group == 0 {
 		dest = fmt.Sprintf("port %d", e.Port)
 	}
-	line := fmt.Sprintf("%s %s %-9s seq %-6d ack %-6d len %-5d %s", e.Time, dest, e.ID, e.Seq, e.Ack, e.Len, e.What)
+	line := fmt.Sprintf("%s %s %-9s seq %-6d ack %-6d len %-5d %s", t.Format("15:04:05.000000"), dest, e.ID, e.Seq, e.Ack, e.Len, e.What)
 	if len(e.Missed) > 0 {
-		line += fmt.Sprintf("   GAP: missed seq %s (%d messages)", e.Missed[0], e.Missed[0].Len())
+		line += fmt.Sprintf("   GAP: missed seq %s (%d messages)", gap, gap.Len())
 	}
 	if e.Order != "" {
 		line += "   " + strings.ToUpper(e.Order[:1]) + e.Order[1:]
@@ -159,15 +158,15 @@ func (p *listenPrinter) overrun() {
 	p.overruns++
 	msg := "the receive queue overflowed (ENOBUFS): the kernel dropped messages for this socket; the next gap says which"
 	if p.json {
-		_ = p.enc.Encode(listenEvent{Time: now(), Event: "overrun", Message: msg})
+		_ = p.enc.Encode(messageEvent{Time: timestamp(time.Now()), Event: "overrun", Message: msg})
 		return
 	}
-	fmt.Fprintf(p.w, "%s OVERRUN: %s\n", now(), msg)
+	fmt.Fprintf(p.w, "%s OVERRUN: %s\n", time.Now().Format("15:04:05.000000"), msg)
 }
 
 func (p *listenPrinter) summary() {
 	if p.json {
-		_ = p.enc.Encode(map[string]any{"event": "summary", "received": p.received, "missed": p.missed, "gaps": p.gaps, "overruns": p.overruns})
+		_ = p.enc.Encode(listenSummary{Event: "summary", Time: timestamp(time.Now()), Received: p.received, Missed: p.missed, Gaps: p.gaps, Overruns: p.overruns})
 		return
 	}
 	fmt.Fprintf(p.w, "--- %d received, %d missed in %d gaps, %d overruns\n", p.received, p.missed, p.gaps, p.overruns)

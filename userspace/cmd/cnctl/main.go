@@ -1,52 +1,149 @@
 // Command cnctl talks to the kernel connector and the cnlab module: ping an
-// id, read the module's counters, benchmark the round trip.
+// id, listen on groups, send a message, drive the module, benchmark the
+// round trip.
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+
+	"github.com/cnlab/cnlab/userspace/connector"
 )
+
+// env is what a command uses of the world, so that host tests can give it
+// a fake kernel (cntest) and read what it prints.
+type env struct {
+	stdout, stderr io.Writer
+	// dial opens a connection: connector.Dial, or a fake.
+	dial func(cfg *connector.Config) (*connector.Conn, error)
+	// ctx is done when the user interrupts (Ctrl-C).
+	ctx context.Context
+}
 
 type command struct {
 	name, summary string
-	run           func(args []string) int
+	run           func(e *env, args []string) int
 }
 
-var commands = []command{
-	{"ping", "send echo requests to an id and report replies, loss and rtt, like ping(8)", runPing},
-	{"listen", "print the messages sent to groups, with the gaps and overruns that lost some", runListen},
-	{"send", "send one message as given and print what arrives", runSend},
-	{"ctl", "drive the cnlab module: stats, bursts, timer, ids, echo modes", runCtl},
-	{"stats", "print the cnlab module's counters (cnctl ctl stats)", func(args []string) int { return runCtl(append(append([]string{}, args...), "stats")) }},
-	{"trace", "show, message by message, what the kernel delivered and dropped, and why (eBPF)", runTrace},
-	{"bench", "measure the echo round trip of this client, next to a C reference client", runBench},
-}
+var commands []command
 
-func usage() {
-	fmt.Fprintf(os.Stderr, "usage: cnctl <command> [flags]\n\ncommands:\n")
-	for _, c := range commands {
-		fmt.Fprintf(os.Stderr, "  %-6s %s\n", c.name, c.summary)
+func init() {
+	commands = []command{
+		{"ping", "send echo requests to an id and report replies, loss and rtt, like ping(8)", runPing},
+		{"listen", "print the messages sent to groups, with the gaps and overruns that lost some", runListen},
+		{"send", "send one message as given and print what arrives", runSend},
+		{"ctl", "drive the cnlab module: stats, bursts, timer, ids, echo modes", runCtl},
+		{"stats", "print the cnlab module's counters (cnctl ctl stats)", func(e *env, args []string) int {
+			return runCtl(e, append([]string{"stats"}, args...))
+		}},
+		{"trace", "show, message by message, what the kernel delivered and dropped, and why (eBPF)", runTrace},
+		{"bench", "measure the echo round trip of this client, next to a C reference client", runBench},
+		{"help", "print this, or a command's flags (cnctl help ping)", runHelp},
 	}
-	fmt.Fprintf(os.Stderr, "\nRun cnctl <command> -h for its flags.\n")
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: cnctl <command> [flags] [arguments]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-6s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun cnctl <command> -h (or cnctl help <command>) for its flags; --json on listen, send, ctl, stats and ping prints JSON lines.\n")
+}
+
+func runHelp(e *env, args []string) int {
+	if len(args) == 0 {
+		usage(e.stdout)
+		return 0
+	}
+	if len(args) > 1 {
+		fmt.Fprintf(e.stderr, "cnctl help: one command at a time, got %q\n", args)
+		return 2
+	}
+	for _, c := range commands {
+		if c.name == args[0] && c.name != "help" {
+			return c.run(&env{stdout: e.stdout, stderr: e.stdout, dial: e.dial, ctx: e.ctx}, []string{"-h"})
+		}
+	}
+	fmt.Fprintf(e.stderr, "cnctl help: unknown command %q\n\n", args[0])
+	usage(e.stderr)
+	return 2
+}
+
+// run runs cnctl with args (without the program's name) and returns its
+// exit code.
+func run(e *env, args []string) int {
+	if len(args) == 0 {
+		usage(e.stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(e.stdout)
+		return 0
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "cnctl: unknown command %q\n\n", args[0])
+	usage(e.stderr)
+	return 2
 }
 
 func main() {
-	if len(os.Args) < 2 {
-		usage()
-		os.Exit(2)
-	}
-	for _, c := range commands {
-		if c.name == os.Args[1] {
-			os.Exit(c.run(os.Args[2:]))
-		}
-	}
-	fmt.Fprintf(os.Stderr, "cnctl: unknown command %q\n\n", os.Args[1])
-	usage()
-	os.Exit(2)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(&env{stdout: os.Stdout, stderr: os.Stderr, dial: connector.Dial, ctx: ctx}, os.Args[1:])
+	stop()
+	os.Exit(code)
 }
 
 // fail prints an error in cnctl's format and returns exit code 2.
-func fail(cmd string, err error) int {
-	fmt.Fprintf(os.Stderr, "cnctl %s: %v\n", cmd, err)
+func (e *env) fail(cmd string, err error) int {
+	fmt.Fprintf(e.stderr, "cnctl %s: %v\n", cmd, err)
 	return 2
+}
+
+// newFlags returns a flag set for a command whose usage line is synopsis
+// and whose help goes to stdout when asked for (-h), to stderr on an error.
+func (e *env) newFlags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: cnctl %s\n\nflags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args into fs. done is true when the command should return
+// code at once: after -h (usage on stdout, 0) or a bad flag (one line and
+// the usage on stderr, 2).
+func (e *env) parse(fs *flag.FlagSet, args []string) (code int, done bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(e.stdout)
+		fs.Usage()
+		return 0, true
+	}
+	fmt.Fprintf(e.stderr, "cnctl %s: %v\n", fs.Name(), err)
+	fs.SetOutput(e.stderr)
+	fs.Usage()
+	return 2, true
+}
+
+// noArgs fails a command that takes no arguments but was given some.
+func (e *env) noArgs(fs *flag.FlagSet) (int, bool) {
+	if fs.NArg() > 0 {
+		return e.fail(fs.Name(), fmt.Errorf("unexpected arguments %q (flags go before arguments)", fs.Args())), true
+	}
+	return 0, false
 }

@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"os/signal"
+	"io"
 	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
@@ -14,87 +13,221 @@ import (
 	"github.com/cnlab/cnlab/userspace/rtt"
 )
 
-func runPing(args []string) int {
-	fs := flag.NewFlagSet("ping", flag.ContinueOnError)
-	count := fs.Int("c", 0, "stop after this many requests (0: until interrupted)")
-	size := fs.Int("s", 56, "bytes of data per request")
-	interval := fs.Duration("i", time.Second, "wait between requests")
-	timeout := fs.Duration("W", time.Second, "wait this long for each reply")
-	idFlag := fs.String("id", control.DefaultEchoID.String(), "callback id to ping, as idx:val")
-	quiet := fs.Bool("q", false, "print only the summary")
-	if err := fs.Parse(args); err != nil {
-		return 2
+const pingSynopsis = `ping [-c count] [-i interval] [-W timeout] [-s size] [-f] [-q] [-json] [idx:val]
+
+Sends echo requests to a callback id (the cnlab module's echo, 14:0x456, by
+default) and reports each reply, the loss and the round-trip times, as
+ping(8) does. Each reply must have the request's seq and ack = seq + 1.`
+
+func runPing(e *env, args []string) int {
+	fs := e.newFlags("ping", pingSynopsis)
+	p := pinger{interval: time.Second, timeout: time.Second}
+	var count, size int64
+	fs.Int64Var(&count, "c", 0, "stop after this many requests (0: until interrupted)")
+	fs.Int64Var(&size, "s", 56, fmt.Sprintf("bytes of data per request (0 to %d)", connector.MaxData))
+	fs.Var(seconds{&p.interval}, "i", "wait between requests, in seconds (0.2) or as a duration (200ms); 0 sends the next at once")
+	fs.Var(seconds{&p.timeout}, "W", "wait this long for each reply, in seconds or as a duration")
+	idFlag := fs.String("id", "", "callback id to ping, as idx:val (the same as the argument)")
+	fs.BoolVar(&p.flood, "f", false, "flood: -i 0, and print a dot per request sent and a backspace per reply, as ping -f")
+	fs.BoolVar(&p.quiet, "q", false, "print only the summary")
+	asJSON := fs.Bool("json", false, "print one JSON object per reply or loss and a summary")
+	if code, done := e.parse(fs, args); done {
+		return code
 	}
-	id, err := connector.ParseID(*idFlag)
+	target := *idFlag
+	switch {
+	case fs.NArg() > 1:
+		return e.fail("ping", fmt.Errorf("one target id, got %q", fs.Args()))
+	case fs.NArg() == 1 && target != "" && target != fs.Arg(0):
+		return e.fail("ping", fmt.Errorf("two targets: -id %s and %s", target, fs.Arg(0)))
+	case fs.NArg() == 1:
+		target = fs.Arg(0)
+	case target == "":
+		target = control.DefaultEchoID.String()
+	}
+	id, err := connector.ParseID(target)
 	if err != nil {
-		return fail("ping", err)
+		return e.fail("ping", err)
 	}
-	if *size < 0 || *size > connector.MaxData {
-		return fail("ping", fmt.Errorf("-s %d: the connector carries 0 to %d bytes of data", *size, connector.MaxData))
+	if err := checkRanges(check{"c", count, 0, 1<<63 - 1}, check{"s", size, 0, connector.MaxData}); err != nil {
+		return e.fail("ping", err)
 	}
-	c, err := connector.Dial(nil)
+	if err := checkDuration("i", p.interval, 0); err != nil {
+		return e.fail("ping", err)
+	}
+	if err := checkDuration("W", p.timeout, time.Microsecond); err != nil {
+		return e.fail("ping", err)
+	}
+	if p.flood {
+		p.interval = 0
+	}
+	p.id, p.count, p.out = id, int(count), e.stdout
+	p.payload = make([]byte, size)
+	for i := range p.payload {
+		p.payload[i] = byte(i)
+	}
+	if *asJSON {
+		p.enc = json.NewEncoder(e.stdout)
+	}
+	c, err := e.dial(nil)
 	if err != nil {
-		return fail("ping", err)
+		return e.fail("ping", err)
 	}
 	defer c.Close()
+	p.c = c
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-
-	payload := make([]byte, *size)
-	for i := range payload {
-		payload[i] = byte(i)
+	if p.enc == nil {
+		fmt.Fprintf(e.stdout, "PING %s: %d data bytes\n", id, size)
 	}
-	fmt.Printf("PING %s: %d data bytes\n", id, *size)
-	var st rtt.Stats
-	sent := 0
 	start := time.Now()
+	err = p.run(e.ctx)
+	elapsed := time.Since(start)
+	if err != nil {
+		return e.fail("ping", err)
+	}
+	p.summary(elapsed)
+	if p.st.Count() == 0 {
+		fmt.Fprintf(e.stderr, "cnctl ping: %v\n", errNoCallback(id, p.timeout))
+	}
+	if p.sent == 0 || p.st.Count() < p.sent {
+		return 1
+	}
+	return 0
+}
+
+// pinger is ping's loop, which cnctl bench also times.
+type pinger struct {
+	c                *connector.Conn
+	id               connector.ID
+	payload          []byte
+	count            int // 0: until ctx is done
+	interval         time.Duration
+	timeout          time.Duration
+	flood, quiet     bool
+	out              io.Writer
+	enc              *json.Encoder // JSON lines instead of text, if set
+	sent             int
+	st               rtt.Stats
+}
+
+// run sends requests until count is reached or ctx is done. It returns an
+// error only for a failure that ends the ping; lost replies are counted.
+func (p *pinger) run(ctx context.Context) error {
+	req := connector.Message{ID: p.id}
 	var reply connector.Message
-	for *count == 0 || sent < *count {
-		if sent > 0 {
+	var wait *time.Timer
+	for p.count == 0 || p.sent < p.count {
+		if p.sent > 0 && p.interval > 0 {
+			if wait == nil {
+				wait = time.NewTimer(p.interval)
+			} else {
+				wait.Reset(p.interval)
+			}
 			select {
 			case <-ctx.Done():
-			case <-time.After(*interval):
+			case <-wait.C:
 			}
 		}
 		if ctx.Err() != nil {
 			break
 		}
-		req := connector.Message{ID: id, Data: payload}
-		rctx, cancel := context.WithTimeout(ctx, *timeout)
+		req.Data = p.payload
+		if p.flood && !p.quiet {
+			io.WriteString(p.out, ".")
+		}
 		t0 := time.Now()
-		err := c.RequestInto(rctx, &req, &reply)
+		rctx, cancel := context.WithDeadline(ctx, t0.Add(p.timeout))
+		err := p.c.RequestInto(rctx, &req, &reply)
 		d := time.Since(t0)
 		cancel()
-		sent++
+		p.sent++
 		switch {
 		case err == nil:
-			st.Add(d)
-			if !*quiet {
-				fmt.Printf("%d bytes from %s: seq=%d ack=%d time=%.3f ms\n", len(reply.Data), reply.ID, reply.Seq, reply.Ack, float64(d)/float64(time.Millisecond))
-			}
-		case errors.Is(err, context.DeadlineExceeded):
-			if !*quiet {
-				fmt.Printf("no reply from %s for seq=%d within %v\n", id, req.Seq, *timeout)
-			}
+			p.st.Add(d)
+			p.printReply(&reply, d)
 		case ctx.Err() != nil:
-			sent-- // interrupted while waiting: not a loss
+			p.sent-- // interrupted while waiting: not a loss
+		case errors.Is(err, context.DeadlineExceeded):
+			p.printLoss(req.Seq)
 		default:
-			return fail("ping", err)
+			return err
 		}
 	}
-	lost := sent - st.Count()
+	if wait != nil {
+		wait.Stop()
+	}
+	return nil
+}
+
+// pingReply is one line of cnctl ping -json: a reply, or a loss
+// (event "timeout").
+type pingReply struct {
+	Event string  `json:"event"` // reply, timeout
+	Time  string  `json:"time"`  // RFC 3339, when the reply arrived or the wait ended
+	ID    string  `json:"id"`
+	Seq   uint32  `json:"seq"`
+	Ack   uint32  `json:"ack,omitempty"`
+	Len   int     `json:"len,omitempty"`
+	RTTMs float64 `json:"rtt_ms,omitempty"`
+}
+
+// pingSummary is the last line of cnctl ping -json.
+type pingSummary struct {
+	Event       string  `json:"event"` // summary
+	Time        string  `json:"time"`
+	ID          string  `json:"id"`
+	Transmitted int     `json:"transmitted"`
+	Received    int     `json:"received"`
+	LossPercent float64 `json:"loss_percent"`
+	ElapsedMs   int64   `json:"elapsed_ms"`
+	RTTMinMs    float64 `json:"rtt_min_ms"`
+	RTTAvgMs    float64 `json:"rtt_avg_ms"`
+	RTTMaxMs    float64 `json:"rtt_max_ms"`
+	RTTMdevMs   float64 `json:"rtt_mdev_ms"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (p *pinger) printReply(m *connector.Message, d time.Duration) {
+	switch {
+	case p.enc != nil:
+		_ = p.enc.Encode(pingReply{Event: "reply", Time: timestamp(time.Now()), ID: m.ID.String(), Seq: m.Seq, Ack: m.Ack, Len: len(m.Data), RTTMs: ms(d)})
+	case p.quiet:
+	case p.flood:
+		io.WriteString(p.out, "\b \b")
+	default:
+		fmt.Fprintf(p.out, "%d bytes from %s: seq=%d ack=%d time=%.3f ms\n", len(m.Data), m.ID, m.Seq, m.Ack, ms(d))
+	}
+}
+
+func (p *pinger) printLoss(seq uint32) {
+	switch {
+	case p.enc != nil:
+		_ = p.enc.Encode(pingReply{Event: "timeout", Time: timestamp(time.Now()), ID: p.id.String(), Seq: seq})
+	case p.quiet, p.flood:
+	default:
+		fmt.Fprintf(p.out, "no reply from %s for seq=%d within %v\n", p.id, seq, p.timeout)
+	}
+}
+
+func (p *pinger) summary(elapsed time.Duration) {
+	lost := p.sent - p.st.Count()
 	loss := 0.0
-	if sent > 0 {
-		loss = 100 * float64(lost) / float64(sent)
+	if p.sent > 0 {
+		loss = 100 * float64(lost) / float64(p.sent)
 	}
-	fmt.Printf("\n--- %s connector ping statistics ---\n", id)
-	fmt.Printf("%d requests transmitted, %d received, %.4g%% loss, time %dms\n", sent, st.Count(), loss, time.Since(start).Milliseconds())
-	if st.Count() > 0 {
-		fmt.Println(st.String())
+	if p.enc != nil {
+		_ = p.enc.Encode(pingSummary{Event: "summary", Time: timestamp(time.Now()), ID: p.id.String(), Transmitted: p.sent, Received: p.st.Count(),
+			LossPercent: loss, ElapsedMs: elapsed.Milliseconds(),
+			RTTMinMs: ms(p.st.Min()), RTTAvgMs: ms(p.st.Avg()), RTTMaxMs: ms(p.st.Max()), RTTMdevMs: ms(p.st.Mdev())})
+		return
 	}
-	if lost > 0 || sent == 0 {
-		return 1
+	if p.flood && !p.quiet {
+		fmt.Fprintln(p.out)
 	}
-	return 0
+	fmt.Fprintf(p.out, "\n--- %s connector ping statistics ---\n", p.id)
+	fmt.Fprintf(p.out, "%d requests transmitted, %d received, %.4g%% loss, time %dms\n", p.sent, p.st.Count(), loss, elapsed.Milliseconds())
+	if p.st.Count() > 0 {
+		fmt.Fprintln(p.out, p.st.String())
+	}
 }

@@ -2,70 +2,93 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/control"
 )
 
-func runSend(args []string) int {
-	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+const sendSynopsis = `send [-id idx:val] [-data text | -s size] [-seq n] [-ack n] [-wait d] [-json]
+
+Sends one message as given, seq and ack included, and prints what arrives
+for -wait. It exits 1 when a receive fails, 0 otherwise.`
+
+func runSend(e *env, args []string) int {
+	fs := e.newFlags("send", sendSynopsis)
 	idFlag := fs.String("id", control.DefaultEchoID.String(), "id to send to, as idx:val")
 	data := fs.String("data", "", "the message's data")
-	size := fs.Int("s", -1, "instead of -data, this many bytes of data")
-	seq := fs.Uint("seq", 0, "the message's seq")
-	ack := fs.Uint("ack", 0, "the message's ack")
-	wait := fs.Duration("wait", time.Second, "print what arrives for this long after sending (0: do not wait)")
+	size := fs.Int64("s", -1, fmt.Sprintf("instead of -data, this many zero bytes of data (0 to %d)", connector.MaxData))
+	seq := fs.Int64("seq", 0, "the message's seq (0 to 4294967295)")
+	ack := fs.Int64("ack", 0, "the message's ack (0 to 4294967295)")
+	wait := time.Second
+	fs.Var(seconds{&wait}, "wait", "print what arrives for this long after sending, in seconds or as a duration (0: do not wait)")
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := e.parse(fs, args); done {
+		return code
+	}
+	if code, done := e.noArgs(fs); done {
+		return code
 	}
 	id, err := connector.ParseID(*idFlag)
 	if err != nil {
-		return fail("send", err)
+		return e.fail("send", err)
+	}
+	if err := checkRanges(check{"s", *size, -1, connector.MaxData}, check{"seq", *seq, 0, maxUint32}, check{"ack", *ack, 0, maxUint32}); err != nil {
+		return e.fail("send", err)
+	}
+	if err := checkDuration("wait", wait, 0); err != nil {
+		return e.fail("send", err)
 	}
 	payload := []byte(*data)
 	if *size >= 0 {
 		payload = make([]byte, *size)
 	}
-	c, err := connector.Dial(nil)
+	if len(payload) > connector.MaxData {
+		return e.fail("send", fmt.Errorf("-data of %d bytes: the connector carries at most %d", len(payload), connector.MaxData))
+	}
+	c, err := e.dial(nil)
 	if err != nil {
-		return fail("send", err)
+		return e.fail("send", err)
 	}
 	defer c.Close()
 	m := connector.Message{ID: id, Seq: uint32(*seq), Ack: uint32(*ack), Data: payload}
 	if err := c.Send(&m); err != nil {
-		return fail("send", err)
+		return e.fail("send", err)
 	}
+	p := newListenPrinter(e.stdout, *asJSON)
 	if *asJSON {
-		_ = json.NewEncoder(os.Stdout).Encode(map[string]any{"event": "sent", "id": id.String(), "seq": m.Seq, "ack": m.Ack, "len": len(payload)})
+		_ = p.enc.Encode(messageEvent{Event: "sent", Time: timestamp(time.Now()), ID: id.String(), Seq: m.Seq, Ack: m.Ack, Len: len(payload)})
 	} else {
-		fmt.Printf("sent to %s: seq %d ack %d len %d\n", id, m.Seq, m.Ack, len(payload))
+		fmt.Fprintf(e.stdout, "sent to %s: seq %d ack %d len %d\n", id, m.Seq, m.Ack, len(payload))
 	}
-	if *wait <= 0 {
+	if wait <= 0 {
 		return 0
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *wait)
+	ctx, cancel := context.WithTimeout(e.ctx, wait)
 	defer cancel()
-	p := newListenPrinter(os.Stdout, *asJSON)
+	code := 0
 	for {
 		r, src, err := c.Receive(ctx)
 		if errors.Is(err, connector.ErrOverrun) {
 			p.overrun()
 			continue
 		}
+		if ctx.Err() != nil {
+			break
+		}
 		if err != nil {
+			fmt.Fprintf(e.stderr, "cnctl send: %v\n", err)
+			code = 1
 			break
 		}
 		p.message(&r, src)
 	}
-	if p.received == 0 && !*asJSON {
-		fmt.Printf("nothing arrived within %v\n", *wait)
+	if *asJSON {
+		p.summary()
+	} else if p.received == 0 && code == 0 {
+		fmt.Fprintf(e.stdout, "nothing arrived within %v (if %s should answer: no callback on %s: is the cnlab module loaded?)\n", wait, id, id)
 	}
-	return 0
+	return code
 }

@@ -2,14 +2,11 @@ package main
 
 import (
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
 	"time"
@@ -18,47 +15,55 @@ import (
 	"github.com/cnlab/cnlab/userspace/probe"
 )
 
-func runTrace(args []string) int {
-	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
+func runTrace(e *env, args []string) int {
+	fs := e.newFlags("trace", "trace [-id idx:val] [-port p] [-g group] [-seq lo-hi] [-c count] [-timeout d] [-json] [-btf file] [-o file]\n\nShows, message by message, what the kernel delivered and dropped, and why (eBPF\nprobes; root, in a guest).")
 	idFlag := fs.String("id", "", "only this id, as idx:val")
-	port := fs.Uint("port", 0, "only sends to this port, and messages from it")
-	group := fs.Uint("g", 0, "only sends to this group")
+	port := fs.Int64("port", 0, "only sends to this port, and messages from it")
+	group := fs.Int64("g", 0, "only sends to this group")
 	seqs := fs.String("seq", "", "only seqs in this range, lo-hi")
-	count := fs.Int("c", 0, "stop after this many records (0: until interrupted)")
+	count := fs.Int64("c", 0, "stop after this many records (0: until interrupted)")
 	timeout := fs.Duration("timeout", 0, "stop after this long (0: until interrupted)")
 	asJSON := fs.Bool("json", false, "print one JSON object per record")
 	btfPath := fs.String("btf", "", "relocate the probes against this BTF file instead of the running kernel's (checked against it first)")
 	outPath := fs.String("o", "", "write the records to this file instead (gzip-compressed if it ends in .gz); it appears once the probes are attached")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := e.parse(fs, args); done {
+		return code
+	}
+	if code, done := e.noArgs(fs); done {
+		return code
+	}
+	if err := checkRanges(check{"c", *count, 0, 1<<63 - 1}, check{"port", *port, 0, maxUint32}, check{"g", *group, 0, connector.Groups}); err != nil {
+		return e.fail("trace", err)
+	}
+	if *timeout < 0 {
+		return e.fail("trace", fmt.Errorf("-timeout %v: want 0 or more", *timeout))
 	}
 	var f probe.Filter
 	if *idFlag != "" {
 		id, err := connector.ParseID(*idFlag)
 		if err != nil {
-			return fail("trace", err)
+			return e.fail("trace", err)
 		}
 		f.ID = &id
 	}
 	f.PortID, f.Group = uint32(*port), uint32(*group)
 	if *seqs != "" {
 		if _, err := fmt.Sscanf(*seqs, "%d-%d", &f.SeqLo, &f.SeqHi); err != nil {
-			return fail("trace", fmt.Errorf("-seq %q: want lo-hi, as 0-99", *seqs))
+			return e.fail("trace", fmt.Errorf("-seq %q: want lo-hi, as 0-99", *seqs))
 		}
 	}
 	p, err := probe.StartBTF(f, *btfPath)
 	if err != nil {
-		return fail("trace", err)
+		return e.fail("trace", err)
 	}
 	defer p.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	ctx := e.ctx
 	var out io.Writer = os.Stdout
 	if *outPath != "" {
 		f, err := os.Create(*outPath)
 		if err != nil {
-			return fail("trace", err)
+			return e.fail("trace", err)
 		}
 		defer f.Close()
 		out = f
@@ -88,7 +93,7 @@ func runTrace(args []string) int {
 		}
 		return !drainStart.IsZero()
 	}
-	for *count == 0 || n < *count {
+	for *count == 0 || int64(n) < *count {
 		deadline := time.Now().Add(200 * time.Millisecond)
 		if draining() {
 			if time.Since(drainStart) > 30*time.Second {
@@ -104,7 +109,7 @@ func runTrace(args []string) int {
 			continue
 		}
 		if err != nil {
-			return fail("trace", err)
+			return e.fail("trace", err)
 		}
 		n++
 		switch e := ev.(type) {
@@ -127,7 +132,7 @@ func runTrace(args []string) int {
 	}
 	lost, err := p.Lost()
 	if err != nil {
-		return fail("trace", err)
+		return e.fail("trace", err)
 	}
 	if *asJSON {
 		_ = enc.Encode(map[string]any{"kind": "summary", "records": n, "lost": lost, "outcomes": outcomes})
