@@ -116,7 +116,6 @@ func newListenPrinter(w io.Writer, asJSON bool) *listenPrinter {
 	return &listenPrinter{w: w, json: asJSON, enc: json.NewEncoder(w)}
 }
 
-
 func (p *listenPrinter) message(m *connector.Message, src connector.Source) {
 	p.received++
 	t := time.Now()

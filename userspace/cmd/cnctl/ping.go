@@ -97,17 +97,17 @@ func runPing(e *env, args []string) int {
 
 // pinger is ping's loop, which cnctl bench also times.
 type pinger struct {
-	c                *connector.Conn
-	id               connector.ID
-	payload          []byte
-	count            int // 0: until ctx is done
-	interval         time.Duration
-	timeout          time.Duration
-	flood, quiet     bool
-	out              io.Writer
-	enc              *json.Encoder // JSON lines instead of text, if set
-	sent             int
-	st               rtt.Stats
+	c            *connector.Conn
+	id           connector.ID
+	payload      []byte
+	count        int // 0: until ctx is done
+	interval     time.Duration
+	timeout      time.Duration
+	flood, quiet bool
+	out          io.Writer
+	enc          *json.Encoder // JSON lines instead of text, if set
+	sent         int
+	st           rtt.Stats
 }
 
 // run sends requests until count is reached or ctx is done. It returns an
