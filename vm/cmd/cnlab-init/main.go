@@ -49,6 +49,8 @@ func main() {
 		os.Exit(builtin(os.Args[1], os.Args[2:]))
 	}
 	defer powerOff()
+	// Steps' commands are looked up on this PATH, as a shell would.
+	_ = os.Setenv("PATH", guestPath)
 	mountAll()
 	if hang, _ := os.ReadFile("/proc/cmdline"); strings.Contains(string(hang), "cnlab.hang=boot") {
 		// For the runner's own tests: an init that never reports in.
@@ -218,7 +220,7 @@ func runStep(r *results, s guest.Step, stop <-chan struct{}) {
 		argv = append([]string{"/init"}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append([]string{"PATH=/bin:/usr/bin", "HOME=/tmp", "TMPDIR=/tmp"}, s.Env...)
+	cmd.Env = append([]string{"PATH=" + guestPath, "HOME=/tmp", "TMPDIR=/tmp"}, s.Env...)
 	cmd.Dir = "/tmp"
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -234,6 +236,13 @@ func runStep(r *results, s guest.Step, stop <-chan struct{}) {
 			select {
 			case <-stop:
 				_ = cmd.Process.Signal(os.Interrupt)
+			case <-exited:
+				return
+			}
+			select {
+			case <-time.After(stopGrace):
+				r.errorf("step %s did not stop within %v of SIGINT; killed", s.Name, stopGrace)
+				_ = cmd.Process.Kill()
 			case <-exited:
 			}
 		}()
@@ -263,16 +272,37 @@ func runStep(r *results, s guest.Step, stop <-chan struct{}) {
 	}
 }
 
+// forwardLines sends a step's output a line at a time, as it comes. A line
+// longer than maxOutLine goes in pieces of that size, so that no line,
+// however long, stops the reading (and with it the step, blocked on a full
+// pipe).
 func forwardLines(r *results, step string, rd io.Reader) {
-	sc := bufio.NewScanner(rd)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		r.send(guest.Event{Type: guest.EventOut, Step: step, Line: strings.TrimRight(sc.Text(), "\r")})
-	}
-	if err := sc.Err(); err != nil {
-		r.errorf("step %s: read output: %v", step, err)
+	br := bufio.NewReaderSize(rd, maxOutLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			r.send(guest.Event{Type: guest.EventOut, Step: step, Line: strings.TrimRight(string(line), "\r\n")})
+		}
+		switch {
+		case err == nil, errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF), errors.Is(err, os.ErrClosed):
+			return
+		default:
+			r.errorf("step %s: read output: %v", step, err)
+			return
+		}
 	}
 }
+
+const (
+	// guestPath is where the guest's programs are.
+	guestPath = "/bin:/usr/bin:/sbin:/usr/sbin"
+	// maxOutLine is the longest piece of a step's output sent as one line.
+	maxOutLine = 64 << 10
+	// stopGrace is how long a step stopped with SIGINT has to exit.
+	stopGrace = 5 * time.Second
+)
 
 func powerOff() {
 	unix.Sync()
