@@ -7,17 +7,25 @@ export PATH := /usr/local/go/bin:$(PATH)
 # KERNEL names a kernel of scripts/kernels.conf; e2e-all and test run them all.
 KERNEL ?= 6.1
 KERNELS = $(shell awk '$$1 !~ /^\#/ && NF {print $$1}' scripts/kernels.conf)
+# Debian's prebuilt kernels; the others are built from source (make kernels).
+DEBIAN_KERNELS = $(shell awk '$$1 !~ /^\#/ && NF == 3 {print $$1}' scripts/kernels.conf)
 KVER = $(shell scripts/kernel-info release $(KERNEL))
+KPACKAGE = $(shell scripts/kernel-info package $(KERNEL))
 KIMAGE ?= /boot/vmlinuz-$(KVER)
 KDIR ?= /lib/modules/$(KVER)/build
+# Builds the kernels that come from source, or finds them in its cache.
+KERNELS_BIN = build/cnlab-kernels
 # Extra flags for the runner, e.g. VMFLAGS="-module-params ack_skew=1".
 VMFLAGS ?=
 CHECKPATCH = .cache/linux-source-6.1/scripts/checkpatch.pl
 # The runner is built, not go run, so that its exit code reaches the caller.
 RUNNER_BIN = build/cnlab-vm
-RUNNER = $(RUNNER_BIN) -kernel $(KIMAGE) -kdir $(KDIR)
+# For a kernel built from source, KPREP builds it (or finds it in the cache)
+# and the runner takes it from there.
+KPREP = $(if $(KPACKAGE),d=$$($(KERNELS_BIN) -print dir $(KERNEL)) || exit 3;,)
+RUNNER = $(RUNNER_BIN) $(if $(KPACKAGE),-kernel "$$d/bzImage" -kdir "$$d/build" -modules-dir "$$d/modules/lib/modules/$(KVER)",-kernel $(KIMAGE) -kdir $(KDIR))
 
-.PHONY: all setup setup-all setup-bpf generate modules e2e e2e-all bench test unit faults fuzz-long lint lint-go lint-c clean $(RUNNER_BIN)
+.PHONY: all setup setup-all setup-bpf generate modules e2e e2e-all bench test unit faults fuzz-long lint lint-go lint-c clean kernels $(RUNNER_BIN) $(KERNELS_BIN)
 
 all: modules
 
@@ -43,15 +51,24 @@ modules: setup
 $(RUNNER_BIN):
 	go build -o $@ ./vm/cmd/cnlab-vm
 
-e2e: setup $(RUNNER_BIN)
-	$(RUNNER) $(VMFLAGS)
+$(KERNELS_BIN):
+	go build -o $@ ./vm/cmd/cnlab-kernels
+
+# The kernels of scripts/kernels.conf built from Debian's linux-source
+# packages and kernels/*.config, into ~/.cache/cnlab/kernels (built once per
+# source version and config).
+kernels: setup-all $(KERNELS_BIN)
+	$(KERNELS_BIN)
+
+e2e: setup $(RUNNER_BIN) $(KERNELS_BIN)
+	$(KPREP) $(RUNNER) $(VMFLAGS)
 
 # Every kernel of scripts/kernels.conf, as many at once as the host has cores.
 e2e-all: setup-all $(RUNNER_BIN)
 	$(RUNNER_BIN) -matrix scripts/kernels.conf $(VMFLAGS)
 
-bench: setup $(RUNNER_BIN)
-	$(RUNNER) -bench $(VMFLAGS)
+bench: setup $(RUNNER_BIN) $(KERNELS_BIN)
+	$(KPREP) $(RUNNER) -bench $(VMFLAGS)
 
 test: lint unit e2e-all faults
 
@@ -85,7 +102,7 @@ lint-go: setup-all
 # The module must build warning-free with W=1 against every kernel of the
 # matrix, and pass checkpatch --strict.
 lint-c: setup-all
-	@for k in $(KERNELS); do \
+	@for k in $(DEBIAN_KERNELS); do \
 		rel=$$(scripts/kernel-info release $$k); out=build/lint/$$rel; \
 		rm -rf $$out && mkdir -p $$out && cp kmod/*.c kmod/*.h kmod/Kbuild $$out/ || exit 1; \
 		$(MAKE) -s -C /lib/modules/$$rel/build M=$(CURDIR)/$$out W=1 modules > $$out/build.log 2>&1 || \

@@ -2,7 +2,8 @@
 # setup.sh [KERNEL...]: install what cnlab needs on Debian bookworm: QEMU,
 # a C toolchain, the kernel source package (for checkpatch.pl and the KTAP
 # parser) and, for each named kernel of scripts/kernels.conf (default: all),
-# its image and headers at the pinned version. Idempotent: when everything is
+# its image and headers at the pinned version; for a kernel built from source
+# (make kernels) what builds it instead. Idempotent: when everything is
 # there already it prints one line and touches nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +26,15 @@ want=(qemu-system-x86 build-essential cpio kmod bc flex bison libelf-dev
 	xz-utils zstd python3 "linux-source-6.1=$source_version")
 backports=no
 [ $bpf = yes ] && want+=(clang-14 llvm-14 libbpf-dev)
+kbuild=no
 for k in "$@"; do
+	if [ -n "$("$here/kernel-info" package "$k")" ]; then
+		# Built from source by vm/cmd/cnlab-kernels: its build tools, and
+		# Debian's lcov for the module's coverage report.
+		[ $kbuild = no ] && want+=(libssl-dev dwarves lcov)
+		kbuild=yes
+		continue
+	fi
 	release=$("$here/kernel-info" release "$k")
 	version=$("$here/kernel-info" version "$k")
 	want+=("linux-image-$release=$version" "linux-headers-$release=$version")

@@ -106,6 +106,11 @@ func (c *Cache) build(ctx context.Context, k Kernel, tmp string) error {
 	if err := checkFragments(filepath.Join(src, "o", ".config"), append(k.Fragments, lv)); err != nil {
 		return err
 	}
+	// kernelrelease reads the local version from include/config/auto.conf,
+	// which syncconfig writes.
+	if err := run(ctx, src, logf, "make", "O=o", "syncconfig"); err != nil {
+		return failed("make syncconfig", err)
+	}
 	rel, err := c.output(ctx, src, "make", "-s", "O=o", "kernelrelease")
 	if err != nil {
 		return err

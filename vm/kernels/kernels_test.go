@@ -136,6 +136,7 @@ func (f *fakeKernel) run(ctx context.Context, dir string, out io.Writer, name st
 			}
 		}
 		return os.WriteFile(filepath.Join(o, ".config"), []byte(strings.Join(keep, "\n")), 0o644)
+	case cmd == "make O=o syncconfig":
 	case cmd == "make -s O=o kernelrelease":
 		vals, _, _ := readConfig(filepath.Join(o, ".config"))
 		fmt.Fprintln(out, f.version+strings.Trim(vals["CONFIG_LOCALVERSION"], `"`))

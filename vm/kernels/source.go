@@ -76,6 +76,9 @@ func (c *Cache) aptHas(ctx context.Context, k Kernel) error {
 	if _, err := os.Stat(c.Sources); err != nil {
 		return fmt.Errorf("apt sources list: %w", err)
 	}
+	if abs, err := filepath.Abs(c.Sources); err == nil {
+		c.Sources = abs // apt runs in /
+	}
 	for _, sub := range []string{"lists/partial", "cache/archives/partial"} {
 		if err := os.MkdirAll(filepath.Join(c.aptDir(), sub), 0o755); err != nil {
 			return err

@@ -1,0 +1,29 @@
+//go:build linux
+
+package main
+
+import "testing"
+
+func TestNameFrames(t *testing.T) {
+	syms := []ksym{
+		{addr: 0xffffffffc0201000, name: "cnlab_echo_cb", module: "cnlab"},
+		{addr: 0xffffffffc0202000, name: "cnlab_init", module: "cnlab"},
+	}
+	tests := []struct{ name, in, want string }{
+		{"a frame of the module", "    [<ffffffffc0202023>] 0xffffffffc0202023\n",
+			"    [<ffffffffc0202023>] cnlab_init+0x23 [cnlab]\n"},
+		{"named already", "    [<ffffffff81234567>] kmalloc_trace+0x26/0x90\n",
+			"    [<ffffffff81234567>] kmalloc_trace+0x26/0x90\n"},
+		{"below every symbol", "    [<ffffffffc0100000>] 0xffffffffc0100000\n",
+			"    [<ffffffffc0100000>] 0xffffffffc0100000\n"},
+		{"far above the last", "    [<ffffffffc0402000>] 0xffffffffc0402000\n",
+			"    [<ffffffffc0402000>] 0xffffffffc0402000\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := nameFrames(tt.in, syms); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
