@@ -1,6 +1,9 @@
 package connector
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrTooBig is returned, before anything is sent, for a message whose
@@ -26,3 +29,7 @@ var (
 // the receive buffer (MSG_TRUNC): its end was lost, and with it the
 // messages it carried. The connection stays usable.
 var ErrTruncated = errors.New("datagram truncated: larger than the receive buffer")
+
+func truncated(n, size int) error {
+	return fmt.Errorf("%w: a datagram of %d bytes, more than the %d-byte buffer (MSG_TRUNC)", ErrTruncated, n, size)
+}

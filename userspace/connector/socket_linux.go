@@ -61,7 +61,7 @@ func Dial(cfg *Config) (*Conn, error) {
 func (c *Conn) kernelSocket() (*linuxSocket, error) {
 	s, ok := c.sock.(*linuxSocket)
 	if !ok {
-		return nil, fmt.Errorf("%w: not a kernel socket", errors.ErrUnsupported)
+		return nil, fmt.Errorf("%w: %w", errors.ErrUnsupported, errNotKernel)
 	}
 	if s.closed.Load() {
 		return nil, net.ErrClosed
@@ -285,7 +285,7 @@ func (s *linuxSocket) received(n int, b []byte, from *unix.RawSockaddrNetlink, e
 		return Source{}, false, err
 	}
 	if n > len(b) {
-		return Source{}, false, fmt.Errorf("%w: a datagram of %d bytes, more than the %d-byte buffer (MSG_TRUNC)", ErrTruncated, n, len(b))
+		return Source{}, false, truncated(n, len(b))
 	}
 	if from == nil {
 		return Source{}, false, nil
