@@ -87,7 +87,7 @@ func runListen(e *env, args []string) int {
 		case errors.Is(err, connector.ErrOverrun):
 			out.overrun()
 			continue
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
 			out.summary()
 			return 0
 		case err != nil:

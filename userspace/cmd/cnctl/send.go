@@ -75,7 +75,7 @@ func runSend(e *env, args []string) int {
 			p.overrun()
 			continue
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 			break
 		}
 		if err != nil {

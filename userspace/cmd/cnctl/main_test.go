@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/connector/cntest"
+)
+
+// cnctl runs cnctl with args against k (nil: a dial fails the test) and
+// returns its exit code, stdout and stderr.
+func cnctl(t *testing.T, k *cntest.Kernel, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	dial := func(cfg *connector.Config) (*connector.Conn, error) {
+		t.Errorf("cnctl %s dialed", strings.Join(args, " "))
+		return nil, errors.New("no dialing in this test")
+	}
+	if k != nil {
+		dial = k.Dial
+	}
+	code := run(&env{stdout: &out, stderr: &errOut, dial: dial, ctx: t.Context()}, args)
+	return code, out.String(), errOut.String()
+}
+
+// TestHelp: cnctl -h, help and help <command> print usage and exit 0, and
+// -h on each command lists all its flags without dialing.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"help", "ping"}} {
+		code, out, _ := cnctl(t, nil, args...)
+		if code != 0 || !strings.Contains(out, "usage: cnctl") {
+			t.Errorf("cnctl %s: exit %d, stdout %q; want usage and exit 0", strings.Join(args, " "), code, out)
+		}
+	}
+	common := []string{"-ctl-id", "-json", "-timeout"}
+	flags := map[string][]string{
+		"ping":              {"-c", "-s", "-i", "-W", "-id", "-f", "-q", "-json"},
+		"listen":            {"-g", "-rcvbuf", "-force", "-c", "-timeout", "-json"},
+		"send":              {"-id", "-data", "-s", "-seq", "-ack", "-wait", "-json"},
+		"bench":             {"-n", "-s", "-rounds", "-ref", "-id", "-W", "-probes"},
+		"ctl":               {"-id", "-json", "-timeout", "stats", "burst", "timer-start", "timer-stop", "register", "unregister", "echo-mode"},
+		"stats":             common,
+		"trace":             {"-id", "-port", "-g", "-seq", "-c", "-timeout", "-json", "-btf", "-o"},
+		"ctl stats":         common,
+		"ctl burst":         append([]string{"-g", "-port", "-n", "-s"}, common...),
+		"ctl timer-start":   append([]string{"-g", "-period"}, common...),
+		"ctl timer-stop":    common,
+		"ctl register":      append([]string{"-id"}, common...),
+		"ctl unregister":    append([]string{"-id"}, common...),
+		"ctl echo-mode":     append([]string{"-mode", "-count", "-delay"}, common...),
+		"help ctl":          {"-id", "-json", "-timeout"},
+		"help listen":       {"-g", "-rcvbuf"},
+		"ctl -json stats":   common,
+		"ctl -id 1:2 burst": {"-g"},
+	}
+	for cmd, want := range flags {
+		args := strings.Fields(cmd)
+		if args[0] != "help" {
+			args = append(args, "-h")
+		}
+		code, out, _ := cnctl(t, nil, args...)
+		if code != 0 {
+			t.Errorf("cnctl %s -h: exit %d, want 0", cmd, code)
+		}
+		for _, f := range want {
+			if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(f) + `\b`).MatchString(out) {
+				t.Errorf("cnctl %s -h does not list %s:\n%s", cmd, f, out)
+			}
+		}
+	}
+}
+
+// TestBadFlags: an out-of-range or stray value is one line on stderr and
+// exit 2, before anything is dialed.
+func TestBadFlags(t *testing.T) {
+	tests := [][]string{
+		{"bench", "-s", "-1"},
+		{"bench", "-n", "0"},
+		{"bench", "-rounds", "-2"},
+		{"ping", "-c", "-3"},
+		{"ping", "-s", "16365"},
+		{"ping", "-i", "-1"},
+		{"ping", "-W", "0"},
+		{"ping", "-i", "fast"},
+		{"ping", "14:0x456", "extra"},
+		{"ping", "nonsense"},
+		{"listen", "-c", "-1", "-g", "20"},
+		{"listen", "-g", "20", "-rcvbuf", "-5"},
+		{"listen", "-g", "27"},
+		{"listen", "-g", "20", "stray"},
+		{"send", "-seq", "4294967297"},
+		{"send", "-ack", "-1"},
+		{"send", "-s", "16365"},
+		{"ctl", "burst", "-g", "20", "-n", "-1"},
+		{"ctl", "burst", "-g", "20", "-s", "3"},
+		{"ctl", "burst", "-g", "20", "-port", "5"},
+		{"ctl", "timer-start", "-g", "0"},
+		{"ctl", "timer-start", "-g", "20", "-period", "0.0001"},
+		{"ctl", "echo-mode", "-count", "4294967296"},
+		{"ctl", "echo-mode", "-mode", "loud"},
+		{"ctl", "register", "-id", "14"},
+		{"ctl", "stats", "stray"},
+		{"ctl", "-timeout", "0", "stats"},
+		{"ctl", "nosuchop"},
+		{"trace", "-c", "-1"},
+		{"nosuchcommand"},
+	}
+	for _, args := range tests {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			code, out, errOut := cnctl(t, nil, args...)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2; stdout %q, stderr %q", code, out, errOut)
+			}
+			first, _, _ := strings.Cut(errOut, "\n")
+			if !strings.HasPrefix(first, "cnctl") || len(first) > 160 {
+				t.Fatalf("stderr's first line %q: want one short line naming cnctl", first)
+			}
+		})
+	}
+}
+
+// TestWithoutModule: each command that talks to the module says that no
+// callback answered within its timeout, and does not exit 0.
+func TestWithoutModule(t *testing.T) {
+	const hint = "no callback on 14:0x456: is the cnlab module loaded?"
+	tests := []struct {
+		args []string
+		hint string
+		code int
+	}{
+		{[]string{"ping", "-c", "2", "-i", "0", "-W", "0.05"}, hint, 1},
+		{[]string{"bench", "-n", "10", "-rounds", "1", "-W", "50ms"}, hint, 2},
+		{[]string{"ctl", "-timeout", "50ms", "stats"}, "no callback on 14:0x4c0: is the cnlab module loaded?", 2},
+		{[]string{"stats", "-json", "-timeout", "50ms"}, "no callback on 14:0x4c0: is the cnlab module loaded?", 2},
+		{[]string{"send", "-wait", "50ms"}, hint, 0},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			start := time.Now()
+			code, out, errOut := cnctl(t, cntest.New(nil), tt.args...)
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("took %v", d)
+			}
+			if code != tt.code || !strings.Contains(out+errOut, tt.hint) {
+				t.Fatalf("exit %d, want %d, saying %q; stdout %q, stderr %q", code, tt.code, tt.hint, out, errOut)
+			}
+		})
+	}
+}
+
+func TestPing(t *testing.T) {
+	k := cntest.New(nil)
+	k.LoadModule()
+	code, out, errOut := cnctl(t, k, "ping", "-c", "3", "-i", "0.001", "14:0x456")
+	if code != 0 || !strings.Contains(out, "3 requests transmitted, 3 received, 0% loss") || strings.Count(out, "bytes from 14:0x456") != 3 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = cnctl(t, k, "ping", "-c", "4", "-f")
+	if code != 0 || !strings.HasPrefix(out, "PING 14:0x456: 56 data bytes\n"+strings.Repeat(".\b \b", 4)) {
+		t.Fatalf("ping -f: exit %d\n%q", code, out)
+	}
+}
+
+// jsonLines decodes each line of out into a map.
+func jsonLines(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not a JSON line: %q: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// keys returns m's keys, and those of the objects in it, as a.b, sorted.
+// Maps keyed by data (send_errors, dests) are listed by their own name.
+func keys(m map[string]any, prefix string) []string {
+	var ks []string
+	for k, v := range m {
+		ks = append(ks, prefix+k)
+		if sub, ok := v.(map[string]any); ok && k != "send_errors" && k != "dests" {
+			ks = append(ks, keys(sub, prefix+k+".")...)
+		}
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// TestJSONSchema pins each command's JSON lines: their field names (snake
+// case) and their times (RFC 3339 with a date and a zone).
+func TestJSONSchema(t *testing.T) {
+	k := cntest.New(nil)
+	mod := k.LoadModule()
+	mod.Stats.Send_errors[11] = 2
+	mod.Stats.Dests[20].Sent = 2
+
+	type want struct {
+		event string // the "event" or "op" field's value
+		keys  string
+	}
+	check := func(t *testing.T, out string, wants []want) {
+		t.Helper()
+		lines := jsonLines(t, out)
+		if len(lines) != len(wants) {
+			t.Fatalf("%d JSON lines, want %d:\n%s", len(lines), len(wants), out)
+		}
+		for i, l := range lines {
+			got := keys(l, "")
+			if strings.Join(got, " ") != wants[i].keys {
+				t.Errorf("line %d: fields\n  %s\nwant\n  %s", i+1, strings.Join(got, " "), wants[i].keys)
+			}
+			for _, key := range got {
+				for _, part := range strings.Split(key, ".") {
+					if !snakeCase.MatchString(part) {
+						t.Errorf("line %d: field %q is not snake_case", i+1, key)
+					}
+				}
+			}
+			if ev, _ := l["event"].(string); ev != wants[i].event {
+				if op, _ := l["op"].(string); op != wants[i].event {
+					t.Errorf("line %d: event/op %q, %q; want %q", i+1, ev, op, wants[i].event)
+				}
+			}
+			ts, _ := l["time"].(string)
+			if tm, err := time.Parse(time.RFC3339Nano, ts); err != nil || time.Since(tm) > time.Minute || !strings.Contains(ts, "T") {
+				t.Errorf("line %d: time %q is not RFC 3339 of now: %v", i+1, ts, err)
+			}
+		}
+	}
+
+	t.Run("ping", func(t *testing.T) {
+		_, out, _ := cnctl(t, k, "ping", "-c", "1", "-json")
+		check(t, out, []want{
+			{"reply", "ack event id len rtt_ms seq time"},
+			{"summary", "elapsed_ms event id loss_percent received rtt_avg_ms rtt_max_ms rtt_mdev_ms rtt_min_ms time transmitted"},
+		})
+	})
+	t.Run("stats", func(t *testing.T) {
+		_, out, _ := cnctl(t, k, "stats", "-json")
+		check(t, out, []want{{"stats", "module_id ok op stats stats.allocs stats.control stats.control.invalid stats.control.received stats.control.refused " +
+			"stats.dests stats.echo stats.echo.invalid stats.echo.received stats.echo.replied stats.extra_received stats.frees stats.held " +
+			"stats.notifications stats.send_errors stats.timer_ticks time"}})
+		var r struct {
+			Stats struct {
+				SendErrors map[string]uint64    `json:"send_errors"`
+				Dests      map[string]destStats `json:"dests"`
+			} `json:"stats"`
+		}
+		_ = json.Unmarshal([]byte(out), &r)
+		if r.Stats.SendErrors["EAGAIN"] != 2 || r.Stats.Dests["group 20"].Sent != 2 {
+			t.Errorf("counters by name: %s", out)
+		}
+	})
+	t.Run("ctl burst", func(t *testing.T) {
+		_, out, _ := cnctl(t, k, "ctl", "burst", "-g", "20", "-n", "2", "-json")
+		check(t, out, []want{{"burst", "burst burst.count burst.failed burst.first_seq burst.ok module_id ok op time what"}})
+	})
+	t.Run("ctl error", func(t *testing.T) {
+		_, out, _ := cnctl(t, k, "ctl", "unregister", "-id", "14:0x999", "-json")
+		check(t, out, []want{{"unregister", "error module_id ok op time"}})
+	})
+	t.Run("send", func(t *testing.T) {
+		_, out, _ := cnctl(t, k, "send", "-data", "hi", "-seq", "5", "-wait", "50ms", "-json")
+		check(t, out, []want{
+			{"sent", "ack event group id len port seq time"},
+			{"message", "ack event group id len port seq time"},
+			{"summary", "event gaps missed overruns received time"},
+		})
+	})
+	t.Run("listen", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		go func() {
+			// Broadcast until the listener has joined and taken three,
+			// with a gap between the first and the others.
+			for seq := uint32(0); ctx.Err() == nil; seq++ {
+				if seq != 1 && seq != 2 {
+					k.Multicast(20, connectorMessage(seq))
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		_, out, _ := cnctl(t, k, "listen", "-g", "20", "-c", "2", "-json")
+		cancel()
+		lines := jsonLines(t, out)
+		// The first message may be any of the seqs; a gap needs seq 0
+		// then 3. Check the fields of what came.
+		for i, l := range lines[:len(lines)-1] {
+			got := strings.Join(keys(l, ""), " ")
+			if got != "ack event group id len port seq time what" && got != "ack event group id len missed port seq time what" {
+				t.Errorf("listen line %d: fields %s", i+1, got)
+			}
+			if m, ok := l["missed"].([]any); ok {
+				r := m[0].(map[string]any)
+				if !slices.Equal(keys(r, ""), []string{"count", "first", "last"}) {
+					t.Errorf("missed range fields %v", keys(r, ""))
+				}
+			}
+		}
+		check(t, strings.Join(strings.Split(strings.TrimSpace(out), "\n")[2:], "\n"), []want{{"summary", "event gaps missed overruns received time"}})
+	})
+}
+
+func connectorMessage(seq uint32) connector.Message {
+	return connector.Message{ID: connector.ID{Idx: 14, Val: 0x4c1}, Seq: seq, Data: make([]byte, 16)}
+}
