@@ -25,7 +25,7 @@ RUNNER_BIN = build/cnlab-vm
 KPREP = $(if $(KPACKAGE),d=$$($(KERNELS_BIN) -print dir $(KERNEL)) || exit 3;,)
 RUNNER = $(RUNNER_BIN) $(if $(KPACKAGE),-kernel "$$d/bzImage" -kdir "$$d/build" -modules-dir "$$d/modules/lib/modules/$(KVER)",-kernel $(KIMAGE) -kdir $(KDIR))
 
-.PHONY: all setup setup-all setup-bpf generate modules e2e e2e-all bench test unit faults fuzz-long lint lint-go lint-c clean kernels $(RUNNER_BIN) $(KERNELS_BIN)
+.PHONY: all setup setup-all setup-bpf generate modules e2e e2e-all bench test unit faults fuzz-long lint lint-go lint-c mutation mutants clean kernels $(RUNNER_BIN) $(KERNELS_BIN)
 
 all: modules
 
@@ -115,6 +115,16 @@ lint-c: setup-all
 	@# The compat header exists to test LINUX_VERSION_CODE, which checkpatch
 	@# discourages for in-tree code and mistakes for a constant on the left.
 	$(CHECKPATCH) --no-tree --strict --terse --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f kmod/cnlab_compat.h
+
+# On demand, not in make test. Mutation testing of the host-tested Go
+# packages with gremlins: efficacy and mutator coverage per package.
+mutation: setup-all
+	scripts/mutation.sh
+
+# Each mutant of the module (mutants/*.patch, a plausible bug apiece) built
+# in a copy against KERNEL and run through the suites: which spec kills it.
+mutants: setup $(RUNNER_BIN)
+	KERNEL=$(KERNEL) VMFLAGS="$(VMFLAGS)" scripts/mutants.sh
 
 clean:
 	rm -rf build

@@ -137,8 +137,13 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 				r := rand.New(rand.NewPCG(s, uint64(w)))
 				c := dial(nil)
 				var local [fuzzKinds]uint64
-				for i := 0; i < *fuzzCount/workers; i++ {
-					seq := uint32(i)
+				n := *fuzzCount / workers
+				// Each worker's seqs cross a quarter of the seq space:
+				// the wrap from 2^32-1 to 0, 2^30, 2^31 (the sign bit)
+				// and 3*2^30.
+				first := uint32(w)<<30 - uint32(n/2)
+				for i := 0; i < n; i++ {
+					seq := first + uint32(i)
 					kind, b := fuzzMessage(r, seq, c.PortID())
 					if err := c.WriteRaw(b); err != nil {
 						if kind == fuzzValid {
@@ -315,10 +320,11 @@ func (m *ctlModel) generate(r *rand.Rand) (uint32, []byte) {
 	}
 	switch {
 	case op == wire.OpBurst && n == sizeofBurst:
-		put(0, r.Uint32N(wire.Groups+2))                                    // group
-		put(4, r.Uint32N(2)*r.Uint32())                                     // portid, 0 half the time
-		binary.NativeEndian.PutUint32(args[8:], r.Uint32N(64))              // count
-		binary.NativeEndian.PutUint32(args[12:], r.Uint32N(wire.MaxData+2)) // size
+		put(0, r.Uint32N(wire.Groups+2))                       // group
+		put(4, r.Uint32N(2)*r.Uint32())                        // portid, 0 half the time
+		binary.NativeEndian.PutUint32(args[8:], r.Uint32N(64)) // count
+		sizes := []uint32{wire.SizeofBcast - 1, wire.SizeofBcast, wire.MaxData, wire.MaxData + 1, r.Uint32N(wire.MaxData + 2)}
+		binary.NativeEndian.PutUint32(args[12:], sizes[r.IntN(len(sizes))]) // size, on both sides of its bounds
 	case op == wire.OpTimerStart && n == sizeofTimer:
 		put(0, r.Uint32N(wire.Groups+2))                           // group
 		binary.NativeEndian.PutUint32(args[4:], 1+r.Uint32N(1000)) // period

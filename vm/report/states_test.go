@@ -156,3 +156,48 @@ func TestPrint(t *testing.T) {
 		t.Errorf("Print wrote\n%q\nwant\n%q", b.String(), want)
 	}
 }
+
+// The KTAP, line for line: the plan counts the suites and the verdict, a
+// suite passes only when none of its specs failed, a failure without a
+// location has no "at" line, and the verdict's reason is one line.
+func TestKTAPExact(t *testing.T) {
+	suites := []Suite{
+		{Name: "all pass", Specs: []Spec{{Name: "a", State: Passed}, {Name: "b # 2", State: Skipped, Message: "why\nnot"}}},
+		{Name: "one fails", Specs: []Spec{{Name: "c", State: Failed, Message: "went\nwrong"}}},
+	}
+	var b bytes.Buffer
+	if err := WriteKTAP(&b, "6.1", suites, Verdict{Reason: "Oops # at\nboot"}); err != nil {
+		t.Fatal(err)
+	}
+	want := `KTAP version 1
+# cnlab results on 6.1
+1..3
+    KTAP version 1
+    # Subtest: all pass
+    1..2
+    ok 1 a
+    ok 2 b No. 2 # SKIP why not
+ok 1 all pass
+    KTAP version 1
+    # Subtest: one fails
+    1..1
+    # went
+    # wrong
+    not ok 1 c
+not ok 2 one fails
+# Oops No. at boot
+not ok 3 kernel
+`
+	if b.String() != want {
+		t.Errorf("KTAP\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// JUnit's message attribute is the first line of a message.
+func TestFirstLine(t *testing.T) {
+	for in, want := range map[string]string{"one": "one", "\n one\ntwo": "one", "a\nb\nc": "a", "": ""} {
+		if got := firstLine(in); got != want {
+			t.Errorf("firstLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
