@@ -91,16 +91,20 @@ func Run(ctx context.Context, o *Options) (int, error) {
 		}
 	}
 	host := describeHost(o)
-	if len(problems) > 0 {
-		err := fmt.Errorf("nothing was booted:\n%s", strings.Join(problems, "\n"))
+	// refuse ends a run before any kernel booted, each kernel's results
+	// saying why, so that nothing of an earlier run passes for this one's.
+	refuse := func(code int, err error) (int, error) {
 		for _, t := range ts {
 			if t.Release != "" {
-				r := &kernelResult{t: t, src: o.Src, dir: filepath.Join(o.Src, "build", t.Release), code: ExitInfra, err: err, host: host, seed: o.Seed}
+				r := &kernelResult{t: t, src: o.Src, dir: filepath.Join(o.Src, "build", t.Release), code: code, err: err, host: host, seed: o.Seed}
 				startClean(r.dir)
 				writeResults(r, report.Verdict{Reason: "could not run: " + err.Error()})
 			}
 		}
-		return ExitInfra, err
+		return code, err
+	}
+	if len(problems) > 0 {
+		return refuse(ExitInfra, fmt.Errorf("nothing was booted:\n%s", strings.Join(problems, "\n")))
 	}
 
 	sh := &shared{o: o, host: host}
@@ -109,9 +113,9 @@ func Run(ctx context.Context, o *Options) (int, error) {
 		return err
 	}); err != nil {
 		if ctx.Err() != nil {
-			return ExitInterrupted, fmt.Errorf("interrupted while building the guest's programs")
+			return refuse(ExitInterrupted, errors.New("interrupted while building the guest's programs"))
 		}
-		return ExitInfra, err
+		return refuse(ExitInfra, err)
 	}
 	ncpu := runtime.NumCPU()
 	jobs := o.Jobs

@@ -226,6 +226,7 @@ func runStep(r *results, s guest.Step, stop <-chan struct{}) {
 	if err := cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()
+		code = 127 // as a shell says "command not found"
 		r.errorf("step %s: start %s: %v", s.Name, argv[0], err)
 		return
 	}
