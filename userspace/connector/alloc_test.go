@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"context"
 	"encoding/binary"
 	"testing"
 	"time"
@@ -53,6 +54,22 @@ func BenchmarkRequestInto(b *testing.B) {
 	var reply Message
 	for b.Loop() {
 		if err := c.RequestInto(b.Context(), req, &reply); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRequestIntoWithTimeout is the loop a careful caller writes: a
+// context.WithTimeout per request.
+func BenchmarkRequestIntoWithTimeout(b *testing.B) {
+	c := newConn(&echoSocket{last: make([]byte, 0, 256)})
+	req := &Message{ID: echoID, Data: make([]byte, 64)}
+	var reply Message
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.RequestInto(ctx, req, &reply)
+		cancel()
+		if err != nil {
 			b.Fatal(err)
 		}
 	}

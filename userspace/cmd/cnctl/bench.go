@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +44,8 @@ func runBench(e *env, args []string) int {
 	idFlag := fs.String("id", control.DefaultEchoID.String(), "echo id, as idx:val")
 	timeout := time.Second
 	fs.Var(seconds{&timeout}, "W", "wait this long for each reply, in seconds or as a duration")
+	parts := fs.Bool("parts", false, "also time the parts of a request's cost alone: time.Now, context.WithTimeout and its cancel")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Go rounds to this file (-: base64 on stdout, for a guest)")
 	withProbes := fs.Bool("probes", false, "also measure the Go client with the eBPF probes attached and read, against without, in alternating rounds")
 	if code, done := e.parse(fs, args); done {
 		return code
@@ -80,9 +86,21 @@ func runBench(e *env, args []string) int {
 		refClient = &benchClient{name: "C", round: func(k int) (float64, error) { return refRound(*ref, k, int(*size), id) }}
 		clients = append([]*benchClient{refClient}, clients...)
 	}
+	var profile bytes.Buffer
+	if *cpuProfile != "" {
+		if err := pprof.StartCPUProfile(&profile); err != nil {
+			return e.fail("bench", err)
+		}
+	}
 	for r := 0; r < int(*rounds); r++ {
 		for _, cl := range clients {
+			if cl == refClient && *cpuProfile != "" {
+				pprof.StopCPUProfile()
+			}
 			ns, err := cl.round(int(*n))
+			if cl == refClient && *cpuProfile != "" {
+				_ = pprof.StartCPUProfile(&profile)
+			}
 			if err != nil {
 				return e.fail("bench", fmt.Errorf("%s: %w", cl.name, explain(err, id, timeout)))
 			}
@@ -90,6 +108,12 @@ func runBench(e *env, args []string) int {
 		}
 	}
 
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+		if err := writeProfile(e.stdout, *cpuProfile, profile.Bytes()); err != nil {
+			return e.fail("bench", err)
+		}
+	}
 	w := e.stdout
 	fmt.Fprintf(w, "echo round trip to %s, %d-byte payload, %d rounds of %d, clients alternating\n", id, *size, *rounds, *n)
 	fmt.Fprintf(w, "%-28s %10s %10s %10s  %s\n", "client", "median ns", "min ns", "max ns", "x C (median of per-round ratios, min-max)")
@@ -107,12 +131,52 @@ func runBench(e *env, args []string) int {
 		}
 		fmt.Fprintln(w)
 	}
+	if *parts {
+		benchParts(w, int(*n), int(*rounds))
+	}
 	if *withProbes {
 		if err := benchProbes(w, c, id, payload, int(*n), int(*rounds)); err != nil {
 			return e.fail("bench", err)
 		}
 	}
 	return 0
+}
+
+// benchParts times, alone, what a request with a per-request timeout adds
+// to RequestInto.
+func benchParts(w io.Writer, n, rounds int) {
+	parts := []struct {
+		name string
+		f    func()
+	}{
+		{"time.Now", func() { _ = time.Now() }},
+		{"context.WithTimeout+cancel", func() {
+			_, cancel := context.WithTimeout(context.Background(), time.Second)
+			cancel()
+		}},
+	}
+	fmt.Fprintf(w, "\nparts, alone, %d rounds of %d\n", rounds, n)
+	for _, p := range parts {
+		var ns []float64
+		for r := 0; r < rounds; r++ {
+			start := time.Now()
+			for i := 0; i < n; i++ {
+				p.f()
+			}
+			ns = append(ns, float64(time.Since(start).Nanoseconds())/float64(n))
+		}
+		fmt.Fprintf(w, "%-28s %10.0f %10.0f %10.0f\n", p.name, median(ns), slices.Min(ns), slices.Max(ns))
+	}
+}
+
+// writeProfile writes a CPU profile to path, or with path "-" as one line of
+// base64 on w, to be cut out of a guest's log.
+func writeProfile(w io.Writer, path string, b []byte) error {
+	if path != "-" {
+		return os.WriteFile(path, b, 0o644)
+	}
+	_, err := fmt.Fprintf(w, "cpuprofile-base64: %s\n", base64.StdEncoding.EncodeToString(b))
+	return err
 }
 
 // timedRounds does n round trips with RequestInto, each with its own
