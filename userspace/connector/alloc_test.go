@@ -46,6 +46,14 @@ func TestRequestDoesNotAllocate(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("RequestInto allocates %.1f times per call, want 0", allocs)
 	}
+	allocs = testing.AllocsPerRun(1000, func() {
+		if err := c.RequestIntoDeadline(t.Context(), req, &reply, time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("RequestIntoDeadline allocates %.1f times per call, want 0", allocs)
+	}
 }
 
 func BenchmarkRequestInto(b *testing.B) {
@@ -70,6 +78,17 @@ func BenchmarkRequestIntoWithTimeout(b *testing.B) {
 		err := c.RequestInto(ctx, req, &reply)
 		cancel()
 		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRequestIntoDeadline(b *testing.B) {
+	c := newConn(&echoSocket{last: make([]byte, 0, 256)})
+	req := &Message{ID: echoID, Data: make([]byte, 64)}
+	var reply Message
+	for b.Loop() {
+		if err := c.RequestIntoDeadline(b.Context(), req, &reply, time.Now().Add(time.Second)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -229,7 +229,7 @@ func (c *Conn) Receive(ctx context.Context) (Message, Source, error) {
 		c.dropped = 0
 		return Message{}, Source{}, fmt.Errorf("receive: %w: %d messages dropped while a Request waited, past the %d kept for Receive", ErrOverrun, n, maxBacklog)
 	}
-	src, d, err := c.next(ctx)
+	src, d, err := c.next(ctx, time.Time{})
 	if err != nil {
 		return Message{}, src, err
 	}
@@ -251,6 +251,21 @@ func (c *Conn) Request(ctx context.Context, req *Message) (Message, error) {
 // RequestInto is Request that decodes the reply into reply, reusing the
 // capacity of reply.Data: a loop of requests need not allocate.
 func (c *Conn) RequestInto(ctx context.Context, req *Message, reply *Message) error {
+	return c.requestInto(ctx, req, reply, time.Time{})
+}
+
+// RequestIntoDeadline is RequestInto that also gives up at deadline, as
+// with a context.WithDeadline(ctx, deadline), but without making a context
+// and a timer for each request: the deadline is armed only if the reply
+// has not arrived by the time the send returns, which for a connector
+// callback it usually has. A request that misses the deadline returns an
+// error that is context.DeadlineExceeded. A loop of requests that each
+// need a timeout (ping) spends less on its timeouts than on the requests.
+func (c *Conn) RequestIntoDeadline(ctx context.Context, req *Message, reply *Message, deadline time.Time) error {
+	return c.requestInto(ctx, req, reply, deadline)
+}
+
+func (c *Conn) requestInto(ctx context.Context, req *Message, reply *Message, deadline time.Time) error {
 	c.recvMu.Lock()
 	defer c.recvMu.Unlock()
 
@@ -263,7 +278,7 @@ func (c *Conn) RequestInto(ctx context.Context, req *Message, reply *Message) er
 		if err != nil {
 			return err
 		}
-		return c.awaitReply(ctx, req, reply)
+		return c.awaitReply(ctx, req, reply, deadline)
 	}
 
 	// The fast path: the callback has usually replied inside the send,
@@ -290,7 +305,7 @@ func (c *Conn) RequestInto(ctx context.Context, req *Message, reply *Message) er
 	case rerr != syscall.EAGAIN:
 		c.pendingErr = wrapReadErr(rerr)
 	}
-	return c.awaitReply(ctx, req, reply)
+	return c.awaitReply(ctx, req, reply, deadline)
 }
 
 // takeReply decodes dgram into reply if it is one message, from the kernel,
@@ -324,11 +339,11 @@ func takeReply(dgram []byte, src Source, addr bool, req *Message, reply *Message
 
 // awaitReply reads until the reply to req arrives, keeping every other
 // message for Receive.
-func (c *Conn) awaitReply(ctx context.Context, req *Message, reply *Message) error {
+func (c *Conn) awaitReply(ctx context.Context, req *Message, reply *Message, deadline time.Time) error {
 	overrun := false
 	var wrongAck *uint32 // kept to explain a missing reply
 	for {
-		src, d, err := c.next(ctx)
+		src, d, err := c.next(ctx, deadline)
 		if errors.Is(err, ErrOverrun) || errors.Is(err, ErrMalformed) {
 			// Neither ends the wait: the reply may still be queued
 			// behind an overflow or another sender's garbage. Both
@@ -386,14 +401,14 @@ type decoded struct {
 // next returns the next message from the socket, reading a datagram when the
 // last one is used up. A malformed message is returned as an error, and the
 // rest of its datagram is dropped with it since its framing is lost.
-func (c *Conn) next(ctx context.Context) (Source, decoded, error) {
+func (c *Conn) next(ctx context.Context, deadline time.Time) (Source, decoded, error) {
 	for {
 		if err := c.pendingErr; err != nil {
 			c.pendingErr = nil
 			return Source{}, decoded{}, err
 		}
 		if len(c.rest) == 0 {
-			n, src, addr, err := c.read(ctx)
+			n, src, addr, err := c.read(ctx, deadline)
 			if err != nil {
 				return Source{}, decoded{}, err
 			}
@@ -435,8 +450,9 @@ func (c *Conn) next(ctx context.Context) (Source, decoded, error) {
 // connector callback has usually queued its reply before send returned, and
 // only then arms ctx's deadline and cancellation and waits. As in
 // mdlayher/socket, it waits for a cancellation's callback to finish before
-// it clears the deadline, so that no deadline outlives the call.
-func (c *Conn) read(ctx context.Context) (int, Source, bool, error) {
+// it clears the deadline, so that no deadline outlives the call. A nonzero
+// deadline bounds the wait as ctx's deadline does.
+func (c *Conn) read(ctx context.Context, deadline time.Time) (int, Source, bool, error) {
 	n, src, addr, err := c.sock.read(c.rbuf, false)
 	if err != syscall.EAGAIN {
 		return n, src, addr, wrapReadErr(err)
@@ -444,19 +460,29 @@ func (c *Conn) read(ctx context.Context) (int, Source, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, Source{}, false, err
 	}
-	if ctx.Done() != nil {
-		if d, ok := ctx.Deadline(); ok {
-			if err := c.sock.setReadDeadline(d); err != nil {
-				return 0, Source{}, false, wrapReadErr(err)
-			}
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		return 0, Source{}, false, context.DeadlineExceeded
+	}
+	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
+		deadline = d
+	}
+	if !deadline.IsZero() {
+		if err := c.sock.setReadDeadline(deadline); err != nil {
+			return 0, Source{}, false, wrapReadErr(err)
 		}
-		fired := make(chan struct{})
-		stop := context.AfterFunc(ctx, func() {
+	}
+	var stop func() bool
+	var fired chan struct{}
+	if ctx.Done() != nil {
+		fired = make(chan struct{})
+		stop = context.AfterFunc(ctx, func() {
 			_ = c.sock.setReadDeadline(time.Unix(1, 0))
 			close(fired)
 		})
+	}
+	if stop != nil || !deadline.IsZero() {
 		defer func() {
-			if !stop() {
+			if stop != nil && !stop() {
 				<-fired
 			}
 			_ = c.sock.setReadDeadline(time.Time{})

@@ -24,7 +24,8 @@ const benchSynopsis = `bench [-n count] [-s size] [-rounds r] [-ref path] [-W ti
 
 Times the echo round trip in alternating rounds: the C reference client
 (-ref), the Go client's RequestInto without and with a per-request
-context.WithTimeout, and cnctl ping's own loop as a flood (ping -i 0 -q),
+context.WithTimeout, RequestIntoDeadline with a deadline per request,
+and cnctl ping's own loop as a flood (ping -i 0 -q),
 and prints each beside C. Run it in a guest with the module loaded.`
 
 // benchClient is one way of doing round trips that bench times.
@@ -79,6 +80,7 @@ func runBench(e *env, args []string) int {
 	clients := []*benchClient{
 		{name: "Go RequestInto", round: func(k int) (float64, error) { return goRounds(c, id, payload, k) }},
 		{name: "Go RequestInto, WithTimeout", round: func(k int) (float64, error) { return timedRounds(c, id, payload, k, timeout) }},
+		{name: "Go RequestIntoDeadline", round: func(k int) (float64, error) { return deadlineRounds(c, id, payload, k, timeout) }},
 		{name: "cnctl ping -i 0 -q", round: func(k int) (float64, error) { return pingRound(e.ctx, c, id, payload, k, timeout) }},
 	}
 	var refClient *benchClient
@@ -192,6 +194,21 @@ func timedRounds(c *connector.Conn, id connector.ID, payload []byte, n int, time
 		err := c.RequestInto(rctx, &req, &reply)
 		cancel()
 		if err != nil {
+			return 0, err
+		}
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(n), nil
+}
+
+// deadlineRounds does n round trips with RequestIntoDeadline, each with its
+// own deadline, and returns ns per round trip.
+func deadlineRounds(c *connector.Conn, id connector.ID, payload []byte, n int, timeout time.Duration) (float64, error) {
+	ctx := context.Background()
+	req := connector.Message{ID: id, Data: payload}
+	var reply connector.Message
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if err := c.RequestIntoDeadline(ctx, &req, &reply, time.Now().Add(timeout)); err != nil {
 			return 0, err
 		}
 	}

@@ -135,11 +135,12 @@ func (p *pinger) run(ctx context.Context) error {
 		if p.flood && !p.quiet {
 			io.WriteString(p.out, ".")
 		}
+		// A deadline, not a context.WithTimeout per request: the
+		// reply is usually there when the send returns, and then no
+		// timer is made at all.
 		t0 := time.Now()
-		rctx, cancel := context.WithDeadline(ctx, t0.Add(p.timeout))
-		err := p.c.RequestInto(rctx, &req, &reply)
+		err := p.c.RequestIntoDeadline(ctx, &req, &reply, t0.Add(p.timeout))
 		d := time.Since(t0)
-		cancel()
 		p.sent++
 		switch {
 		case err == nil:
