@@ -25,7 +25,8 @@ type Module struct {
 // Step is one command run in the guest. Its output lines are sent back as
 // they come; the files named in Collect are sent back when it ends. A
 // command whose name starts with @ is one of /init's builtins: @sysrq KEY,
-// @sleep DURATION, @alloc MIB, @waitfile PATH TIMEOUT.
+// @sleep DURATION, @alloc MIB, @waitfile PATH TIMEOUT, @write PATH VALUE,
+// @insmod PATH [PARAM=VALUE ...], @print BYTES.
 type Step struct {
 	Name    string   `json:"name"`
 	Argv    []string `json:"argv"`

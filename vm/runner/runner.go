@@ -227,8 +227,11 @@ func runMatrix(ctx context.Context, sh *shared, ts []target, jobs int) ([]*kerne
 }
 
 func interruptedBeforeStart(sh *shared, t target) *kernelResult {
-	return &kernelResult{t: t, src: sh.o.Src, dir: filepath.Join(sh.o.Src, "build", t.Release), code: ExitInterrupted,
+	r := &kernelResult{t: t, src: sh.o.Src, dir: filepath.Join(sh.o.Src, "build", t.Release), code: ExitInterrupted,
 		err: errors.New("interrupted before it started"), host: sh.host, seed: sh.o.Seed}
+	startClean(r.dir)
+	writeResults(r, report.Verdict{Reason: "could not run: " + r.err.Error()})
+	return r
 }
 
 // startClean empties a kernel's result directory, so that nothing of an

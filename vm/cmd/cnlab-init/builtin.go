@@ -3,10 +3,14 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // builtin runs a command that the bare guest has no program for; steps name
@@ -73,8 +77,46 @@ func builtin(name string, args []string) int {
 		}
 		fmt.Fprintf(os.Stderr, "%s did not appear within %v\n", args[0], d)
 		return 1
+	case "@write":
+		// @write PATH VALUE: as echo VALUE > PATH, for sysctls and sysfs.
+		if len(args) != 2 {
+			return usageErr("@write PATH VALUE")
+		}
+		if err := os.WriteFile(args[0], []byte(args[1]), 0); err != nil {
+			return errExit(err)
+		}
+		return 0
+	case "@insmod":
+		// @insmod PATH [PARAM=VALUE ...]: load a module, as insmod.
+		if len(args) < 1 {
+			return usageErr("@insmod PATH [PARAM=VALUE ...]")
+		}
+		f, err := os.Open(args[0])
+		if err != nil {
+			return errExit(err)
+		}
+		defer f.Close()
+		if err := unix.FinitModule(int(f.Fd()), strings.Join(args[1:], " "), 0); err != nil {
+			return errExit(fmt.Errorf("load module %s: %w", args[0], err))
+		}
+		return 0
+	case "@print":
+		// @print BYTES: one line of that many bytes, for the results
+		// channel's tests.
+		if len(args) != 1 {
+			return usageErr("@print BYTES")
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil {
+			return errExit(err)
+		}
+		line := append(bytes.Repeat([]byte{'x'}, n), '\n')
+		if _, err := os.Stdout.Write(line); err != nil {
+			return errExit(err)
+		}
+		return 0
 	}
-	return usageErr("@sysrq KEY | @sleep DURATION | @alloc MIB | @waitfile PATH TIMEOUT")
+	return usageErr("@sysrq KEY | @sleep DURATION | @alloc MIB | @waitfile PATH TIMEOUT | @write PATH VALUE | @insmod PATH [PARAMS] | @print BYTES")
 }
 
 func usageErr(usage string) int {

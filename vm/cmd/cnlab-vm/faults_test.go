@@ -8,6 +8,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,25 +38,98 @@ func buildRunner(t *testing.T) string {
 	return bin
 }
 
+// faultModule builds the module that provokes kernel trouble on purpose
+// (testdata/cnlab_fault) against the faults' kernel, and returns the -add
+// argument that puts it in the guest.
+func faultModule(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"Kbuild", "cnlab_fault.c"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "cnlab_fault", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("make", "-C", faultKDIR, "M="+dir, "modules").CombinedOutput(); err != nil {
+		t.Fatalf("build the fault module: %v\n%s", err, out)
+	}
+	return filepath.Join(dir, "cnlab_fault.ko") + ":/lib/cnlab_fault.ko"
+}
+
+// faultKDIR is the build tree of faultKernel.
+var faultKDIR = "/lib/modules/6.1.0-56-amd64/build"
+
+// summaryOf reads the summary.json of the faults' kernel's last run.
+func summaryOf(t *testing.T, src string) runner.Summary {
+	t.Helper()
+	var s runner.Summary
+	b, err := os.ReadFile(filepath.Join(src, "build", "6.1.0-56-amd64", "summary.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &s)
+	}
+	if err != nil {
+		t.Fatalf("summary.json: %v", err)
+	}
+	return s
+}
+
 func TestFaults(t *testing.T) {
 	bin := buildRunner(t)
 	src, _ := filepath.Abs("../../..")
+	fault := faultModule(t)
+	// liveVerdict checks that the run ended soon after the kernel's
+	// report, not at a watchdog.
+	liveVerdict := func(t *testing.T, s runner.Summary) {
+		if s.TroubleSeconds == 0 {
+			t.Errorf("summary.json does not say when the trouble showed: %+v", s)
+		}
+		if d := s.Seconds - s.TroubleSeconds; d > 30 {
+			t.Errorf("the run ended %.1fs after the kernel's report, want within 30s", d)
+		}
+	}
 	tests := []struct {
 		name     string
 		args     []string
 		wantCode int
 		want     []string
+		check    func(t *testing.T, s runner.Summary)
 	}{
 		{"kernel panic", []string{"-exec", "@sysrq c"}, runner.ExitKernel,
-			[]string{"kernel failure", "the kernel logged a kernel panic", "sysrq triggered crash", symbolizedOrHint}},
+			[]string{"kernel failure", "the kernel logged a kernel panic", "sysrq triggered crash", symbolizedOrHint}, nil},
+		{"oops in a background step while the foreground hangs", []string{"-add", fault, "-exec-stop", "cnctl listen -g 21",
+			"-exec", "@insmod /lib/cnlab_fault.ko what=oops", "-exec", "@sleep 1h"}, runner.ExitKernel,
+			[]string{"the kernel reports trouble", "the kernel logged a BUG", "NULL pointer dereference"}, liveVerdict},
+		{"WARNING", []string{"-add", fault, "-exec", "@insmod /lib/cnlab_fault.ko what=warn", "-exec", "@sleep 1h"}, runner.ExitKernel,
+			[]string{"the kernel logged a WARNING", "a warning, on purpose"}, liveVerdict},
+		{"WARNING under -strict panics", []string{"-strict", "-add", fault, "-exec", "@insmod /lib/cnlab_fault.ko what=warn", "-exec", "@sleep 1h"}, runner.ExitKernel,
+			[]string{"the kernel logged a WARNING", "Kernel panic - not syncing"}, nil},
+		{"hung task", []string{"-add", fault, "-exec", "@write /proc/sys/kernel/hung_task_timeout_secs 2",
+			"-exec", "@insmod /lib/cnlab_fault.ko what=hung", "-exec", "@sleep 1h"}, runner.ExitKernel,
+			[]string{"the kernel logged a hung task", "cnlab_fault"}, liveVerdict},
+		{"soft lockup", []string{"-add", fault, "-exec", "@write /proc/sys/kernel/watchdog_thresh 1",
+			"-exec", "@insmod /lib/cnlab_fault.ko what=softlockup", "-exec", "@sleep 1h"}, runner.ExitKernel,
+			[]string{"the kernel logged a soft lockup"}, liveVerdict},
+		{"RCU stall", []string{"-add", fault, "-exec", "@write /proc/sys/kernel/watchdog_thresh 60",
+			"-exec", "@write /sys/module/rcupdate/parameters/rcu_cpu_stall_timeout 3",
+			"-exec", "@insmod /lib/cnlab_fault.ko what=rcu_stall", "-exec", "@sleep 1h"}, runner.ExitKernel,
+			[]string{"the kernel logged a RCU stall"}, liveVerdict},
 		{"guest hangs at boot", []string{"-append", "cnlab.hang=boot", "-boot-timeout", "20s"}, runner.ExitInfra,
-			[]string{"boot watchdog: the guest did not reach /init within 20s"}},
+			[]string{"boot watchdog: the guest did not reach /init within 20s"}, nil},
 		{"test binary hangs", []string{"-exec", "@sleep 1h", "-timeout", "10s"}, runner.ExitInfra,
-			[]string{"run watchdog: step exec1 did not finish within 10s"}},
+			[]string{"run watchdog: step exec1 did not finish within 10s"}, nil},
+		{"a step that says nothing", []string{"-exec", "@sleep 1h", "-silence-timeout", "10s"}, runner.ExitInfra,
+			[]string{"no-output watchdog: neither the console nor the results port said anything for 10s while step exec1 ran"}, nil},
 		{"module fails to load", []string{"-module-params", "echo_val=0x4c0"}, runner.ExitFailed,
-			[]string{"load module /lib/cnlab/cnlab.ko", "invalid argument", "echo and control ids are both"}},
+			[]string{"load module /lib/cnlab/cnlab.ko", "invalid argument", "echo and control ids are both"}, nil},
 		{"guest runs out of memory", []string{"-memory", "256M", "-exec", "@alloc 1024"}, runner.ExitKernel,
-			[]string{"the kernel logged a out of memory", "Out of memory: Killed process"}},
+			[]string{"the kernel logged a out of memory", "Out of memory: Killed process"}, nil},
+		{"a step's line of 5 MB", []string{"-exec", "@print 5000000", "-exec", "cnctl stats"}, runner.ExitPassed,
+			[]string{"passed on 6.1.0-56-amd64"}, nil},
+		{"a bundle that cannot be written keeps the run's code", []string{"-exec", "@sysrq c", "-bundle", "/nonexistent/dir/b.tgz"}, runner.ExitKernel,
+			[]string{"could not write the bundle /nonexistent/dir/b.tgz", "the exit code is still the run's own"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,10 +159,146 @@ func TestFaults(t *testing.T) {
 					t.Errorf("output lacks %q", w)
 				}
 			}
+			if tt.check != nil {
+				tt.check(t, summaryOf(t, src))
+			}
 			if t.Failed() {
+				if len(out) > 64<<10 {
+					out = out[len(out)-64<<10:]
+				}
 				t.Logf("output:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestModuleDoesNotBuild breaks the module in a copy of the source tree:
+// exit 4, apart from the runs that could not be done.
+func TestModuleDoesNotBuild(t *testing.T) {
+	bin := buildRunner(t)
+	src, _ := filepath.Abs("../../..")
+	copyDir := t.TempDir()
+	if out, err := exec.Command("sh", "-c", "git -C "+src+" ls-files -z --cached --others --exclude-standard | (cd "+src+" && xargs -0 cp --parents -t "+copyDir+" 2>/dev/null); true").CombinedOutput(); err != nil {
+		t.Fatalf("copy the source: %v\n%s", err, out)
+	}
+	cs, _ := filepath.Glob(filepath.Join(copyDir, "kmod", "*.c"))
+	if len(cs) == 0 {
+		t.Fatal("no module source in the copy")
+	}
+	f, err := os.OpenFile(cs[0], os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, "#error broken on purpose by the faults test")
+	f.Close()
+	out, err := exec.Command(bin, "-src", copyDir, "-kernel", faultKernel, "-accel", "tcg", "-exec", "cnctl stats").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != runner.ExitBuild {
+		t.Errorf("runner ended with %v, want exit code %d", err, runner.ExitBuild)
+	}
+	for _, w := range []string{"broken on purpose", "module does not build"} {
+		if !bytes.Contains(out, []byte(w)) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+// TestKilled kills the runner, and QEMU under it, as nothing should: the
+// runner's SIGKILL must take QEMU with it and leave no temporary file, and
+// QEMU's must end the run with exit 3, named.
+func TestKilled(t *testing.T) {
+	bin := buildRunner(t)
+	src, _ := filepath.Abs("../../..")
+	for _, victim := range []string{"runner", "qemu"} {
+		t.Run(victim, func(t *testing.T) {
+			tmp := t.TempDir()
+			cmd := exec.Command(bin, "-src", src, "-kernel", faultKernel, "-accel", "tcg", "-exec", "@sleep 1h")
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			qemu := waitForQEMU(t, cmd, &out)
+			if victim == "runner" {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				deadline := time.Now().Add(10 * time.Second)
+				for _, pid := range qemu {
+					for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+						time.Sleep(100 * time.Millisecond)
+					}
+					if syscall.Kill(pid, 0) == nil {
+						t.Errorf("QEMU (pid %d) still runs after its runner was killed", pid)
+						_ = syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+			} else {
+				for _, pid := range qemu {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+				err := cmd.Wait()
+				if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != runner.ExitInfra {
+					t.Errorf("runner ended with %v, want exit code %d", err, runner.ExitInfra)
+				}
+				if !strings.Contains(out.String(), "QEMU was killed by signal killed") {
+					t.Errorf("output does not say QEMU was killed:\n%s", out.String())
+				}
+			}
+			left, _ := filepath.Glob(filepath.Join(tmp, "*"))
+			if len(left) > 0 {
+				t.Errorf("temporary files left behind: %v", left)
+			}
+		})
+	}
+}
+
+// waitForQEMU waits until the runner has started QEMU and returns its pid.
+func waitForQEMU(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer) []int {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		if q := qemuChildren(cmd.Process.Pid); len(q) > 0 && strings.Contains(out.String(), "booting") {
+			time.Sleep(3 * time.Second)
+			return q
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	t.Fatalf("no QEMU under the runner; output:\n%s", out.String())
+	return nil
+}
+
+// TestMatrixInterrupt interrupts a matrix while its first kernel runs: the
+// others must not be built or booted.
+func TestMatrixInterrupt(t *testing.T) {
+	bin := buildRunner(t)
+	src, _ := filepath.Abs("../../..")
+	conf := filepath.Join(t.TempDir(), "kernels.conf")
+	if err := os.WriteFile(conf, []byte("6.1\t6.1.0-56-amd64\n6.12\t6.12.95+deb12-amd64\n6.12-rt\t6.12.95+deb12-rt-amd64\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-src", src, "-matrix", conf, "-jobs", "1", "-accel", "tcg", "-exec", "@sleep 1h")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForQEMU(t, cmd, &out)
+	start := time.Now()
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) // as a Ctrl-C at the terminal
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != runner.ExitInterrupted {
+		t.Errorf("runner ended with %v, want exit code %d", err, runner.ExitInterrupted)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the matrix took %v to stop", d)
+	}
+	if n := strings.Count(out.String(), "interrupted before it started"); n != 2 {
+		t.Errorf("%d kernels say they were interrupted before they started, want 2:\n%s", n, out.String())
+	}
+	if strings.Count(out.String(), "booting") != 1 {
+		t.Errorf("more than one kernel booted:\n%s", out.String())
 	}
 }
 
@@ -99,6 +310,7 @@ func TestInterrupt(t *testing.T) {
 	tmp := t.TempDir()
 	cmd := exec.Command(bin, "-src", src, "-kernel", faultKernel, "-accel", "tcg", "-exec", "@sleep 1h")
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -115,7 +327,8 @@ func TestInterrupt(t *testing.T) {
 		t.Fatalf("no QEMU under the runner to interrupt; output:\n%s", out.String())
 	}
 	start := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+	// A Ctrl-C at the terminal signals the whole process group.
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	err := cmd.Wait()
@@ -177,7 +390,7 @@ func TestBundleReplays(t *testing.T) {
 	dir := t.TempDir()
 	bundle := filepath.Join(dir, "bundle.tar.gz")
 	run := exec.Command(bin, "-src", src, "-kernel", faultKernel, "-accel", "tcg", "-labels", "echo", "-focus", "replies once",
-		"-module-params", "ack_skew=1", "-bundle", bundle)
+		"-module-params", "ack_skew=1", "-bundle", bundle, "-add", "/etc/hostname:/tmp/hostname")
 	out, err := run.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != runner.ExitFailed {
 		t.Fatalf("the failing run: %v, want exit %d\n%s", err, runner.ExitFailed, out)
@@ -187,7 +400,7 @@ func TestBundleReplays(t *testing.T) {
 	}
 	for _, f := range []string{"cmdline.txt", "revision.txt", "source.tar", "kernels.txt", "replay.sh",
 		"6.1.0-56-amd64/config", "6.1.0-56-amd64/console.log", "6.1.0-56-amd64/results.ktap", "6.1.0-56-amd64/module-build.log",
-		"6.1.0-56-amd64/probe-records.jsonl.gz"} {
+		"6.1.0-56-amd64/probe-records.jsonl.gz", "6.1.0-56-amd64/summary.json", "added/1-hostname"} {
 		if _, err := os.Stat(filepath.Join(dir, "cnlab-bundle", f)); err != nil {
 			t.Errorf("the bundle lacks %s", f)
 		}
