@@ -121,7 +121,7 @@ func TestJUnit(t *testing.T) {
 	if err := xml.Unmarshal(b.Bytes(), &got); err != nil {
 		t.Fatalf("not well-formed XML: %v\n%s", err, b.String())
 	}
-	if got.Tests != 4 || got.Failures != 1 || got.Skipped != 1 || got.Errors != 1 || len(got.Suites) != 2 {
+	if got.Tests != 4 || got.Failures != 1 || got.Disabled != 1 || got.Errors != 1 || len(got.Suites) != 2 {
 		t.Fatalf("totals: %+v", got)
 	}
 	s := got.Suites[0]

@@ -37,6 +37,8 @@ type Suite struct {
 	Name     string
 	Specs    []Spec
 	Duration time.Duration
+	// Ginkgo is the suite's own report, when it came from Ginkgo.
+	Ginkgo *types.Report
 }
 
 // Counts are the totals of a set of specs.
@@ -70,7 +72,7 @@ func Parse(b []byte) ([]Suite, error) {
 	}
 	var out []Suite
 	for _, r := range reports {
-		s := Suite{Name: r.SuiteDescription, Duration: r.RunTime}
+		s := Suite{Name: r.SuiteDescription, Duration: r.RunTime, Ginkgo: &r}
 		for _, sr := range r.SpecReports {
 			if sr.LeafNodeType != types.NodeTypeIt {
 				if sr.State.Is(types.SpecStateFailureStates) {
