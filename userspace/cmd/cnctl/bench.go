@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -47,6 +48,7 @@ func runBench(e *env, args []string) int {
 	fs.Var(seconds{&timeout}, "W", "wait this long for each reply, in seconds or as a duration")
 	parts := fs.Bool("parts", false, "also time the parts of a request's cost alone: time.Now, context.WithTimeout and its cancel")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Go rounds to this file (-: base64 on stdout, for a guest)")
+	profileRate := fs.Int("cpuprofile-rate", 100, "samples per second of -cpuprofile")
 	withProbes := fs.Bool("probes", false, "also measure the Go client with the eBPF probes attached and read, against without, in alternating rounds")
 	if code, done := e.parse(fs, args); done {
 		return code
@@ -90,6 +92,7 @@ func runBench(e *env, args []string) int {
 	}
 	var profile bytes.Buffer
 	if *cpuProfile != "" {
+		runtime.SetCPUProfileRate(*profileRate)
 		if err := pprof.StartCPUProfile(&profile); err != nil {
 			return e.fail("bench", err)
 		}
@@ -135,6 +138,9 @@ func runBench(e *env, args []string) int {
 	}
 	if *parts {
 		benchParts(w, int(*n), int(*rounds))
+		if err := benchRaw(w, id, int(*size), int(*n), int(*rounds)); err != nil {
+			return e.fail("bench", err)
+		}
 	}
 	if *withProbes {
 		if err := benchProbes(w, c, id, payload, int(*n), int(*rounds)); err != nil {
