@@ -104,6 +104,7 @@ func runBench(e *env, args []string) int {
 			}
 			ns, err := cl.round(int(*n))
 			if cl == refClient && *cpuProfile != "" {
+				runtime.SetCPUProfileRate(*profileRate)
 				_ = pprof.StartCPUProfile(&profile)
 			}
 			if err != nil {
