@@ -30,6 +30,7 @@ struct cnlab_counters {
 	atomic64_t notifications;
 	atomic64_t allocs;
 	atomic64_t frees;
+	atomic64_t held;
 	atomic64_t send_errors[CNLAB_ERRNO_SLOTS];
 	struct cnlab_dest_counters dests[CNLAB_GROUPS + 1];
 };
@@ -37,6 +38,12 @@ struct cnlab_counters {
 extern struct cnlab_counters cnlab_counters;
 extern int cnlab_ack_skew;
 extern u32 cnlab_idx;
+
+/* The hold_at test hook's places. */
+#define CNLAB_HOLD_CTL		1
+#define CNLAB_HOLD_ECHO_LATE	2
+#define CNLAB_HOLD_LATE_WORK	4
+void cnlab_hold(unsigned int where);
 
 /* cnlab_msg.c */
 bool cnlab_msg_len_ok(const struct cn_msg *msg);

@@ -101,6 +101,7 @@ void cnlab_ctl_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 		return;
 	}
 
+	cnlab_hold(CNLAB_HOLD_CTL);
 	switch (op) {
 	case CNLAB_OP_BURST:
 		status = cnlab_burst(args, &burst);

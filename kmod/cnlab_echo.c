@@ -65,6 +65,7 @@ static void cnlab_late_send(struct work_struct *work)
 	struct cnlab_late_reply *r =
 		container_of(to_delayed_work(work), struct cnlab_late_reply, work);
 
+	cnlab_hold(CNLAB_HOLD_LATE_WORK);
 	spin_lock(&cnlab_late_lock);
 	list_del(&r->node);
 	spin_unlock(&cnlab_late_lock);
@@ -127,6 +128,7 @@ void cnlab_echo_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 		msg->ack++;
 
 	if (mode == CNLAB_ECHO_DELAY) {
+		cnlab_hold(CNLAB_HOLD_ECHO_LATE);
 		if (cnlab_reply_late(msg, nsp->portid, delay_ms))
 			atomic64_inc(&cnlab_counters.send_errors[ENOMEM]);
 		return;

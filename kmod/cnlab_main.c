@@ -5,6 +5,8 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
+#include <linux/jiffies.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 
@@ -29,6 +31,23 @@ MODULE_PARM_DESC(ctl_val, "val of the control callback's id");
 int cnlab_ack_skew;
 module_param_named(ack_skew, cnlab_ack_skew, int, 0444);
 MODULE_PARM_DESC(ack_skew, "added to every echo reply's ack; nonzero breaks the echo on purpose, to prove that the suites notice (default 0)");
+
+static unsigned int hold_at;
+module_param(hold_at, uint, 0644);
+MODULE_PARM_DESC(hold_at, "test hook widening races on purpose: wait, until unloading starts or 10 s pass, 1: in control operations that change state, 2: before queueing a late reply, 4: in a late reply's work (default 0)");
+
+static bool cnlab_stopping;
+
+void cnlab_hold(unsigned int where)
+{
+	unsigned long end = jiffies + 10 * HZ;
+
+	if (!(READ_ONCE(hold_at) & where))
+		return;
+	atomic64_inc(&cnlab_counters.held);
+	while (!READ_ONCE(cnlab_stopping) && time_before(jiffies, end))
+		msleep(20);
+}
 
 /* The idx of every id cnlab sends from. */
 u32 cnlab_idx;
@@ -89,6 +108,7 @@ err_echo_init:
  */
 static void __exit cnlab_exit(void)
 {
+	WRITE_ONCE(cnlab_stopping, true);
 	cn_del_callback(&cnlab_ctl_id);
 	cnlab_notify(&cnlab_ctl_id, false);
 	cn_del_callback(&cnlab_echo_id);

@@ -140,6 +140,7 @@ void cnlab_stats_snapshot(struct cnlab_stats *out)
 	out->notifications = atomic64_read(&c->notifications);
 	out->allocs = atomic64_read(&c->allocs);
 	out->frees = atomic64_read(&c->frees);
+	out->held = atomic64_read(&c->held);
 	for (i = 0; i < CNLAB_ERRNO_SLOTS; i++)
 		out->send_errors[i] = atomic64_read(&c->send_errors[i]);
 	for (i = 0; i <= CNLAB_GROUPS; i++)

@@ -187,6 +187,7 @@ struct cnlab_stats {
 	__u64 notifications;
 	__u64 allocs;
 	__u64 frees;
+	__u64 held;		/* waits in the hold_at test hook */
 	__u64 send_errors[CNLAB_ERRNO_SLOTS];
 	struct cnlab_dest_stats dests[CNLAB_GROUPS + 1];
 };

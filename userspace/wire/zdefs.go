@@ -39,7 +39,7 @@ const (
 	SizeofCnMsg    = 0x14
 	SizeofCtlReq   = 0x8
 	SizeofCtlReply = 0x8
-	SizeofStats    = 0xa78
+	SizeofStats    = 0xa80
 	SizeofBcast    = 0x10
 	SizeofNotify   = 0x10
 )
@@ -79,6 +79,7 @@ type Stats struct {
 	Notifications  uint64
 	Allocs         uint64
 	Frees          uint64
+	Held           uint64
 	Send_errors    [135]uint64
 	Dests          [27]DestStats
 }
