@@ -1,0 +1,281 @@
+package e2e
+
+import (
+	"encoding/binary"
+	"flag"
+	"os/exec"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"golang.org/x/sys/unix"
+
+	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/control"
+	"github.com/cnlab/cnlab/userspace/wire"
+)
+
+var raceCycles = flag.Int("cnlab.race-cycles", 100, "unloads per scenario of the races specs")
+
+// Where the module's hold_at test hook waits, until unloading starts
+// (kmod/cnlab_main.c): it widens a window that is otherwise a few
+// instructions wide, so that every cycle hits it.
+const (
+	holdCtl      = "hold_at=1" // a control operation that changes state
+	holdEchoLate = "hold_at=2" // an echo request, before its late reply is queued
+	holdLateWork = "hold_at=4" // a late reply's work, before it sends
+)
+
+// lateBound is what the module may hold for late replies at most, in bytes.
+const lateBound = 64 * (16384 + 128)
+
+// raceGroup is the group the races' bursts and timers go to.
+const raceGroup = 21
+
+// unloadUnder loads the module with extra parameters, has scenario start
+// something that is still running in the module, unloads the module, and
+// calls what scenario returned to check how it ended; raceCycles times. The
+// module is loaded as it was when the spec ends. The counters restart with
+// every load, so these specs keep no ledger.
+func unloadUnder(extra string, scenario func(cycle int) (ended func())) {
+	GinkgoHelper()
+	params := moduleParams()
+	unloadModule()
+	loaded := false
+	DeferCleanup(func() {
+		if !loaded {
+			loadModule(params)
+		}
+	})
+	for i := 0; i < *raceCycles; i++ {
+		loadModule(params + " " + extra)
+		ended := scenario(i)
+		unloadModule()
+		ended()
+	}
+	loadModule(params)
+	loaded = true
+}
+
+// inBackground runs f in a goroutine and returns where its error arrives.
+func inBackground(f func() error) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		defer GinkgoRecover()
+		done <- f()
+	}()
+	return done
+}
+
+// held returns how often the loaded module's hold_at hook has waited.
+func held() uint64 { return stats().Held }
+
+// endsWith waits for the operation that done reports and checks its error.
+func endsWith(done <-chan error, want error, what string, cycle int) {
+	GinkgoHelper()
+	var err error
+	Eventually(done).WithTimeout(10*time.Second).Should(Receive(&err), "cycle %d: %s did not end", cycle, what)
+	if want == nil {
+		Expect(err).NotTo(HaveOccurred(), "cycle %d: %s", cycle, what)
+		return
+	}
+	Expect(err).To(MatchError(want), "cycle %d: %s", cycle, what)
+}
+
+var _ = Describe("Unloading the module while its callbacks run", Label("races"), func() {
+	It("waits for a burst in flight, which stops and says why", func() {
+		dial(&connector.Config{Groups: []uint32{raceGroup}})
+		c := ctl()
+		unloadUnder("", func(i int) func() {
+			done := inBackground(func() error {
+				_, err := c.Burst(timeout(2*time.Minute), wire.Burst{Group: raceGroup, Count: 1000000, Size: 16000})
+				return err
+			})
+			Eventually(func() uint64 { return stats().Dests[raceGroup].Sent }).Should(BeNumerically(">", 0), "cycle %d: the burst started", i)
+			return func() { endsWith(done, syscall.ESHUTDOWN, "the burst", i) }
+		})
+	})
+
+	It("refuses a REGISTER in flight, so that no id is left pointing at the unloaded module", func() {
+		c := ctl()
+		extra := connector.ID{Idx: wire.Idx, Val: 0x920}
+		sender := dial(nil)
+		unloadUnder(holdCtl, func(i int) func() {
+			done := inBackground(func() error { return c.Register(timeout(time.Minute), extra) })
+			Eventually(held).Should(Equal(uint64(1)), "cycle %d: the REGISTER is in the callback", i)
+			return func() {
+				// Had the id stayed registered, this would run freed code.
+				Expect(sender.Send(&connector.Message{ID: extra, Data: []byte("anyone?")})).To(Succeed())
+				endsWith(done, syscall.ESHUTDOWN, "the REGISTER", i)
+			}
+		})
+		Expect(c.Register(timeout(replyTimeout), extra)).To(Succeed(), "the id is free after the reloads")
+		Expect(c.Unregister(timeout(replyTimeout), extra)).To(Succeed())
+	})
+
+	It("refuses a TIMER_START in flight, so that no timer outlives the module", func() {
+		c := ctl()
+		unloadUnder(holdCtl, func(i int) func() {
+			done := inBackground(func() error { return c.TimerStart(timeout(time.Minute), raceGroup, time.Millisecond) })
+			Eventually(held).Should(Equal(uint64(1)), "cycle %d: the TIMER_START is in the callback", i)
+			return func() { endsWith(done, syscall.ESHUTDOWN, "the TIMER_START", i) }
+		})
+	})
+
+	// A late reply asked for while the module goes is sent at once.
+	It("sends a late reply asked for during the unload, rather than queueing it on a destroyed workqueue", func() {
+		c := ctl()
+		conn := dial(nil)
+		unloadUnder(holdEchoLate, func(i int) func() {
+			Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoDelay, 1, 50*time.Millisecond)).To(Succeed())
+			// The callback runs, and waits, inside this send.
+			done := inBackground(func() error { return conn.Send(&connector.Message{ID: echoID, Seq: uint32(i), Data: []byte("late")}) })
+			Eventually(held).Should(Equal(uint64(1)), "cycle %d: the request is in the echo callback", i)
+			return func() {
+				endsWith(done, nil, "the request's send", i)
+				expectReply(conn, uint32(i), i)
+			}
+		})
+	})
+
+	It("sends a late reply whose work is running at unload once, and frees it once", func() {
+		c := ctl()
+		conn := dial(nil)
+		unloadUnder(holdLateWork, func(i int) func() {
+			Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoDelay, 1, time.Millisecond)).To(Succeed())
+			Expect(conn.Send(&connector.Message{ID: echoID, Seq: uint32(i), Data: []byte("late")})).To(Succeed())
+			Eventually(held).Should(Equal(uint64(1)), "cycle %d: the late reply's work is running", i)
+			return func() {
+				expectReply(conn, uint32(i), i)
+				expectNothingMore(conn)
+			}
+		})
+	})
+})
+
+// expectReply waits for the echo reply to seq on c.
+func expectReply(c *connector.Conn, seq uint32, cycle int) {
+	GinkgoHelper()
+	m, _, err := c.Receive(timeout(replyTimeout))
+	Expect(err).NotTo(HaveOccurred(), "cycle %d: the late reply", cycle)
+	Expect(m.IsReplyTo(echoID, seq)).To(BeTrue(), "cycle %d: got %+v", cycle, m)
+}
+
+var _ = Describe("What the module's users can do to it", Label("races"), func() {
+	It("stops a burst whose sender is killed", func() {
+		dial(&connector.Config{Groups: []uint32{raceGroup}})
+		before := stats().Dests[raceGroup].Sent
+		cmd := exec.Command(*cnctlPath, "ctl", "-timeout", "120s", "burst", "-g", "21", "-n", "1000000", "-s", "16000")
+		Expect(cmd.Start()).To(Succeed())
+		exited := inBackground(cmd.Wait)
+		Eventually(func() uint64 { return stats().Dests[raceGroup].Sent }).Should(BeNumerically(">", before), "the burst started")
+		Expect(cmd.Process.Kill()).To(Succeed())
+		Eventually(exited).WithTimeout(5*time.Second).Should(Receive(), "the killed sender is gone")
+		// And the module sends nothing more for it.
+		sent := stats().Dests[raceGroup].Sent
+		Consistently(func() uint64 { return stats().Dests[raceGroup].Sent }).WithTimeout(quiet).Should(Equal(sent))
+	})
+
+	It("holds a bounded amount of memory for an unprivileged sender's late replies, whatever the admin set", func() {
+		c := ctl()
+		Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoDelay, 1000000, 10*time.Second)).To(Succeed())
+		DeferCleanup(func() {
+			Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoNormal, 0, 0)).To(Succeed())
+			// The late replies go, to a closed socket, and are freed.
+			Eventually(func() bool { st := stats(); return st.Allocs == st.Frees }).WithTimeout(30 * time.Second).Should(BeTrue())
+		})
+		slab := slabKB()
+		out, _ := asNobody("ping", "-q", "-c", "600", "-s", "16000", "-i", "0", "-W", "1ms")
+		Expect(out).To(ContainSubstring("600 requests transmitted"))
+		grown := (slabKB() - slab) * 1024
+		GinkgoWriter.Printf("slab grew by %d bytes with 600 late replies of 16,000 bytes pending\n", grown)
+		// What the kernel's slab shows, not what the module says of itself;
+		// a MiB of slack for the rest of the kernel.
+		Expect(grown).To(BeNumerically("<=", lateBound+1<<20), "slab growth in bytes")
+	})
+
+	It("builds the echo reply in its own buffer, so that others who see the request see it as sent", func() {
+		listener := dial(&connector.Config{Groups: []uint32{raceGroup}})
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM, unix.NETLINK_CONNECTOR)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(unix.Close, fd)
+		Expect(unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})).To(Succeed())
+		req := connector.Message{ID: echoID, Seq: 7, Data: []byte("as sent")}
+		b, err := req.MarshalBinary()
+		Expect(err).NotTo(HaveOccurred())
+		nl := binary.NativeEndian.AppendUint32(nil, uint32(wire.NlmsgHdrLen+len(b)))
+		nl = binary.NativeEndian.AppendUint16(nl, unix.NLMSG_DONE)
+		nl = append(nl, make([]byte, 10)...) // flags, seq, portid
+		nl = append(nl, b...)
+		// To the kernel and to the group at once: the group's listeners
+		// get a clone of the very skb the echo callback is given.
+		Expect(unix.Sendto(fd, nl, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1 << (raceGroup - 1)})).To(Succeed())
+
+		seen, src, err := listener.Receive(timeout(replyTimeout))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(src.Group()).To(Equal(uint32(raceGroup)))
+		Expect(seen.Seq).To(Equal(uint32(7)))
+		Expect(seen.Ack).To(BeZero(), "the listener's copy of the request: its ack as sent")
+
+		buf := make([]byte, 65536)
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		Expect(err).NotTo(HaveOccurred())
+		var reply connector.Message
+		Expect(reply.UnmarshalBinary(buf[wire.NlmsgHdrLen:n])).To(Succeed())
+		Expect(reply.IsReplyTo(echoID, 7)).To(BeTrue(), "the sender's reply: %+v", reply)
+	})
+})
+
+var _ = Describe("The module's counters and wire format", Label("races"), func() {
+	var l *ledger
+	withLedger(&l)
+
+	It("counts an invalid message to a further id as the further id's, not the echo id's", func() {
+		c := ctl()
+		extra := connector.ID{Idx: wire.Idx, Val: 0x921}
+		Expect(c.Register(timeout(replyTimeout), extra)).To(Succeed())
+		DeferCleanup(func() { Expect(c.Unregister(timeout(replyTimeout), extra)).To(Succeed()) })
+		before := stats()
+		bad := connector.Message{ID: extra, Data: make([]byte, 8)}
+		b, err := bad.MarshalBinary()
+		Expect(err).NotTo(HaveOccurred())
+		binary.NativeEndian.PutUint16(b[16:18], 1) // len says 1 byte; 8 follow
+		Expect(dial(nil).SendRaw(b)).To(Succeed())
+		Expect(stats().Extra_received - before.Extra_received).To(Equal(uint64(1)))
+		// The ledger checks that the echo id's invalid count did not move.
+	})
+
+	It("answers and counts an unknown control operation as invalid", func() {
+		before := stats()
+		status := ctlRaw(99, 0)
+		Expect(status).To(Equal(-int32(syscall.EOPNOTSUPP)))
+		Expect(stats().Ctl_invalid - before.Ctl_invalid).To(Equal(uint64(1)))
+	})
+
+	It("refuses a control request whose reserved field is not zero", func() {
+		Expect(ctlRaw(wire.OpGetStats, 1)).To(Equal(-int32(syscall.EINVAL)))
+	})
+
+	It("refuses an echo mode whose reserved field is not zero", func() {
+		args := binary.NativeEndian.AppendUint32(nil, wire.EchoNone)
+		args = binary.NativeEndian.AppendUint32(args, 1)
+		args = binary.NativeEndian.AppendUint32(args, 0)
+		args = binary.NativeEndian.AppendUint32(args, 1) // reserved
+		c := ctl()
+		DeferCleanup(func() { Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoNormal, 0, 0)).To(Succeed()) })
+		Expect(ctlRaw(wire.OpEchoMode, 0, args...)).To(Equal(-int32(syscall.EINVAL)))
+	})
+})
+
+// ctlRaw sends a control request as given and returns the reply's status.
+func ctlRaw(op, reserved uint32, args ...byte) int32 {
+	GinkgoHelper()
+	req := binary.NativeEndian.AppendUint32(nil, op)
+	req = binary.NativeEndian.AppendUint32(req, reserved)
+	req = append(req, args...)
+	reply, err := dial(nil).Request(timeout(replyTimeout), &connector.Message{ID: ctlID, Data: req})
+	Expect(err).NotTo(HaveOccurred(), "op %d", op)
+	Expect(len(reply.Data)).To(BeNumerically(">=", wire.SizeofCtlReply))
+	return int32(binary.NativeEndian.Uint32(reply.Data[4:8]))
+}
