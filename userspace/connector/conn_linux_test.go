@@ -210,3 +210,58 @@ func TestInterruptedReceiveIsRetried(t *testing.T) {
 		t.Fatalf("Receive with %d interrupted receives: seq %d, %v", interrupts, m.Seq, err)
 	}
 }
+
+// TestCancelledReceivesOnHost is the reproduction on real sockets:
+// Receives cancelled while datagrams arrive, each followed by a Receive
+// without a deadline, which must get its message.
+func TestCancelledReceivesOnHost(t *testing.T) {
+	c := dialHost(t, nil)
+	p := newPeer(t)
+	for i := 0; i < 300; i++ {
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() {
+			time.Sleep(time.Duration(i%7) * 50 * time.Microsecond)
+			cancel()
+		}()
+		go p.sendTo(t, c.PortID(), 0, Message{ID: echoID, Seq: 1})
+		if _, _, err := c.Receive(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("try %d: cancelled Receive: %v", i, err)
+		}
+		cancel()
+		go p.sendTo(t, c.PortID(), 0, Message{ID: echoID, Seq: 2})
+		for {
+			m, _, err := c.Receive(context.Background())
+			if err != nil {
+				t.Fatalf("try %d: Receive without a deadline after a cancelled one: %v", i, err)
+			}
+			if m.Seq == 2 {
+				break
+			}
+		}
+	}
+}
+
+// TestDeadlineOnHost: a Receive waits until its deadline and no longer,
+// and SyscallConn's Control reaches the socket.
+func TestDeadlineOnHost(t *testing.T) {
+	c := dialHost(t, nil)
+	start := time.Now()
+	if _, _, err := receiveWithin(t, c, 50*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Receive: err = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d < 50*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("Receive gave up after %v, want 50ms", d)
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var typ int
+	var serr error
+	if err := rc.Control(func(fd uintptr) { typ, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL) }); err != nil || serr != nil {
+		t.Fatalf("Control: %v, %v", err, serr)
+	}
+	if typ != unix.NETLINK_CONNECTOR {
+		t.Fatalf("SO_PROTOCOL = %d, want NETLINK_CONNECTOR", typ)
+	}
+}

@@ -6,12 +6,18 @@
 // message's len agrees with what arrived, so that nothing past a message's
 // end is ever read as its data.
 //
-// Conn dials with github.com/mdlayher/netlink, which does the socket's
-// set-up, options and groups, and then sends and receives on the socket
-// itself: a connector callback runs inside the sender's send(2), so a reply
-// is usually queued before send returns, and Request collects it with one
-// non-blocking receive, without allocating and without parking in the
-// runtime's poller. Only when the reply is not there yet does it wait.
+// Conn opens its socket itself and sends and receives on it with direct
+// system calls: a connector callback runs inside the sender's send(2), so a
+// reply is usually queued before send returns, and Request collects it with
+// one non-blocking receive, without allocating. The socket is not in the Go
+// runtime's poller (epoll), whose wake-up callback the kernel would
+// otherwise run for every datagram queued; only when the reply is not there
+// yet does a receive wait, in ppoll(2), which deadlines, cancellation and
+// Close interrupt. As in github.com/mdlayher/netlink, sending and receiving
+// have separate locks, and, as in github.com/mdlayher/socket, a context's
+// cancellation is bridged to a deadline that never outlives the call.
+//
+// Package cntest fakes the kernel for tests of code above a Conn.
 //
 // Request follows the genealogy rules of the kernel's
 // Documentation/driver-api/connector.rst: the reply to a request has the
