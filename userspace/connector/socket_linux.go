@@ -150,10 +150,13 @@ type linuxSocket struct {
 	pid  uint32
 	conn *Conn // whose locks guard fd's release
 
-	// fd and evfd are closed only by release, with both of the Conn's
-	// locks held; every call that uses them holds one, so none meets a
-	// closed or reused number.
-	fd, evfd int
+	// fd and the eventfds are closed only by release, with both of the
+	// Conn's locks held; every call that uses them holds one, so none
+	// meets a closed or reused number. Waits under the receive lock use
+	// evfd[0], those under the send lock evfd[1], so that neither drains
+	// the other's wake-up.
+	fd   int
+	evfd [2]int
 	closed   atomic.Bool
 	// deadline is the read deadline in Unix nanoseconds, 0 for none.
 	deadline atomic.Int64
@@ -188,12 +191,17 @@ func newLinuxSocket() (*linuxSocket, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("getsockname: a %T, not a netlink address", sa)
 	}
-	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		unix.Close(fd)
-		return nil, os.NewSyscallError("eventfd", err)
+	s := &linuxSocket{pid: nl.Pid, fd: fd}
+	for i := range s.evfd {
+		if s.evfd[i], err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+			for _, e := range s.evfd[:i] {
+				unix.Close(e)
+			}
+			unix.Close(fd)
+			return nil, os.NewSyscallError("eventfd", err)
+		}
 	}
-	return &linuxSocket{pid: nl.Pid, fd: fd, evfd: evfd}, nil
+	return s, nil
 }
 
 // control runs f on the socket's descriptor, with the Conn's send lock held
@@ -244,7 +252,7 @@ func (s *linuxSocket) write(b []byte) error {
 			return err
 		}
 		// A full send buffer: wait for room.
-		if err := s.wait(unix.POLLOUT); err != nil {
+		if err := s.wait(unix.POLLOUT, sendWaker); err != nil {
 			return err
 		}
 	}
@@ -283,7 +291,7 @@ func (s *linuxSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 	from := s.fromAddr()
 	n, err := recvfrom(uintptr(s.fd), b, from)
 	for wait && err == unix.EAGAIN {
-		if err = s.wait(unix.POLLIN); err != nil {
+		if err = s.wait(unix.POLLIN, recvWaker); err != nil {
 			return 0, Source{}, false, err
 		}
 		n, err = recvfrom(uintptr(s.fd), b, from)
@@ -305,9 +313,9 @@ func (s *linuxSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 // (net.ErrClosed). It may return early; the caller tries again. ppoll is an
 // ordinary system call, so the Go scheduler runs other goroutines
 // meanwhile.
-func (s *linuxSocket) wait(events int16) error {
+func (s *linuxSocket) wait(events int16, waker int) error {
 	var drain [8]byte
-	_, _ = unix.Read(s.evfd, drain[:])
+	_, _ = unix.Read(s.evfd[waker], drain[:])
 	// Whatever changes after these loads writes to evfd, which ends the
 	// ppoll below at once.
 	if s.closed.Load() {
@@ -322,7 +330,7 @@ func (s *linuxSocket) wait(events int16) error {
 		ts := unix.NsecToTimespec(left)
 		timeout = &ts
 	}
-	fds := [2]unix.PollFd{{Fd: int32(s.fd), Events: events}, {Fd: int32(s.evfd), Events: unix.POLLIN}}
+	fds := [2]unix.PollFd{{Fd: int32(s.fd), Events: events}, {Fd: int32(s.evfd[waker]), Events: unix.POLLIN}}
 	_, _, errno := unix.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), 2, uintptr(unsafe.Pointer(timeout)), 0, 0, 0)
 	if errno != 0 && errno != unix.EINTR {
 		return os.NewSyscallError("ppoll", errno)
@@ -330,10 +338,18 @@ func (s *linuxSocket) wait(events int16) error {
 	return nil
 }
 
-// kick wakes a wait.
+// Which of evfd a wait uses.
+const (
+	recvWaker = 0 // under the receive lock
+	sendWaker = 1 // under the send lock
+)
+
+// kick wakes every wait.
 func (s *linuxSocket) kick() {
 	one := [8]byte{1}
-	_, _ = unix.Write(s.evfd, one[:])
+	for _, e := range s.evfd {
+		_, _ = unix.Write(e, one[:])
+	}
 }
 
 func (s *linuxSocket) setReadDeadline(t time.Time) error {
@@ -366,8 +382,9 @@ func (s *linuxSocket) close() error {
 func (s *linuxSocket) release() {
 	if s.fd >= 0 {
 		unix.Close(s.fd)
-		unix.Close(s.evfd)
-		s.fd, s.evfd = -1, -1
+		unix.Close(s.evfd[0])
+		unix.Close(s.evfd[1])
+		s.fd, s.evfd = -1, [2]int{-1, -1}
 	}
 }
 
@@ -396,7 +413,7 @@ func (r rawConn) io(f func(fd uintptr) bool, events int16) error {
 		if f(uintptr(r.s.fd)) {
 			return nil
 		}
-		if err := r.s.wait(events); err != nil {
+		if err := r.s.wait(events, sendWaker); err != nil {
 			return err
 		}
 	}
