@@ -21,6 +21,15 @@ func execRun(ctx context.Context, dir string, out io.Writer, name string, args .
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
+	// What would change the kernel's build behind the cache key's back:
+	// the module's gcov switch, compiler flags, another output tree.
+	for _, e := range os.Environ() {
+		switch k, _, _ := strings.Cut(e, "="); k {
+		case "GCOV_PROFILE", "KCFLAGS", "KCPPFLAGS", "KAFLAGS", "O", "KBUILD_OUTPUT", "ARCH", "CROSS_COMPILE", "LLVM", "CC", "W", "C":
+		default:
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
 	cmd.WaitDelay = 5 * time.Second
 	return cmd.Run()
 }
