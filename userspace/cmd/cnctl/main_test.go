@@ -318,3 +318,28 @@ func TestJSONSchema(t *testing.T) {
 func connectorMessage(seq uint32) connector.Message {
 	return connector.Message{ID: connector.ID{Idx: 14, Val: 0x4c1}, Seq: seq, Data: make([]byte, 16)}
 }
+
+func TestCtlText(t *testing.T) {
+	k := cntest.New(nil)
+	mod := k.LoadModule()
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"stats"}, 0, "echo: received 0, replied 0, invalid 0"},
+		{[]string{"ctl", "burst", "-g", "20", "-n", "2"}, 0, "burst: 2 messages, seq 0 to 1: 0 sent, 2 failed"},
+		{[]string{"ctl", "timer-start", "-g", "21", "-period", "0.5"}, 0, "timer broadcasts to group 21 every 500ms"},
+		{[]string{"ctl", "register", "-id", "14:0x999"}, 0, "registered 14:0x999"},
+		{[]string{"ctl", "unregister", "-id", "14:0x998"}, 2, "refused: no such file or directory"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := cnctl(t, k, tt.args...)
+		if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+			t.Errorf("cnctl %s: exit %d, output %q%q; want exit %d and %q", strings.Join(tt.args, " "), code, out, errOut, tt.code, tt.want)
+		}
+	}
+	if mod.TimerGroup() != 21 {
+		t.Errorf("timer group %d, want 21", mod.TimerGroup())
+	}
+}
