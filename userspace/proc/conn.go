@@ -1,0 +1,345 @@
+package proc
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"syscall"
+	"time"
+
+	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/seqgap"
+)
+
+// ErrOverrun is connector.ErrOverrun: the socket's receive queue
+// overflowed (ENOBUFS) and the kernel dropped events meant for it.
+var ErrOverrun = connector.ErrOverrun
+
+// ErrGap is what a *GapError is: events of one CPU were missed.
+var ErrGap = errors.New("process events missed")
+
+// ErrNoAck is returned by Subscribe when the kernel did not answer. cn_proc
+// ignores, without an ack, requests from outside the initial user and pid
+// namespaces (cn_proc_mcast_ctl) and requests of a size it does not take,
+// and acks nothing while nobody listens.
+var ErrNoAck = errors.New("no ack from the process events connector")
+
+// GapError says that events sent on a CPU never arrived: their seqs are
+// missing between two that did.
+type GapError struct {
+	CPU  uint32
+	Seqs seqgap.Range
+}
+
+func (e *GapError) Error() string {
+	return fmt.Sprintf("cpu %d: missed seq %s (%d events)", e.CPU, e.Seqs, e.Seqs.Len())
+}
+
+// Is makes errors.Is(err, ErrGap) true.
+func (e *GapError) Is(target error) bool { return target == ErrGap }
+
+// Config tunes Listen.
+type Config struct {
+	// Events are the types to receive; 0 is All.
+	Events What
+	// ReadBuffer, if positive, sets SO_RCVBUF (SO_RCVBUFFORCE with
+	// ForceReadBuffer).
+	ReadBuffer      int
+	ForceReadBuffer bool
+	// AckTimeout bounds each wait for an ack; 0 is one second. The ack is
+	// queued before the request's send returns (the callback runs inside
+	// it), so it only matters when none comes.
+	AckTimeout time.Duration
+}
+
+// Stats counts what a Conn received.
+type Stats struct {
+	// Events counts the events Receive returned, by type.
+	Events map[What]uint64
+	// Acks counts acks, the Conn's own and other listeners'.
+	Acks uint64
+	// Filtered counts events dropped in the client because their type was
+	// not asked for (when the kernel does not filter, and while a kernel
+	// filter was being set up).
+	Filtered uint64
+	// Missed counts events in per-CPU gaps; Overruns the ENOBUFS the
+	// socket reported; Malformed the messages Decode refused.
+	Missed, Overruns, Malformed uint64
+}
+
+// item is a received event or an error to report in its place.
+type item struct {
+	ev  Event
+	err error
+}
+
+// Conn is a subscription to process events over a connector socket. It is
+// not safe for concurrent use.
+type Conn struct {
+	c          *connector.Conn
+	own        bool
+	ackTimeout time.Duration
+
+	subscribed   bool
+	mask         What
+	kernelFilter bool
+	// trackGaps is off when the kernel filters: filtered events use seqs
+	// too, so gaps say nothing.
+	trackGaps bool
+	gaps      seqgap.Tracker[uint32]
+
+	pending []item
+	stats   Stats
+}
+
+// New returns a Conn over c, which must have joined Group to receive
+// anything. Closing the Conn does not close c.
+func New(c *connector.Conn) *Conn {
+	return &Conn{c: c, ackTimeout: time.Second, trackGaps: true, mask: All, stats: Stats{Events: map[What]uint64{}}}
+}
+
+// Listen dials a connector socket in Group and subscribes to cfg.Events.
+// On 6.1 joining the group needs CAP_NET_ADMIN (the error says so).
+func Listen(ctx context.Context, cfg *Config) (*Conn, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	cc, err := connector.Dial(&connector.Config{Groups: []uint32{Group}, ReadBuffer: cfg.ReadBuffer, ForceReadBuffer: cfg.ForceReadBuffer})
+	if err != nil {
+		return nil, fmt.Errorf("listen for process events: %w", err)
+	}
+	c := New(cc)
+	c.own = true
+	if cfg.AckTimeout > 0 {
+		c.ackTimeout = cfg.AckTimeout
+	}
+	if err := c.Subscribe(ctx, cfg.Events); err != nil {
+		cc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Conn returns the connector connection under c.
+func (c *Conn) Conn() *connector.Conn { return c.c }
+
+// KernelFilter reports whether the kernel filters the events by type for
+// this socket (6.6 and later), rather than the client.
+func (c *Conn) KernelFilter() bool { return c.kernelFilter }
+
+// Stats returns the counts so far.
+func (c *Conn) Stats() Stats {
+	s := c.stats
+	s.Events = make(map[What]uint64, len(c.stats.Events))
+	for k, v := range c.stats.Events {
+		s.Events[k] = v
+	}
+	return s
+}
+
+// EncodeOp is the 4-byte request every kernel takes.
+func EncodeOp(op Op) []byte {
+	return binary.NativeEndian.AppendUint32(nil, uint32(op))
+}
+
+// EncodeInput is struct proc_input, the request of 6.6 and later.
+func EncodeInput(op Op, events What) []byte {
+	b := binary.NativeEndian.AppendUint32(nil, uint32(op))
+	return binary.NativeEndian.AppendUint32(b, uint32(events))
+}
+
+// Subscribe asks for events of the given types (0 is All). With All it
+// sends the 4-byte LISTEN every kernel takes. With fewer types it first
+// sends a struct proc_input for All: a kernel that acks it filters, and the
+// filter is then set with a second proc_input (whose ack the filter itself
+// keeps from this socket); a kernel that ignores it (before 6.6) gets the
+// 4-byte LISTEN, and the Conn filters. KernelFilter tells which.
+func (c *Conn) Subscribe(ctx context.Context, events What) error {
+	if events == None {
+		events = All
+	}
+	if events&^All != 0 {
+		return fmt.Errorf("subscribe: %w: %#x has bits the kernel does not know", ErrUnknownEvent, uint32(events&^All))
+	}
+	// Until the filter is set, everything arrives.
+	c.mask, c.kernelFilter, c.trackGaps = events, false, true
+	if events == All {
+		if err := c.request(ctx, EncodeOp(OpListen)); err != nil {
+			return fmt.Errorf("subscribe: %w", err)
+		}
+		c.subscribed = true
+		return nil
+	}
+	err := c.request(ctx, EncodeInput(OpListen, All))
+	if errors.Is(err, ErrNoAck) {
+		// 6.1 takes only the 4-byte op (cn_proc_mcast_ctl: msg->len
+		// != sizeof(*mc_op) returns).
+		if err := c.request(ctx, EncodeOp(OpListen)); err != nil {
+			return fmt.Errorf("subscribe: %w", err)
+		}
+		c.subscribed = true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	c.subscribed = true
+	if err := c.send(EncodeInput(OpListen, events)); err != nil {
+		return fmt.Errorf("subscribe: set the kernel's filter: %w", err)
+	}
+	c.kernelFilter, c.trackGaps = true, false
+	return nil
+}
+
+// Unsubscribe sends PROC_CN_MCAST_IGNORE. It does not wait for the ack:
+// 6.12 filters everything, its own ack included, from a socket that sent
+// IGNORE, and neither kernel acks when the last listener leaves. On 6.1
+// the socket, still in the group, goes on receiving events while others
+// listen.
+func (c *Conn) Unsubscribe() error {
+	if err := c.send(EncodeOp(OpIgnore)); err != nil {
+		return fmt.Errorf("unsubscribe: %w", err)
+	}
+	c.subscribed = false
+	return nil
+}
+
+// Close unsubscribes if subscribed (the kernel counts listeners, and a
+// socket closed without IGNORE stays counted) and closes the socket if
+// Listen opened it.
+func (c *Conn) Close() error {
+	var err error
+	if c.subscribed {
+		err = c.Unsubscribe()
+	}
+	if c.own {
+		if cerr := c.c.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+func (c *Conn) send(data []byte) error {
+	nonce := rand.Uint32()
+	return c.c.Send(&connector.Message{ID: ID, Seq: nonce, Ack: nonce, Data: data})
+}
+
+// request sends data and waits for its ack, which the kernel broadcasts
+// with ack = the request's ack + 1; everything else that arrives is kept for
+// Receive.
+func (c *Conn) request(ctx context.Context, data []byte) error {
+	nonce := rand.Uint32()
+	m := connector.Message{ID: ID, Seq: nonce, Ack: nonce, Data: data}
+	if err := c.c.Send(&m); err != nil {
+		return err
+	}
+	actx, cancel := context.WithTimeout(ctx, c.ackTimeout)
+	defer cancel()
+	for {
+		start := len(c.pending)
+		err := c.fill(actx)
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("%w within %s of a %d-byte request: cn_proc ignores requests from outside the initial user and pid namespaces, and %d-byte ones before 6.6", ErrNoAck, c.ackTimeout, len(data), SizeofInput)
+		}
+		if err != nil {
+			return err
+		}
+		for i := start; i < len(c.pending); i++ {
+			it := c.pending[i]
+			if it.err != nil || it.ev.What != None || it.ev.Ack != nonce+1 {
+				continue
+			}
+			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+			switch it.ev.Err {
+			case 0:
+				return nil
+			case syscall.EPERM:
+				return fmt.Errorf("the process events connector refused it: %w (before 6.6 subscribing needs CAP_NET_ADMIN in the initial user namespace)", it.ev.Err)
+			default:
+				return fmt.Errorf("the process events connector refused it: %w", it.ev.Err)
+			}
+		}
+	}
+}
+
+// fill reads one message from the socket into pending: its event, or the
+// error to report in its place, after a gap error if seqs were skipped. It
+// returns only the errors that end a wait: the context's, or the socket's.
+func (c *Conn) fill(ctx context.Context) error {
+	m, _, err := c.c.Receive(ctx)
+	switch {
+	case errors.Is(err, connector.ErrOverrun):
+		c.stats.Overruns++
+		c.pending = append(c.pending, item{err: err})
+		return nil
+	case errors.Is(err, connector.ErrMalformed):
+		c.stats.Malformed++
+		c.pending = append(c.pending, item{err: fmt.Errorf("%w: %w", ErrMalformed, err)})
+		return nil
+	case err != nil:
+		return err
+	}
+	e, err := Decode(m)
+	if err != nil {
+		c.stats.Malformed++
+		c.pending = append(c.pending, item{err: err})
+		return nil
+	}
+	if c.trackGaps {
+		if v, r := c.gaps.Observe(e.CPU, e.Seq); v == seqgap.Gap {
+			c.stats.Missed += r.Len()
+			c.pending = append(c.pending, item{err: &GapError{CPU: e.CPU, Seqs: r}})
+		}
+	}
+	c.pending = append(c.pending, item{ev: e})
+	return nil
+}
+
+// Wanted reports whether an event passes the filter mask, as the kernel's
+// cn_filter decides: every type with All, an exit with a nonzero code with
+// NonzeroExit, and the types in the mask.
+func Wanted(mask What, e *Event) bool {
+	switch {
+	case mask == All:
+		return true
+	case mask&NonzeroExit != 0 && e.What == Exit && e.ExitCode != 0:
+		return true
+	}
+	return mask&e.What != 0
+}
+
+// Receive returns the next event of the types subscribed to, waiting until
+// ctx is done. Acks are counted, not returned. An error that is ErrOverrun
+// (the kernel dropped events for this socket) or ErrGap (a *GapError:
+// which CPU's seqs were skipped) or ErrMalformed is reported in its place
+// in the stream, and the Conn stays usable.
+func (c *Conn) Receive(ctx context.Context) (Event, error) {
+	for {
+		if len(c.pending) == 0 {
+			if err := c.fill(ctx); err != nil {
+				return Event{}, err
+			}
+			continue
+		}
+		it := c.pending[0]
+		c.pending[0] = item{}
+		c.pending = c.pending[1:]
+		if it.err != nil {
+			return Event{}, it.err
+		}
+		e := it.ev
+		if e.What == None {
+			c.stats.Acks++
+			continue
+		}
+		if !Wanted(c.mask, &e) {
+			c.stats.Filtered++
+			continue
+		}
+		c.stats.Events[e.What]++
+		return e, nil
+	}
+}
