@@ -216,7 +216,7 @@ func (c *Cache) progress(name string, lines *lineCounter) func() {
 			if prev.Seconds > 0 {
 				msg += fmt.Sprintf(" (the last build took %s)", (time.Duration(prev.Seconds) * time.Second).Round(time.Second))
 			} else {
-				msg += " (first build: about 6 minutes on 2 cores for 6.1-debug)"
+				msg += " (no earlier build to compare with)"
 			}
 			c.printf("%s\n", msg)
 		}
