@@ -47,7 +47,11 @@ func ChooseAccel(ctx context.Context, mode, qemu, cacheFile string, probe KVMPro
 		return "tcg", "a KVM probe boot on this host hung (cached in " + cacheFile + "; delete it to probe again, or -accel kvm to force)", nil
 	}
 	works, err := probe(ctx)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
 	if err != nil {
+		// Not cached: an interrupted or failed probe says nothing of KVM.
 		return "", "", fmt.Errorf("KVM probe boot: %w", err)
 	}
 	cached.Key, cached.Works = key, works

@@ -58,6 +58,15 @@ func fakeQEMU(scenario string, args []string) int {
 		return hang()
 	case "silent":
 		return hang()
+	case "quiet-with-heartbeat":
+		// A step that prints nothing for longer than the silence
+		// timeout, in a guest whose /init is alive.
+		for i := 0; i < 15; i++ {
+			time.Sleep(200 * time.Millisecond)
+			send(guest.Event{Type: guest.EventHeartbeat})
+		}
+		send(guest.Event{Type: guest.EventExit, Step: "exec1", Code: 0})
+		send(guest.Event{Type: guest.EventDone})
 	case "killed":
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		return hang()
@@ -92,6 +101,7 @@ func TestBootVerdicts(t *testing.T) {
 		troubleHas string
 	}{
 		{"passes", 0, Passed, "", 10 * time.Second, ""},
+		{"quiet-with-heartbeat", 0, Passed, "", 10 * time.Second, ""},
 		{"oops", 0, KernelFailure, "the kernel logged a BUG: [    5.500000] BUG: unable to handle page fault", 5 * time.Second, "Oops: 0010"},
 		{"silent", 0, InfraFailure, "no-output watchdog: neither the console nor the results port said anything for 2s while step exec1 ran", 10 * time.Second, ""},
 		{"killed", 0, InfraFailure, "QEMU was killed by signal killed", 10 * time.Second, ""},
@@ -123,7 +133,7 @@ func TestBootVerdicts(t *testing.T) {
 				ConsoleLog:     filepath.Join(t.TempDir(), "console.log"),
 				Progress:       &progress,
 			}
-			if tt.scenario == "silent" {
+			if tt.scenario == "silent" || tt.scenario == "quiet-with-heartbeat" {
 				r.SilenceTimeout = 2 * time.Second
 			}
 			start := time.Now()
@@ -159,6 +169,7 @@ func TestResultsDecode(t *testing.T) {
 		b, _ := json.Marshal(guest.Event{Type: guest.EventOut, Step: step, Line: "x"})
 		return string(b) + "\n"
 	}
+	empty := len(ev("s")) - 1 // an event's length without its step name
 	long := `{"t":"out","step":"big","line":"` + strings.Repeat("y", 200) + "\"}\n"
 	tests := []struct {
 		name  string
@@ -168,14 +179,16 @@ func TestResultsDecode(t *testing.T) {
 	}{
 		{"plain", ev("a") + ev("b"), []string{"a", "b"}, ResultsStats{Events: 2}},
 		{"a line over the bound is skipped, and reading goes on", ev("a") + long + ev("b"), []string{"a", "b"}, ResultsStats{Events: 2, Dropped: 1}},
-		{"a line at the bound is kept", ev(strings.Repeat("s", 100)), []string{strings.Repeat("s", 100)}, ResultsStats{Events: 1}},
+		// 150 bytes and its newline; then 151.
+		{"a line at the bound is kept", ev(strings.Repeat("s", 151-empty)), []string{strings.Repeat("s", 151-empty)}, ResultsStats{Events: 1}},
+		{"a line one past the bound is not", ev(strings.Repeat("s", 152-empty)) + ev("b"), []string{"b"}, ResultsStats{Events: 1, Dropped: 1}},
 		{"garbage is counted", "noise\n" + ev("a") + "{\"t\":\n", []string{"a"}, ResultsStats{Events: 1, Corrupt: 2}},
 		{"blank lines are nothing", "\n\r\n" + ev("a"), []string{"a"}, ResultsStats{Events: 1}},
 		{"a last line without newline", strings.TrimSuffix(ev("a"), "\n"), []string{"a"}, ResultsStats{Events: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rd := &resultsReader{}
+			rd := &resultsReader{done: make(chan struct{})}
 			events := make(chan guest.Event, 16)
 			rd.decode(strings.NewReader(tt.input), events, 150)
 			close(events)

@@ -3,11 +3,14 @@ package vm
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // BuildModule builds kmod/ from the source tree src against the prepared
@@ -42,16 +45,38 @@ func BuildModule(ctx context.Context, src, kdir, outDir string) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("build module: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, "make", "-C", kdir, "M="+abs, "W=1", "modules")
+	cmd := groupCommand(ctx, "make", "-C", kdir, "M="+abs, "W=1", "modules")
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	runErr := cmd.Run()
 	logPath := filepath.Join(outDir, "build.log")
 	_ = os.WriteFile(logPath, log.Bytes(), 0o644)
+	var exitErr *exec.ExitError
+	if runErr != nil && ctx.Err() == nil && errors.As(runErr, &exitErr) {
+		return "", &ModuleBuildError{Err: fmt.Errorf("the module does not build against %s: %v (log: %s)\n%s", kdir, runErr, logPath, lastLines(log.String(), 20))}
+	}
 	if runErr != nil {
-		return "", fmt.Errorf("build module against %s: %v (log: %s)\n%s", kdir, runErr, logPath, lastLines(log.String(), 20))
+		return "", fmt.Errorf("build module against %s: %w (log: %s)", kdir, runErr, logPath)
 	}
 	return filepath.Join(outDir, "cnlab.ko"), nil
+}
+
+// ModuleBuildError is a module build that ran and failed: the source does
+// not build against that kernel (not a missing tool or tree).
+type ModuleBuildError struct{ Err error }
+
+func (e *ModuleBuildError) Error() string { return e.Err.Error() }
+func (e *ModuleBuildError) Unwrap() error { return e.Err }
+
+// groupCommand is a build command in a process group of its own: a Ctrl-C
+// at the terminal reaches the runner alone, and cancelling ctx kills the
+// whole build (make and its compilers), not make alone.
+func groupCommand(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
 }
 
 // GuestBinaries are the programs a guest runs, built for any kernel.
@@ -82,7 +107,7 @@ func BuildGuestBinaries(ctx context.Context, src, outDir string) (*GuestBinaries
 		{"gcc", "-O2", "-static", "-Wall", "-Wextra", "-o", g.EchoRef, "userspace/bench/cn_echo_ref.c"},
 	}
 	for _, s := range steps {
-		cmd := exec.CommandContext(ctx, s[0], s[1:]...)
+		cmd := groupCommand(ctx, s[0], s[1:]...)
 		cmd.Dir = src
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cnlab/cnlab/vm/guest"
 )
 
@@ -45,8 +47,14 @@ const (
 	// usually follows within a second, even under TCG.
 	DefaultGrace = 5 * time.Second
 	// DefaultSilenceTimeout ends a run that printed nothing at all, on
-	// the console or the results port, for that long.
-	DefaultSilenceTimeout = 10 * time.Minute
+	// the console or the results port, for that long. The guest's /init
+	// sends a heartbeat every guest.HeartbeatInterval while it runs, so
+	// silence means the guest is stuck, not that a step is quiet.
+	DefaultSilenceTimeout = 2 * time.Minute
+	// DefaultBootTimeout and DefaultRunTimeout are the watchdogs of a Run
+	// that sets none.
+	DefaultBootTimeout = 90 * time.Second
+	DefaultRunTimeout  = 30 * time.Minute
 )
 
 // Run is one boot of a Machine with a job.
@@ -108,12 +116,18 @@ const MaxResultsLine = 256 << 20
 // QEMU starts is an Outcome.
 func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 	start := time.Now()
-	grace, silence := r.Grace, r.SilenceTimeout
+	grace, silence, bootTimeout, runTimeout := r.Grace, r.SilenceTimeout, r.BootTimeout, r.RunTimeout
 	if grace <= 0 {
 		grace = DefaultGrace
 	}
 	if silence <= 0 {
 		silence = DefaultSilenceTimeout
+	}
+	if bootTimeout <= 0 {
+		bootTimeout = DefaultBootTimeout
+	}
+	if runTimeout <= 0 {
+		runTimeout = DefaultRunTimeout
 	}
 	// An abstract socket: nothing on the file system to leave behind,
 	// whatever ends the runner.
@@ -143,6 +157,8 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 	// Its own process group, so that a Ctrl-C at the terminal reaches the
 	// runner, which then stops QEMU, instead of killing QEMU first; and a
 	// parent-death signal, so that QEMU dies with a runner that is killed.
+	// (The kernel sends it when the thread that started QEMU exits: Boot
+	// must not run on a goroutine locked to its thread.)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("boot: start %s: %w (install it with make setup)", r.Machine.QEMU, err)
@@ -152,11 +168,12 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 	defer q.kill()
 
 	events := make(chan guest.Event, 256)
-	rd := &resultsReader{}
-	go rd.read(ln, events)
+	rd := &resultsReader{done: make(chan struct{})}
+	defer close(rd.done)
+	go rd.read(ln, cmd.Process.Pid, events)
 
 	out := &Outcome{}
-	bootTimer := time.NewTimer(r.BootTimeout)
+	bootTimer := time.NewTimer(bootTimeout)
 	defer bootTimer.Stop()
 	var runTimer, graceTimer <-chan time.Time
 	silenceTicker := time.NewTicker(time.Second)
@@ -164,7 +181,6 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 	lastEvent := time.Now()
 	// Steps may run side by side, so their events interleave.
 	stepIndex := map[string]int{}
-	running := "" // the step heard from last, for the watchdogs
 	step := func(name string) *StepResult {
 		i, ok := stepIndex[name]
 		if !ok {
@@ -172,14 +188,24 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 			stepIndex[name] = i
 			out.Steps = append(out.Steps, StepResult{Name: name, Code: -1, Files: map[string][]byte{}})
 		}
-		running = name
 		return &out.Steps[i]
 	}
+	// whatRuns names the steps started and not yet exited, for the
+	// watchdogs.
 	whatRuns := func() string {
-		if running != "" {
-			return "step " + running
+		var names []string
+		for _, s := range out.Steps {
+			if !s.Exited {
+				names = append(names, s.Name)
+			}
 		}
-		return "the job"
+		switch len(names) {
+		case 0:
+			return "the job"
+		case 1:
+			return "step " + names[0]
+		}
+		return "steps " + strings.Join(names, ", ")
 	}
 	finish := func(v Verdict, reason string) (*Outcome, error) {
 		out.Verdict, out.Reason = v, reason
@@ -206,9 +232,9 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 		case <-ctx.Done():
 			return finish(Interrupted, "interrupted: "+context.Cause(ctx).Error())
 		case <-bootTimer.C:
-			return finish(InfraFailure, fmt.Sprintf("boot watchdog: the guest did not reach /init within %v (accelerator %s)", r.BootTimeout, r.Machine.Accel))
+			return finish(InfraFailure, fmt.Sprintf("boot watchdog: the guest did not reach /init within %v (accelerator %s)", bootTimeout, r.Machine.Accel))
 		case <-runTimer:
-			return finish(InfraFailure, fmt.Sprintf("run watchdog: %s did not finish within %v", whatRuns(), r.RunTimeout))
+			return finish(InfraFailure, fmt.Sprintf("run watchdog: %s did not finish within %v", whatRuns(), runTimeout))
 		case <-silenceTicker.C:
 			quiet := time.Since(lastEvent)
 			if c := time.Since(watch.lastOutput()); c < quiet {
@@ -247,7 +273,7 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 			case guest.EventReady:
 				out.Kernel = e.Kernel
 				bootTimer.Stop()
-				runTimer = time.After(r.RunTimeout)
+				runTimer = time.After(runTimeout)
 			case guest.EventStart:
 				step(e.Step)
 			case guest.EventOut:
@@ -264,12 +290,12 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 			case guest.EventExit:
 				s := step(e.Step)
 				s.Code, s.Exited = e.Code, true
-				running = ""
 			case guest.EventError:
 				out.Errors = append(out.Errors, e.Msg)
 				if r.Progress != nil {
 					fmt.Fprintf(r.Progress, "guest: %s\n", e.Msg)
 				}
+			case guest.EventHeartbeat:
 			case guest.EventDone:
 				return finish(Passed, "")
 			}
@@ -283,8 +309,10 @@ func (r *Run) finish(ctx context.Context, out *Outcome, q *qemuProcess, rd *resu
 	if out.Verdict == Passed {
 		select {
 		case <-q.exited:
+		case <-ctx.Done():
+			out.Verdict, out.Reason = Interrupted, "interrupted: "+context.Cause(ctx).Error()
 		case <-time.After(30 * time.Second):
-			out.Errors = append(out.Errors, "the guest did not power off within 30s after its job; killed")
+			out.Verdict, out.Reason = InfraFailure, "the guest did not power off within 30s after its job; killed"
 		}
 	}
 	q.kill()
@@ -353,20 +381,49 @@ func qemuTail(stderr *bytes.Buffer, err error) string {
 // its lines, counting what it cannot use.
 type resultsReader struct {
 	events, corrupt, dropped atomic.Int64
+	done                     chan struct{} // closed when Boot returns: stop reading
 }
 
 func (rd *resultsReader) stats() ResultsStats {
 	return ResultsStats{Events: int(rd.events.Load()), Corrupt: int(rd.corrupt.Load()), Dropped: int(rd.dropped.Load())}
 }
 
-func (rd *resultsReader) read(ln net.Listener, events chan<- guest.Event) {
+// read takes the first connection from QEMU's process (anything else on
+// the machine could connect to an abstract socket first) and decodes it.
+func (rd *resultsReader) read(ln net.Listener, qemuPid int, events chan<- guest.Event) {
 	defer close(events)
-	conn, err := ln.Accept()
-	if err != nil {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		if pid, ok := peerPid(conn); ok && pid != qemuPid {
+			conn.Close()
+			continue
+		}
+		go func() { <-rd.done; conn.Close() }()
+		rd.decode(conn, events, MaxResultsLine)
+		conn.Close()
 		return
 	}
-	defer conn.Close()
-	rd.decode(conn, events, MaxResultsLine)
+}
+
+// peerPid is the process at the other end of a unix socket connection.
+func peerPid(c net.Conn) (int, bool) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return 0, false
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var cred *unix.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) { cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) }); err != nil || credErr != nil {
+		return 0, false
+	}
+	return int(cred.Pid), true
 }
 
 // decode reads lines of at most max bytes; a longer one is skipped to its
@@ -397,7 +454,11 @@ func (rd *resultsReader) decode(r io.Reader, events chan<- guest.Event, max int)
 					rd.corrupt.Add(1)
 				} else {
 					rd.events.Add(1)
-					events <- e
+					select {
+					case events <- e:
+					case <-rd.done:
+						return
+					}
 				}
 			}
 		}

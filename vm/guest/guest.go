@@ -1,5 +1,7 @@
 package guest
 
+import "time"
+
 // Paths inside the guest.
 const (
 	// JobPath is where the host puts the job in the initramfs.
@@ -48,7 +50,13 @@ const (
 	EventExit  = "exit"  // a step ended with Code
 	EventError = "error" // /init could not do something: Msg says what
 	EventDone  = "done"  // all steps ran; the guest powers off next
+	// EventHeartbeat comes every HeartbeatInterval while /init runs, so
+	// that the host tells a quiet guest from a stuck one.
+	EventHeartbeat = "heartbeat"
 )
+
+// HeartbeatInterval is how often /init sends EventHeartbeat.
+const HeartbeatInterval = 10 * time.Second
 
 // Event is one line on the results port.
 type Event struct {

@@ -123,8 +123,6 @@ func specsJUnit(s Suite) reporters.JUnitTestSuite {
 	return js
 }
 
-func seconds(s float64) string { return fmt.Sprintf("%.3f", s) }
-
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {

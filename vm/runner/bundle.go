@@ -110,7 +110,7 @@ func replayScript(args []string, seed int64, added map[string]string) string {
 		a := strings.TrimLeft(args[i], "-")
 		name, value, hasValue := strings.Cut(a, "=")
 		switch name {
-		case "src", "bundle":
+		case "src", "bundle", "out":
 			if !hasValue {
 				i++ // its value is the next argument
 			}

@@ -3,6 +3,8 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,6 +42,7 @@ type Options struct {
 	Matrix, Kernels                  string // a kernels.conf, and which of its kernels (comma separated)
 	Jobs                             int    // kernels booted at once
 	Src                              string // cnlab's source tree
+	Out                              string // where results go, a directory per kernel release (default <Src>/build)
 	Memory, Accel, QEMU              string
 	CPUs                             int
 	BootTimeout, Timeout             time.Duration // boot and run watchdogs
@@ -57,6 +60,14 @@ type Options struct {
 	ICount                           string
 	KernelArgs                       string
 	Strict                           bool // panic on oops, WARNING, soft lockup, hung task
+}
+
+// OutDir is where the results go: Out, or the source tree's build/.
+func (o *Options) OutDir() string {
+	if o.Out != "" {
+		return o.Out
+	}
+	return filepath.Join(o.Src, "build")
 }
 
 // ExecStep is a command to run in the guest instead of the suites.
@@ -85,9 +96,11 @@ func ParseExec(cmd string, stopAtEnd bool) (ExecStep, error) {
 
 // StrictArgs are syzkaller's strict kernel command line: every oops,
 // WARNING, soft lockup, hung task and RCU stall panics the guest at once.
-var StrictArgs = []string{"oops=panic", "panic_on_warn=1", "softlockup_panic=1", "hung_task_panic=1", "panic_on_rcu_stall=1"}
+// panic_on_rcu_stall is a sysctl only, set from the command line with the
+// sysctl. prefix (5.8 and later).
+var StrictArgs = []string{"oops=panic", "panic_on_warn=1", "softlockup_panic=1", "hung_task_panic=1", "sysctl.kernel.panic_on_rcu_stall=1"}
 
-var memoryRE = regexp.MustCompile(`^([0-9]+)([MG]?)$`)
+var memoryRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)([MmGg]?)$`)
 
 // Check finds what is wrong with the options before anything is built or
 // booted; each problem is one line.
@@ -122,13 +135,10 @@ func (o *Options) Check() error {
 	if m := memoryRE.FindStringSubmatch(o.Memory); m == nil {
 		bad("-memory %q: want a size QEMU takes, like 512M or 1G", o.Memory)
 	} else {
-		n, _ := strconv.Atoi(m[1])
-		mib := n
-		switch m[2] {
-		case "G":
-			mib = n << 10
-		case "":
-			mib = n // QEMU takes a bare number as MiB
+		n, _ := strconv.ParseFloat(m[1], 64)
+		mib := n // QEMU takes a bare number as MiB
+		if m[2] == "G" || m[2] == "g" {
+			mib = n * 1024
 		}
 		if mib < 128 {
 			bad("-memory %s: a guest needs at least 128M", o.Memory)
@@ -153,8 +163,28 @@ func (o *Options) Check() error {
 			bad("-add %q: want host-path:/guest/path", a)
 		}
 	}
+	switch o.Accel {
+	case "auto", "kvm", "tcg":
+	default:
+		bad("-accel %q: want auto, kvm or tcg", o.Accel)
+	}
+	if o.ICount == "on" {
+		switch o.Accel {
+		case "kvm":
+			bad("-icount on needs TCG: pass -accel tcg (or auto), or -icount off")
+		case "auto":
+			o.Accel = "tcg" // the instruction clock exists only under TCG
+		}
+	}
 	if _, err := instructionClock(o, "tcg"); err != nil {
 		bad("%v", err)
+	}
+	for _, a := range o.Add {
+		if host, _, ok := strings.Cut(a, ":"); ok && host != "" {
+			if _, err := os.Stat(host); err != nil {
+				bad("-add %q: %v", a, err)
+			}
+		}
 	}
 	if len(problems) > 0 {
 		return &UsageError{errors.New(strings.Join(problems, "\n"))}

@@ -123,7 +123,7 @@ func TestInstructionClock(t *testing.T) {
 // TestUsage checks that options that cannot work are refused before
 // anything is built, each with one line, and exit 5.
 func TestUsage(t *testing.T) {
-	good := Options{Kernel: "/boot/vmlinuz-x", Memory: "1G"}
+	good := Options{Kernel: "/boot/vmlinuz-x", Memory: "1G", Accel: "auto"}
 	tests := []struct {
 		name string
 		edit func(o *Options)
@@ -143,6 +143,9 @@ func TestUsage(t *testing.T) {
 		{"a bad -add", func(o *Options) { o.Add = []string{"busybox"} }, "want host-path:/guest/path"},
 		{"a bad -icount", func(o *Options) { o.ICount = "maybe" }, "want on, off or auto"},
 		{"a negative timeout", func(o *Options) { o.Timeout = -time.Second }, "-timeout -1s: cannot be negative"},
+		{"a bad -accel", func(o *Options) { o.Accel = "hvf" }, `-accel "hvf": want auto, kvm or tcg`},
+		{"an instruction clock on KVM", func(o *Options) { o.ICount, o.Accel = "on", "kvm" }, "-icount on needs TCG"},
+		{"an -add file that is not there", func(o *Options) { o.Add = []string{"/nonexistent/busybox:/bin/busybox"} }, "no such file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

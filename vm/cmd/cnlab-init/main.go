@@ -16,6 +16,8 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -75,6 +77,14 @@ func main() {
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
 	r.send(guest.Event{Type: guest.EventReady, Kernel: unix.ByteSliceToString(uts.Release[:])})
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	if !strings.Contains(string(cmdline), "cnlab.heartbeat=off") { // off: for the runner's own tests
+		go func() {
+			for range time.Tick(guest.HeartbeatInterval) {
+				r.send(guest.Event{Type: guest.EventHeartbeat})
+			}
+		}()
+	}
 
 	job, err := readJob()
 	if err != nil {
@@ -232,10 +242,12 @@ func runStep(r *results, s guest.Step, stop <-chan struct{}) {
 	}
 	pw.Close()
 	exited := make(chan struct{})
+	var stopped atomic.Bool
 	if stop != nil {
 		go func() {
 			select {
 			case <-stop:
+				stopped.Store(true)
 				_ = cmd.Process.Signal(os.Interrupt)
 			case <-exited:
 				return
@@ -257,7 +269,11 @@ func runStep(r *results, s guest.Step, stop <-chan struct{}) {
 		code = 0
 	case errors.As(err, &exitErr):
 		code = exitErr.ExitCode()
-		if code < 0 {
+		ws, _ := exitErr.Sys().(syscall.WaitStatus)
+		switch {
+		case stopped.Load() && ws.Signaled() && ws.Signal() == syscall.SIGINT:
+			code = 0 // stopped as asked, once the other steps were done
+		case code < 0:
 			r.errorf("step %s: %v", s.Name, err) // killed by a signal
 		}
 	default:

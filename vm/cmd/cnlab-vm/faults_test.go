@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,11 +63,12 @@ func faultModule(t *testing.T) string {
 // faultKDIR is the build tree of faultKernel.
 var faultKDIR = "/lib/modules/6.1.0-56-amd64/build"
 
-// summaryOf reads the summary.json of the faults' kernel's last run.
-func summaryOf(t *testing.T, src string) runner.Summary {
+// summaryOf reads the summary.json of the faults' kernel's run whose
+// results went to out.
+func summaryOf(t *testing.T, out string) runner.Summary {
 	t.Helper()
 	var s runner.Summary
-	b, err := os.ReadFile(filepath.Join(src, "build", "6.1.0-56-amd64", "summary.json"))
+	b, err := os.ReadFile(filepath.Join(out, "6.1.0-56-amd64", "summary.json"))
 	if err == nil {
 		err = json.Unmarshal(b, &s)
 	}
@@ -100,7 +102,7 @@ func TestFaults(t *testing.T) {
 		{"kernel panic", []string{"-exec", "@sysrq c"}, runner.ExitKernel,
 			[]string{"kernel failure", "the kernel logged a kernel panic", "sysrq triggered crash", symbolizedOrHint}, nil},
 		{"oops in a background step while the foreground hangs", []string{"-add", fault, "-exec-stop", "cnctl listen -g 21",
-			"-exec", "@insmod /lib/cnlab_fault.ko what=oops", "-exec", "@sleep 1h"}, runner.ExitKernel,
+			"-exec", "@insmod /lib/cnlab_fault.ko what=oops &", "-exec", "@sleep 1h"}, runner.ExitKernel,
 			[]string{"the kernel reports trouble", "the kernel logged a BUG", "NULL pointer dereference"}, liveVerdict},
 		{"WARNING", []string{"-add", fault, "-exec", "@insmod /lib/cnlab_fault.ko what=warn", "-exec", "@sleep 1h"}, runner.ExitKernel,
 			[]string{"the kernel logged a WARNING", "a warning, on purpose"}, liveVerdict},
@@ -112,7 +114,7 @@ func TestFaults(t *testing.T) {
 		{"soft lockup", []string{"-add", fault, "-exec", "@write /proc/sys/kernel/watchdog_thresh 1",
 			"-exec", "@insmod /lib/cnlab_fault.ko what=softlockup", "-exec", "@sleep 1h"}, runner.ExitKernel,
 			[]string{"the kernel logged a soft lockup"}, liveVerdict},
-		{"RCU stall", []string{"-add", fault, "-exec", "@write /proc/sys/kernel/watchdog_thresh 60",
+		{"RCU stall", []string{"-cpus", "2", "-add", fault, "-exec", "@write /proc/sys/kernel/watchdog_thresh 60",
 			"-exec", "@write /sys/module/rcupdate/parameters/rcu_cpu_stall_timeout 3",
 			"-exec", "@insmod /lib/cnlab_fault.ko what=rcu_stall", "-exec", "@sleep 1h"}, runner.ExitKernel,
 			[]string{"the kernel logged a RCU stall"}, liveVerdict},
@@ -120,22 +122,32 @@ func TestFaults(t *testing.T) {
 			[]string{"boot watchdog: the guest did not reach /init within 20s"}, nil},
 		{"test binary hangs", []string{"-exec", "@sleep 1h", "-timeout", "10s"}, runner.ExitInfra,
 			[]string{"run watchdog: step exec1 did not finish within 10s"}, nil},
-		{"a step that says nothing", []string{"-exec", "@sleep 1h", "-silence-timeout", "10s"}, runner.ExitInfra,
+		{"a quiet step in a live guest is no silence", []string{"-exec", "@sleep 25s", "-silence-timeout", "15s"}, runner.ExitPassed,
+			[]string{"passed on 6.1.0-56-amd64"}, nil},
+		{"a guest that says nothing", []string{"-append", "cnlab.heartbeat=off", "-exec", "@sleep 1h", "-silence-timeout", "10s"}, runner.ExitInfra,
 			[]string{"no-output watchdog: neither the console nor the results port said anything for 10s while step exec1 ran"}, nil},
 		{"module fails to load", []string{"-module-params", "echo_val=0x4c0"}, runner.ExitFailed,
 			[]string{"load module /lib/cnlab/cnlab.ko", "invalid argument", "echo and control ids are both"}, nil},
 		{"guest runs out of memory", []string{"-memory", "256M", "-exec", "@alloc 1024"}, runner.ExitKernel,
 			[]string{"the kernel logged a out of memory", "Out of memory: Killed process"}, nil},
-		{"a step's line of 5 MB", []string{"-exec", "@print 5000000", "-exec", "cnctl stats"}, runner.ExitPassed,
+		{"a step's line of 5 MB, and a listener stopped at the end", []string{"-exec-stop", "cnctl listen -g 21", "-exec", "@print 5000000", "-exec", "cnctl stats"}, runner.ExitPassed,
 			[]string{"passed on 6.1.0-56-amd64"}, nil},
 		{"a bundle that cannot be written keeps the run's code", []string{"-exec", "@sysrq c", "-bundle", "/nonexistent/dir/b.tgz"}, runner.ExitKernel,
 			[]string{"could not write the bundle /nonexistent/dir/b.tgz", "the exit code is still the run's own"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"-src", src, "-kernel", faultKernel, "-accel", "tcg", "-console-lines", "40"}, tt.args...)
+			// Two guests at a time, one CPU each unless the case
+			// says otherwise, each with results of its own.
+			t.Parallel()
+			out := t.TempDir()
+			args := []string{"-src", src, "-out", out, "-kernel", faultKernel, "-accel", "tcg", "-console-lines", "40"}
+			if !slices.Contains(tt.args, "-cpus") {
+				args = append(args, "-cpus", "1")
+			}
+			args = append(args, tt.args...)
 			cmd := exec.Command(bin, args...)
-			out, err := cmd.CombinedOutput()
+			output, err := cmd.CombinedOutput()
 			code := 0
 			if ee, ok := err.(*exec.ExitError); ok {
 				code = ee.ExitCode()
@@ -150,23 +162,23 @@ func TestFaults(t *testing.T) {
 					// The trace is symbolized where Debian's -dbg
 					// symbols are installed; elsewhere the report
 					// says how to install them.
-					if !bytes.Contains(out, []byte("the trace, symbolized")) && !bytes.Contains(out, []byte("apt-get install linux-image-6.1.0-56-amd64-dbg")) {
+					if !bytes.Contains(output, []byte("the trace, symbolized")) && !bytes.Contains(output, []byte("apt-get install linux-image-6.1.0-56-amd64-dbg")) {
 						t.Errorf("output neither symbolizes the trace nor says how to get the symbols")
 					}
 					continue
 				}
-				if !bytes.Contains(out, []byte(w)) {
+				if !bytes.Contains(output, []byte(w)) {
 					t.Errorf("output lacks %q", w)
 				}
 			}
 			if tt.check != nil {
-				tt.check(t, summaryOf(t, src))
+				tt.check(t, summaryOf(t, out))
 			}
 			if t.Failed() {
-				if len(out) > 64<<10 {
-					out = out[len(out)-64<<10:]
+				if len(output) > 64<<10 {
+					output = output[len(output)-64<<10:]
 				}
-				t.Logf("output:\n%s", out)
+				t.Logf("output:\n%s", output)
 			}
 		})
 	}
@@ -247,6 +259,9 @@ func TestKilled(t *testing.T) {
 			left, _ := filepath.Glob(filepath.Join(tmp, "*"))
 			if len(left) > 0 {
 				t.Errorf("temporary files left behind: %v", left)
+			}
+			if b, _ := os.ReadFile("/proc/net/unix"); bytes.Contains(b, []byte(fmt.Sprintf("@cnlab-results-%d-", cmd.Process.Pid))) {
+				t.Errorf("the runner's results socket is still there:\n%s", b)
 			}
 		})
 	}

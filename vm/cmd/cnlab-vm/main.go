@@ -56,6 +56,7 @@ func parseFlags(args []string) (*runner.Options, error) {
 	fs.StringVar(&o.Kernels, "kernels", "", "with -matrix: only these kernels, by name, comma separated")
 	fs.IntVar(&o.Jobs, "jobs", 0, "kernels booted at once (default and maximum: the host's cores)")
 	fs.StringVar(&o.Src, "src", ".", "cnlab source tree")
+	fs.StringVar(&o.Out, "out", "", "where results go: a directory per kernel release, and the guest's programs (default <src>/build)")
 	fs.StringVar(&o.Memory, "memory", "1G", "guest memory, as QEMU's -m (at least 128M)")
 	fs.IntVar(&o.CPUs, "cpus", 0, "CPUs per guest (default: the host's cores shared among the guests running at once)")
 	fs.StringVar(&o.Accel, "accel", "auto", "accelerator: auto (KVM if a probe boot proves it works, else TCG), kvm or tcg")
