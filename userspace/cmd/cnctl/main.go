@@ -41,6 +41,7 @@ func init() {
 		{"stats", "print the cnlab module's counters (cnctl ctl stats)", func(e *env, args []string) int {
 			return runCtl(e, append([]string{"stats"}, args...))
 		}},
+		{"proc", "print the kernel's process events (fork, exec, exit, ...) like forkstat", runProc},
 		{"trace", "show, message by message, what the kernel delivered and dropped, and why (eBPF)", runTrace},
 		{"bench", "measure the echo round trip of this client, next to a C reference client", runBench},
 		{"help", "print this, or a command's flags (cnctl help ping)", runHelp},
