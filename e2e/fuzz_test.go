@@ -218,8 +218,16 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 		})
 		statuses := map[string]int{}
 		invalidBefore := stats().Ctl_invalid
-		for i := 0; i < *fuzzCtl; i++ {
-			op, args := m.generate(r)
+		// Every bound first, on both sides; then random operations.
+		fixed := ctlBounds()
+		for i := 0; i < len(fixed)+*fuzzCtl; i++ {
+			var op uint32
+			var args []byte
+			if i < len(fixed) {
+				op, args = fixed[i].op, fixed[i].args
+			} else {
+				op, args = m.generate(r)
+			}
 			want := m.expect(op, args)
 			req := binary.NativeEndian.AppendUint32(nil, op)
 			req = binary.NativeEndian.AppendUint32(req, 0)
@@ -320,13 +328,13 @@ func (m *ctlModel) generate(r *rand.Rand) (uint32, []byte) {
 	}
 	switch {
 	case op == wire.OpBurst && n == sizeofBurst:
-		put(0, r.Uint32N(wire.Groups+2))                       // group
+		put(0, group(r))                                       // group
 		put(4, r.Uint32N(2)*r.Uint32())                        // portid, 0 half the time
 		binary.NativeEndian.PutUint32(args[8:], r.Uint32N(64)) // count
 		sizes := []uint32{wire.SizeofBcast - 1, wire.SizeofBcast, wire.MaxData, wire.MaxData + 1, r.Uint32N(wire.MaxData + 2)}
 		binary.NativeEndian.PutUint32(args[12:], sizes[r.IntN(len(sizes))]) // size, on both sides of its bounds
 	case op == wire.OpTimerStart && n == sizeofTimer:
-		put(0, r.Uint32N(wire.Groups+2))                           // group
+		put(0, group(r))                                           // group
 		binary.NativeEndian.PutUint32(args[4:], 1+r.Uint32N(1000)) // period
 	case (op == wire.OpRegister || op == wire.OpUnregister) && n == sizeofIDArg:
 		switch r.IntN(4) {
@@ -345,10 +353,70 @@ func (m *ctlModel) generate(r *rand.Rand) (uint32, []byte) {
 			binary.NativeEndian.PutUint32(args[4:], id.Val)
 		}
 	case op == wire.OpEchoMode && n == sizeofEchoMode:
-		put(0, r.Uint32N(wire.EchoNone+2)) // mode
-		put(8, r.Uint32N(70000))           // delay
+		put(0, []uint32{wire.EchoNone, wire.EchoNone + 1, r.Uint32N(wire.EchoNone + 2)}[r.IntN(3)]) // mode
+		put(8, []uint32{60000, 60001, r.Uint32N(70000)}[r.IntN(3)])                                 // delay
 	}
 	return op, args
+}
+
+type ctlOp struct {
+	op   uint32
+	args []byte
+}
+
+// ctlBounds are operations with each argument on either side of each of
+// its bounds, and arguments one byte short and one long.
+func ctlBounds() []ctlOp {
+	var out []ctlOp
+	add := func(op uint32, words ...uint32) {
+		var args []byte
+		for _, w := range words {
+			args = binary.NativeEndian.AppendUint32(args, w)
+		}
+		out = append(out, ctlOp{op, args})
+	}
+	for _, op := range []uint32{0, 8, 9, 0xffffffff} {
+		add(op)
+	}
+	for op, n := range ctlArgs {
+		out = append(out, ctlOp{op, make([]byte, n+1)})
+		if n > 0 {
+			out = append(out, ctlOp{op, make([]byte, n-1)})
+		}
+	}
+	const port = 0x7fffffff // nobody's: the unicasts fail
+	for _, g := range []uint32{0, 1, wire.Groups, wire.Groups + 1} {
+		add(wire.OpBurst, g, port, 1, wire.SizeofBcast)
+		add(wire.OpTimerStart, g, 100)
+	}
+	add(wire.OpBurst, 0, 0, 1, wire.SizeofBcast) // neither group nor port
+	for _, size := range []uint32{wire.SizeofBcast - 1, wire.SizeofBcast, wire.MaxData, wire.MaxData + 1} {
+		add(wire.OpBurst, 0, port, 1, size)
+	}
+	for _, period := range []uint32{0, 1, 3600000, 3600001} {
+		add(wire.OpTimerStart, 1, period)
+	}
+	add(wire.OpTimerStop)
+	for _, id := range []connector.ID{echoID, ctlID} {
+		add(wire.OpRegister, id.Idx, id.Val)
+		add(wire.OpUnregister, id.Idx, id.Val)
+	}
+	for _, mode := range []uint32{wire.EchoNone, wire.EchoNone + 1} {
+		add(wire.OpEchoMode, mode, 0, 0, 0)
+	}
+	for _, delay := range []uint32{60000, 60001} {
+		add(wire.OpEchoMode, wire.EchoDelay, 0, delay, 0)
+	}
+	return out
+}
+
+// group picks a group on either side of a bound half the time, any from 0
+// to one past the last otherwise.
+func group(r *rand.Rand) uint32 {
+	if r.IntN(2) == 0 {
+		return []uint32{0, 1, wire.Groups, wire.Groups + 1}[r.IntN(4)]
+	}
+	return r.Uint32N(wire.Groups + 2)
 }
 
 // expect is the status the module must answer op with (0 or an errno).
