@@ -239,7 +239,7 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 			Expect(len(reply.Data)).To(BeNumerically(">=", wire.SizeofCtlReply), what)
 			Expect(binary.NativeEndian.Uint32(reply.Data)).To(Equal(op), "%s: the reply's op", what)
 			status := syscall.Errno(-int32(binary.NativeEndian.Uint32(reply.Data[4:])))
-			Expect(status).To(Equal(want), "%s: the reply's status (as an errno; 0 is success)", what)
+			Expect(int(status)).To(Equal(int(want)), "%s: the reply's status: %s, want %s", what, errnoName(status), errnoName(want))
 			statuses[fmt.Sprintf("op %d: %v", op, status)]++
 			result := reply.Data[wire.SizeofCtlReply:]
 			switch {
@@ -279,6 +279,14 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 		Expect(stats().Ctl_invalid - before).To(Equal(uint64(1)))
 	})
 })
+
+// errnoName names a status: "success" or the errno's text.
+func errnoName(e syscall.Errno) string {
+	if e == 0 {
+		return "success"
+	}
+	return fmt.Sprintf("-%d (%v)", int(e), e)
+}
 
 // ctlModel is what the control fuzz knows of the module's state, to say
 // what status each operation must get.
