@@ -272,12 +272,19 @@ func printMatrix(w io.Writer, results []*kernelResult, elapsed time.Duration) in
 
 // verdict is how the kernel's run ended, in words.
 func (r *kernelResult) verdict() string {
-	switch {
-	case r.out != nil:
+	if r.out != nil {
 		return r.out.Verdict.String()
-	case r.code == ExitBuild:
+	}
+	switch r.code {
+	case ExitPassed:
+		return vm.Passed.String()
+	case ExitFailed:
+		return vm.Failed.String()
+	case ExitKernel:
+		return vm.KernelFailure.String()
+	case ExitBuild:
 		return "module does not build"
-	case r.code == ExitInterrupted:
+	case ExitInterrupted:
 		return "interrupted"
 	}
 	return "could not run"

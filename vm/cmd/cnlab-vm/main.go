@@ -13,12 +13,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -28,13 +31,23 @@ import (
 )
 
 func main() {
-	o, err := parseFlags(os.Args[1:])
+	o, m, err := parseFlags(os.Args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
 		fmt.Fprintf(os.Stderr, "cnlab-vm: %v\n", err)
 		os.Exit(runner.ExitUsage)
+	}
+	switch {
+	case m.listKernels:
+		if err := runner.ListKernels(os.Stdout, m.conf(o), m.json); err != nil {
+			fmt.Fprintf(os.Stderr, "cnlab-vm: %v\n", err)
+			os.Exit(runner.ExitUsage)
+		}
+		return
+	case m.merge:
+		os.Exit(merge(o, m))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -45,9 +58,54 @@ func main() {
 	os.Exit(code)
 }
 
-func parseFlags(args []string) (*runner.Options, error) {
+// mode is what cnlab-vm does besides running: list the kernels, or merge
+// results.
+type mode struct {
+	listKernels, json, merge bool
+	dirs                     []string
+}
+
+// conf is the kernel list that -list-kernels and -merge read.
+func (m *mode) conf(o *runner.Options) string {
+	if o.Matrix != "" {
+		return o.Matrix
+	}
+	return filepath.Join(o.Src, "scripts", "kernels.conf")
+}
+
+// merge writes one JUnit, one KTAP and a Markdown table for results of
+// kernels run apart, and returns the matrix's exit code.
+func merge(o *runner.Options, m *mode) int {
+	out := o.Out
+	if out == "" {
+		out = "merged"
+	}
+	mayFail := map[string]bool{}
+	var list bytes.Buffer
+	if err := runner.ListKernels(&list, m.conf(o), true); err == nil {
+		var ks []runner.ListedKernel
+		_ = json.Unmarshal(list.Bytes(), &ks)
+		for _, k := range ks {
+			mayFail[k.Name] = k.MayFail
+		}
+	}
+	res, err := runner.Merge(out, m.dirs, mayFail)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cnlab-vm: %v\n", err)
+		return runner.ExitUsage
+	}
+	table, _ := os.ReadFile(filepath.Join(out, "summary.md"))
+	fmt.Printf("%s\ncnlab-vm: merged %d kernels into %s (results.junit.xml, results.ktap, summary.md)\n", table, len(res.Kernels), out)
+	return res.ExitCode
+}
+
+func parseFlags(args []string) (*runner.Options, *mode, error) {
 	o := &runner.Options{}
+	m := &mode{}
 	fs := flag.NewFlagSet("cnlab-vm", flag.ContinueOnError)
+	fs.BoolVar(&m.listKernels, "list-kernels", false, "print the kernels of -matrix (default scripts/kernels.conf) and exit: name, release, where they come from; with -json, a JSON array for a forge's job matrix")
+	fs.BoolVar(&m.json, "json", false, "with -list-kernels: JSON")
+	fs.BoolVar(&m.merge, "merge", false, "merge the results of kernels run apart (the directories given as arguments, searched for summary.json) into -out (default merged): one results.junit.xml, one results.ktap, summary.md; exit with the matrix's code")
 	fs.StringVar(&o.Kernel, "kernel", "", "kernel image to boot (bzImage), e.g. /boot/vmlinuz-6.1.0-56-amd64")
 	fs.StringVar(&o.KDir, "kdir", "", "with -kernel: prepared build tree of that kernel, with Module.symvers (default /lib/modules/<release>/build)")
 	fs.StringVar(&o.Config, "config", "", "with -kernel: that kernel's config, checked before booting (default <kdir>/.config)")
@@ -92,10 +150,17 @@ func parseFlags(args []string) (*runner.Options, error) {
 	fs.StringVar(&o.ICount, "icount", "auto", "run the guest's clock on instructions executed (QEMU's -icount; TCG only), so that timings are instruction counts, repeatable whatever the host does: on, off, or auto (on for -bench under TCG)")
 	fs.StringVar(&o.KernelArgs, "append", "", "extra kernel command line arguments")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if m.merge {
+		if fs.NArg() == 0 {
+			return nil, nil, errors.New("-merge needs the directories to merge, as arguments")
+		}
+		m.dirs = fs.Args()
+		return o, m, nil
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q (flags come before; -exec takes one quoted command)", fs.Args())
+		return nil, nil, fmt.Errorf("unexpected arguments %q (flags come before; -exec takes one quoted command)", fs.Args())
 	}
-	return o, nil
+	return o, m, nil
 }
