@@ -141,8 +141,9 @@ func (c *Conn) ReadBuffer() (int, error) {
 // send that runs the callback, which queues the reply, and a receive that
 // finds it there; a socket in the poller's epoll set also makes the kernel
 // run the poller's wake-up callback for every datagram queued, which cost
-// 730 instructions a round trip, 12% of it, under cnctl bench, and with
-// more than one CPU wakes a thread parked in epoll_wait for nothing. So
+// 400 to 730 instructions a round trip (7-12% of it) under cnctl bench
+// -parts, and with more than one CPU can wake a thread parked in
+// epoll_wait for nothing. So
 // sends and receives are direct system calls, and only a receive that has
 // to wait blocks, in ppoll(2) on the socket and an eventfd that deadlines,
 // cancellation and Close write to wake it.
