@@ -156,9 +156,9 @@ type linuxSocket struct {
 	// meets a closed or reused number. Waits under the receive lock use
 	// evfd[0], those under the send lock evfd[1], so that neither drains
 	// the other's wake-up.
-	fd   int
-	evfd [2]int
-	closed   atomic.Bool
+	fd     int
+	evfd   [2]int
+	closed atomic.Bool
 	// deadline is the read deadline in Unix nanoseconds, 0 for none.
 	deadline atomic.Int64
 
