@@ -83,7 +83,7 @@ fuzz-long: setup-all $(RUNNER_BIN)
 # guest that hangs at boot, a step that hangs, a module that fails to load,
 # a guest out of memory, and an interrupted run.
 faults: setup
-	go test -tags faults -count=1 -timeout 45m -parallel 2 -v -run 'TestFaults|TestInterrupt|TestBundleReplays|TestKilled|TestModuleDoesNotBuild|TestMatrixInterrupt' ./vm/cmd/cnlab-vm
+	go test -tags faults -count=1 -timeout 45m -parallel 2 -v -run 'TestFaults|TestInterrupt|TestBundleReplays|TestKilled|TestModuleDoesNotBuild|TestMatrixInterrupt|TestForgeJobRuns' ./vm/cmd/cnlab-vm
 
 # Host tests: everything but the e2e suites, which need the module and run in
 # the guest.
@@ -98,6 +98,9 @@ lint-go: setup-all
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	go vet ./...
+	@# The forges' matrix files: actionlint for GitHub's; GitLab's is checked
+	@# as YAML against the kernel list by a host test (TestForgeFiles).
+	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 .github/workflows/*.yml
 
 # The module must build warning-free with W=1 against every kernel of the
 # matrix, and pass checkpatch --strict.
