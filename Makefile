@@ -83,7 +83,7 @@ fuzz-long: setup-all $(RUNNER_BIN)
 # guest that hangs at boot, a step that hangs, a module that fails to load,
 # a guest out of memory, and an interrupted run.
 faults: setup
-	go test -tags faults -count=1 -timeout 45m -parallel 2 -v -run 'TestFaults|TestInterrupt|TestBundleReplays|TestKilled|TestModuleDoesNotBuild|TestMatrixInterrupt|TestForgeJobRuns' ./vm/cmd/cnlab-vm
+	go test -tags faults -count=1 -timeout 45m -parallel 2 -v -run 'TestFaults|TestInterrupt|TestBundleReplays|TestKilled|TestModuleDoesNotBuild|TestMatrixInterrupt|TestForgeJobRuns|TestKernelDir' ./vm/cmd/cnlab-vm
 
 # Host tests: everything but the e2e suites, which need the module and run in
 # the guest.

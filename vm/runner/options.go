@@ -39,6 +39,7 @@ func Worse(a, b int) int {
 // Options say what to run, on which kernels, and how: cnlab-vm's flags.
 type Options struct {
 	Kernel, KDir, Config, ModulesDir string // one kernel: its image, build tree, config and modules
+	KernelDir                        string // one kernel as a directory (make kernels, -export-kernel)
 	Matrix, Kernels                  string // a kernels.conf, and which of its kernels (comma separated)
 	Jobs                             int    // kernels booted at once
 	Src                              string // cnlab's source tree
@@ -108,10 +109,13 @@ func (o *Options) Check() error {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	switch {
+	case o.KernelDir != "" && (o.Kernel != "" || o.Matrix != "" || o.KDir != "" || o.Config != "" || o.ModulesDir != ""):
+		bad("-kernel-dir names the image, build tree, config and modules at once: give it alone, without -kernel, -matrix, -kdir, -config or -modules-dir")
+	case o.KernelDir != "":
 	case o.Matrix != "" && o.Kernel != "":
 		bad("give -kernel or -matrix, not both")
 	case o.Matrix == "" && o.Kernel == "":
-		bad("-kernel or -matrix is required: the kernel image to boot, or a list of kernels (make e2e picks one from scripts/kernels.conf)")
+		bad("-kernel, -kernel-dir or -matrix is required: the kernel image to boot, a kernel directory, or a list of kernels (make e2e picks one from scripts/kernels.conf)")
 	}
 	if o.Matrix != "" {
 		for flag, v := range map[string]string{"-kdir": o.KDir, "-config": o.Config, "-modules-dir": o.ModulesDir} {

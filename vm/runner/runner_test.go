@@ -129,7 +129,7 @@ func TestUsage(t *testing.T) {
 		edit func(o *Options)
 		want string
 	}{
-		{"neither kernel nor matrix", func(o *Options) { o.Kernel = "" }, "-kernel or -matrix is required"},
+		{"neither kernel nor matrix", func(o *Options) { o.Kernel = "" }, "-kernel, -kernel-dir or -matrix is required"},
 		{"both", func(o *Options) { o.Matrix = "k.conf" }, "not both"},
 		{"matrix and kdir", func(o *Options) { o.Kernel, o.Matrix, o.KDir = "", "k.conf", "/x" }, "-kdir applies to -kernel only"},
 		{"matrix and config", func(o *Options) { o.Kernel, o.Matrix, o.Config = "", "k.conf", "/x" }, "-config applies to -kernel only"},
@@ -144,6 +144,8 @@ func TestUsage(t *testing.T) {
 		{"a bad -icount", func(o *Options) { o.ICount = "maybe" }, "want on, off or auto"},
 		{"a negative timeout", func(o *Options) { o.Timeout = -time.Second }, "-timeout -1s: cannot be negative"},
 		{"a bad -accel", func(o *Options) { o.Accel = "hvf" }, `-accel "hvf": want auto, kvm or tcg`},
+		{"kernel-dir and kdir", func(o *Options) { o.Kernel, o.KernelDir, o.KDir = "", "/k", "/x" }, "-kernel-dir names the image, build tree, config and modules at once"},
+		{"kernel-dir that is no kernel directory", func(o *Options) { o.Kernel, o.KernelDir = "", "/nonexistent" }, "-kernel-dir /nonexistent"},
 		{"an instruction clock on KVM", func(o *Options) { o.ICount, o.Accel = "on", "kvm" }, "-icount on needs TCG"},
 		{"an -add file that is not there", func(o *Options) { o.Add = []string{"/nonexistent/busybox:/bin/busybox"} }, "no such file"},
 	}

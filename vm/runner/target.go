@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cnlab/cnlab/vm"
+	"github.com/cnlab/cnlab/vm/kernels"
 )
 
 // target is one kernel to run on.
@@ -23,6 +24,13 @@ type target struct {
 
 // targets returns the kernels the options name: -kernel, or -matrix.
 func targets(o *Options) ([]target, error) {
+	if o.KernelDir != "" {
+		b, err := kernels.Open(o.KernelDir)
+		if err != nil {
+			return nil, fmt.Errorf("-kernel-dir %s: %w (a kernel directory is what make kernels builds or cnlab-vm -export-kernel writes)", o.KernelDir, err)
+		}
+		return []target{{Name: b.Info.Name, Image: b.Image, KDIR: b.KDIR, Config: b.Config, ModulesDir: b.ModulesDir}}, nil
+	}
 	if o.Matrix != "" {
 		return matrixTargets(o.Matrix, o.Kernels)
 	}

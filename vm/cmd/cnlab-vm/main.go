@@ -48,6 +48,14 @@ func main() {
 		return
 	case m.merge:
 		os.Exit(merge(o, m))
+	case m.exportKernel != "":
+		fmt.Printf("cnlab-vm: exporting %s into %s ...\n", m.exportKernel, m.dirs[0])
+		if err := runner.ExportKernel(m.conf(o), m.exportKernel, m.dirs[0]); err != nil {
+			fmt.Fprintf(os.Stderr, "cnlab-vm: %v\n", err)
+			os.Exit(runner.ExitInfra)
+		}
+		fmt.Printf("cnlab-vm: %s is a kernel directory: run it with cnlab-vm -kernel-dir %s\n", m.dirs[0], m.dirs[0])
+		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -62,6 +70,7 @@ func main() {
 // results.
 type mode struct {
 	listKernels, json, merge bool
+	exportKernel             string
 	dirs                     []string
 }
 
@@ -107,6 +116,8 @@ func parseFlags(args []string) (*runner.Options, *mode, error) {
 	fs.BoolVar(&m.json, "json", false, "with -list-kernels: JSON")
 	fs.BoolVar(&m.merge, "merge", false, "merge the results of kernels run apart (the directories given as arguments, searched for summary.json) into -out (default merged): one results.junit.xml, one results.ktap, summary.md; exit with the matrix's code")
 	fs.StringVar(&o.Kernel, "kernel", "", "kernel image to boot (bzImage), e.g. /boot/vmlinuz-6.1.0-56-amd64")
+	fs.StringVar(&o.KernelDir, "kernel-dir", "", "a kernel as a directory (bzImage, build, config, modules), as make kernels builds it or -export-kernel writes it: instead of -kernel, -kdir, -config, -modules-dir")
+	fs.StringVar(&m.exportKernel, "export-kernel", "", "write the kernel of -matrix (default scripts/kernels.conf) with this name as a kernel directory, into the directory given as argument, and exit")
 	fs.StringVar(&o.KDir, "kdir", "", "with -kernel: prepared build tree of that kernel, with Module.symvers (default /lib/modules/<release>/build)")
 	fs.StringVar(&o.Config, "config", "", "with -kernel: that kernel's config, checked before booting (default <kdir>/.config)")
 	fs.StringVar(&o.ModulesDir, "modules-dir", "", "with -kernel: that kernel's modules, for what the cnlab module depends on (default /lib/modules/<release>)")
@@ -151,6 +162,13 @@ func parseFlags(args []string) (*runner.Options, *mode, error) {
 	fs.StringVar(&o.KernelArgs, "append", "", "extra kernel command line arguments")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
+	}
+	if m.exportKernel != "" {
+		if fs.NArg() != 1 {
+			return nil, nil, errors.New("-export-kernel NAME needs one argument: the directory to write")
+		}
+		m.dirs = fs.Args()
+		return o, m, nil
 	}
 	if m.merge {
 		if fs.NArg() == 0 {
