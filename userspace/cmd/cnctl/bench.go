@@ -46,6 +46,7 @@ func runBench(e *env, args []string) int {
 	idFlag := fs.String("id", control.DefaultEchoID.String(), "echo id, as idx:val")
 	timeout := time.Second
 	fs.Var(seconds{&timeout}, "W", "wait this long for each reply, in seconds or as a duration")
+	procs := fs.Int("procs", 0, "set GOMAXPROCS to this (0: leave it as the runtime set it)")
 	parts := fs.Bool("parts", false, "also time the parts of a request's cost alone: time.Now, context.WithTimeout and its cancel")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Go rounds to this file (-: base64 on stdout, for a guest)")
 	profileRate := fs.Int("cpuprofile-rate", 100, "samples per second of -cpuprofile")
@@ -65,6 +66,12 @@ func runBench(e *env, args []string) int {
 	}
 	if err := checkDuration("W", timeout, time.Microsecond); err != nil {
 		return e.fail("bench", err)
+	}
+	if err := checkRanges(check{"procs", int64(*procs), 0, 1024}); err != nil {
+		return e.fail("bench", err)
+	}
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
 	}
 
 	c, err := e.dial(nil)
