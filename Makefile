@@ -17,6 +17,9 @@ KDIR ?= /lib/modules/$(KVER)/build
 KERNELS_BIN = build/cnlab-kernels
 # Extra flags for the runner, e.g. VMFLAGS="-module-params ack_skew=1".
 VMFLAGS ?=
+# VMM=vng boots the guest with virtme-ng instead of QEMU directly
+# (make setup-vng installs it).
+VMM ?= qemu
 CHECKPATCH = .cache/linux-source-6.1/scripts/checkpatch.pl
 # The runner is built, not go run, so that its exit code reaches the caller.
 RUNNER_BIN = build/cnlab-vm
@@ -25,7 +28,7 @@ RUNNER_BIN = build/cnlab-vm
 KPREP = $(if $(KPACKAGE),d=$$($(KERNELS_BIN) -print dir $(KERNEL)) || exit 3;,)
 RUNNER = $(RUNNER_BIN) $(if $(KPACKAGE),-kernel "$$d/bzImage" -kdir "$$d/build" -modules-dir "$$d/modules/lib/modules/$(KVER)",-kernel $(KIMAGE) -kdir $(KDIR))
 
-.PHONY: all setup setup-all setup-bpf generate modules e2e e2e-all bench test unit faults fuzz-long lint lint-go lint-c mutation mutants clean kernels $(RUNNER_BIN) $(KERNELS_BIN)
+.PHONY: all setup setup-all setup-bpf setup-vng generate modules e2e e2e-all bench test unit faults fuzz-long lint lint-go lint-c mutation mutants clean kernels $(RUNNER_BIN) $(KERNELS_BIN)
 
 all: modules
 
@@ -60,8 +63,11 @@ $(KERNELS_BIN):
 kernels: setup-all $(KERNELS_BIN)
 	$(KERNELS_BIN)
 
-e2e: setup $(RUNNER_BIN) $(KERNELS_BIN)
-	$(KPREP) $(RUNNER) $(VMFLAGS)
+e2e: setup $(RUNNER_BIN) $(KERNELS_BIN) $(if $(filter vng,$(VMM)),setup-vng)
+	$(KPREP) $(RUNNER) -vmm $(VMM) $(VMFLAGS)
+
+setup-vng:
+	@scripts/setup-vng.sh
 
 # Every kernel of scripts/kernels.conf, as many at once as the host has cores.
 e2e-all: setup-all $(RUNNER_BIN)

@@ -7,7 +7,10 @@ import (
 
 // Machine is what QEMU boots.
 type Machine struct {
-	QEMU      string // the qemu-system-x86_64 binary
+	// VMM boots the machine: VMMQEMU (the default) or VMMVng.
+	VMM  string
+	QEMU string // the qemu-system-x86_64 binary, or virtme-ng's vng
+
 	Kernel    string // bzImage
 	Initramfs string
 	Memory    string // as QEMU's -m takes it: 1G

@@ -70,6 +70,10 @@ type Run struct {
 	// shows kernel trouble (DefaultGrace if zero); then the run ends.
 	Grace      time.Duration
 	ConsoleLog string // the whole kernel console is written here
+	// VngDir is the directory shared with a virtme-ng guest: the runner
+	// writes the job there, the guest its events. VngInit is the host path
+	// of cnlab-init, which virtme-ng runs as a command.
+	VngDir, VngInit string
 	// Progress, if set, gets each line of the steps' output as it
 	// arrives, and word of kernel trouble as soon as it shows.
 	Progress io.Writer
@@ -129,20 +133,28 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 	if runTimeout <= 0 {
 		runTimeout = DefaultRunTimeout
 	}
-	// An abstract socket: nothing on the file system to leave behind,
-	// whatever ends the runner.
-	var nonce [8]byte
-	_, _ = rand.Read(nonce[:])
-	sock := fmt.Sprintf("cnlab-results-%d-%s", os.Getpid(), hex.EncodeToString(nonce[:]))
-	ln, err := net.Listen("unix", "@"+sock)
-	if err != nil {
-		return nil, fmt.Errorf("boot: listen for the results port: %w", err)
-	}
-	defer ln.Close()
-
-	args, err := r.Machine.args(sock)
-	if err != nil {
-		return nil, fmt.Errorf("boot: %w", err)
+	var args []string
+	var ln net.Listener
+	if r.Machine.VMM == VMMVng {
+		var err error
+		if args, err = r.Machine.vngArgs(r.VngDir, r.VngInit); err != nil {
+			return nil, fmt.Errorf("boot: %w", err)
+		}
+		_ = os.Remove(vngEvents(r.VngDir))
+	} else {
+		// An abstract socket: nothing on the file system to leave
+		// behind, whatever ends the runner.
+		var nonce [8]byte
+		_, _ = rand.Read(nonce[:])
+		sock := fmt.Sprintf("cnlab-results-%d-%s", os.Getpid(), hex.EncodeToString(nonce[:]))
+		var err error
+		if ln, err = net.Listen("unix", "@"+sock); err != nil {
+			return nil, fmt.Errorf("boot: listen for the results port: %w", err)
+		}
+		defer ln.Close()
+		if args, err = r.Machine.args(sock); err != nil {
+			return nil, fmt.Errorf("boot: %w", err)
+		}
 	}
 	console, err := os.Create(r.ConsoleLog)
 	if err != nil {
@@ -170,7 +182,26 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 	events := make(chan guest.Event, 256)
 	rd := &resultsReader{done: make(chan struct{})}
 	defer close(rd.done)
-	go rd.read(ln, cmd.Process.Pid, events)
+	if ln != nil {
+		go rd.read(ln, cmd.Process.Pid, events)
+	} else {
+		// virtme-ng's guest appends its events to a file; it is read
+		// as it grows, and to its end once the guest is gone.
+		gone := make(chan struct{})
+		go func() {
+			select {
+			case <-q.exited:
+			case <-rd.done:
+			}
+			close(gone)
+		}()
+		go func() {
+			defer close(events)
+			t := &tailReader{path: vngEvents(r.VngDir), done: gone}
+			defer t.Close()
+			rd.decode(t, events, MaxResultsLine)
+		}()
+	}
 
 	out := &Outcome{}
 	bootTimer := time.NewTimer(bootTimeout)

@@ -10,11 +10,21 @@ const (
 	ResultsPort = "/dev/ttyS1"
 )
 
+// Under virtme-ng, /init is a command with a directory of the host's: the
+// job and the events are files there.
+const (
+	VngJob    = "job.json"
+	VngEvents = "events.jsonl"
+)
+
 // Job is what the guest's /init does: load modules, run steps in order,
 // then unload the modules and power off.
 type Job struct {
 	Modules []Module `json:"modules"`
 	Steps   []Step   `json:"steps"`
+	// Path, if set, comes first on the steps' PATH (under virtme-ng, where
+	// the programs are the host's files).
+	Path string `json:"path,omitempty"`
 }
 
 // Module is a kernel module to load before the steps, and to unload after.

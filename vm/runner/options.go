@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cnlab/cnlab/vm"
 )
 
 // Exit codes of a run: each cause has one. A matrix exits with the worst
@@ -45,6 +48,7 @@ type Options struct {
 	Src                              string // cnlab's source tree
 	Out                              string // where results go, a directory per kernel release (default <Src>/build)
 	Memory, Accel, QEMU              string
+	VMM                              string // qemu (default) or vng (virtme-ng); QEMU names vng's binary then
 	CPUs                             int
 	BootTimeout, Timeout             time.Duration // boot and run watchdogs
 	SilenceTimeout                   time.Duration // no-output watchdog
@@ -166,6 +170,22 @@ func (o *Options) Check() error {
 		if host, g, ok := strings.Cut(a, ":"); !ok || host == "" || !strings.HasPrefix(g, "/") {
 			bad("-add %q: want host-path:/guest/path", a)
 		}
+	}
+	switch o.VMM {
+	case "", vm.VMMQEMU:
+	case vm.VMMVng:
+		if len(o.Add) > 0 {
+			bad("-add puts files in cnlab's initramfs, which -vmm vng has not: its guest sees the host's files, so name them by their host paths")
+		}
+		bin := o.QEMU
+		if bin == "" || bin == "qemu-system-x86_64" {
+			bin = "vng"
+		}
+		if _, err := exec.LookPath(bin); err != nil {
+			bad("-vmm vng: %v (install virtme-ng with make setup-vng)", err)
+		}
+	default:
+		bad("-vmm %q: want qemu or vng", o.VMM)
 	}
 	switch o.Accel {
 	case "auto", "kvm", "tcg":

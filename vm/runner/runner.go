@@ -324,24 +324,29 @@ func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelRe
 	}
 	job := guest.Job{Modules: append(mods, guest.Module{Path: "/lib/cnlab/cnlab.ko", Name: "cnlab", Params: o.ModParams})}
 	job.Steps = steps(o)
-	initramfs := filepath.Join(r.dir, "initramfs.gz")
-	if err := writeInitramfs(initramfs, sh.bins, ko, r.dir, &job, o.Add); err != nil {
-		return fail(ExitInfra, err)
-	}
-	if ctx.Err() != nil {
-		return fail(ExitInterrupted, errors.New("before booting"))
-	}
-
 	appendArgs := strings.Fields(o.KernelArgs)
 	if o.Strict {
 		appendArgs = append(appendArgs, StrictArgs...)
 	}
-	m := vm.Machine{QEMU: o.QEMU, Kernel: t.Image, Initramfs: initramfs, Memory: o.Memory, CPUs: sh.cpus,
+	m := vm.Machine{VMM: o.VMM, QEMU: o.QEMU, Kernel: t.Image, Memory: o.Memory, CPUs: sh.cpus,
 		Accel: sh.accel, InstructionClock: sh.icount, Append: appendArgs}
-	consoleLog := filepath.Join(r.dir, "console.log")
-	fmt.Fprintf(w, "cnlab-vm: booting %s under QEMU (%s, %d CPUs, %s); console log: %s\n", t.Release, sh.accel, sh.cpus, o.Memory, consoleLog)
-	run := vm.Run{Machine: m, BootTimeout: o.BootTimeout, RunTimeout: o.Timeout, SilenceTimeout: o.SilenceTimeout,
-		Grace: o.Grace, ConsoleLog: consoleLog, Progress: w}
+	run := vm.Run{BootTimeout: o.BootTimeout, RunTimeout: o.Timeout, SilenceTimeout: o.SilenceTimeout,
+		Grace: o.Grace, ConsoleLog: filepath.Join(r.dir, "console.log"), Progress: w}
+	if o.VMM == vm.VMMVng {
+		if err := vngJob(&run, &m, &job, sh.bins, ko, r.dir); err != nil {
+			return fail(ExitInfra, err)
+		}
+	} else {
+		m.Initramfs = filepath.Join(r.dir, "initramfs.gz")
+		if err := writeInitramfs(m.Initramfs, sh.bins, ko, r.dir, &job, o.Add); err != nil {
+			return fail(ExitInfra, err)
+		}
+	}
+	run.Machine = m
+	if ctx.Err() != nil {
+		return fail(ExitInterrupted, errors.New("before booting"))
+	}
+	fmt.Fprintf(w, "cnlab-vm: booting %s under %s (%s, %d CPUs, %s); console log: %s\n", t.Release, vmmName(o.VMM), sh.accel, sh.cpus, o.Memory, run.ConsoleLog)
 	out, err := run.Boot(ctx)
 	if err != nil {
 		return fail(ExitInfra, err)

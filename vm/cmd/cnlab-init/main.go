@@ -30,6 +30,7 @@ type results struct {
 	mu   sync.Mutex
 	port *os.File
 	enc  *json.Encoder
+	file bool // port is a file (under virtme-ng), not a serial port
 }
 
 func (r *results) send(e guest.Event) {
@@ -49,6 +50,9 @@ func (r *results) errorf(format string, args ...any) {
 func main() {
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "@") {
 		os.Exit(builtin(os.Args[1], os.Args[2:]))
+	}
+	if len(os.Args) == 3 && os.Args[1] == "-vng" {
+		os.Exit(vngMain(os.Args[2]))
 	}
 	defer powerOff()
 	// Steps' commands are looked up on this PATH, as a shell would.
@@ -74,6 +78,12 @@ func main() {
 		}
 	}()
 
+	runJob(r, guest.JobPath)
+}
+
+// runJob reports in, runs the job at jobPath and reports its end; the
+// caller powers off.
+func runJob(r *results, jobPath string) {
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
 	r.send(guest.Event{Type: guest.EventReady, Kernel: unix.ByteSliceToString(uts.Release[:])})
@@ -86,7 +96,7 @@ func main() {
 		}()
 	}
 
-	job, err := readJob()
+	job, err := readJob(jobPath)
 	if err != nil {
 		r.errorf("%v", err)
 		r.send(guest.Event{Type: guest.EventDone})
@@ -131,6 +141,12 @@ func main() {
 func (r *results) drain() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.file {
+		if err := r.port.Sync(); err != nil {
+			fmt.Fprintf(os.Stderr, "cnlab-init: sync results file: %v\n", err)
+		}
+		return
+	}
 	if err := unix.IoctlSetInt(int(r.port.Fd()), unix.TCSBRK, 1); err != nil {
 		fmt.Fprintf(os.Stderr, "cnlab-init: drain results port: %v\n", err)
 	}
@@ -179,14 +195,17 @@ func openRawPort(path string) (*os.File, error) {
 	return f, nil
 }
 
-func readJob() (*guest.Job, error) {
-	b, err := os.ReadFile(guest.JobPath)
+func readJob(path string) (*guest.Job, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read job: %w", err)
 	}
 	var job guest.Job
 	if err := json.Unmarshal(b, &job); err != nil {
-		return nil, fmt.Errorf("parse job %s: %w", guest.JobPath, err)
+		return nil, fmt.Errorf("parse job %s: %w", path, err)
+	}
+	if job.Path != "" {
+		_ = os.Setenv("PATH", job.Path+":"+guestPath)
 	}
 	return &job, nil
 }
@@ -227,10 +246,14 @@ func runStep(r *results, s guest.Step, stop <-chan struct{}) {
 	argv := s.Argv
 	if strings.HasPrefix(argv[0], "@") {
 		// A builtin: this binary, run as a child like any step.
-		argv = append([]string{"/init"}, argv...)
+		self, err := os.Executable()
+		if err != nil {
+			self = "/init"
+		}
+		argv = append([]string{self}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append([]string{"PATH=" + guestPath, "HOME=/tmp", "TMPDIR=/tmp"}, s.Env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=/tmp", "TMPDIR=/tmp"}, s.Env...)
 	cmd.Dir = "/tmp"
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
