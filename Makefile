@@ -88,8 +88,8 @@ fuzz-long: setup-all $(RUNNER_BIN)
 # The runner's own faults, provoked for real in guests: a kernel panic, a
 # guest that hangs at boot, a step that hangs, a module that fails to load,
 # a guest out of memory, and an interrupted run.
-faults: setup
-	go test -tags faults -count=1 -timeout 45m -parallel 2 -v -run 'TestFaults|TestInterrupt|TestBundleReplays|TestKilled|TestModuleDoesNotBuild|TestMatrixInterrupt|TestForgeJobRuns|TestKernelDir' ./vm/cmd/cnlab-vm
+faults: setup setup-vng
+	go test -tags faults -count=1 -timeout 45m -parallel 2 -v -run 'TestFaults|TestInterrupt|TestBundleReplays|TestKilled|TestModuleDoesNotBuild|TestMatrixInterrupt|TestForgeJobRuns|TestKernelDir|TestVngMatchesQEMU' ./vm/cmd/cnlab-vm
 
 # Host tests: everything but the e2e suites, which need the module and run in
 # the guest.
