@@ -172,8 +172,8 @@ func (c *Conn) Subscribe(ctx context.Context, events What) error {
 		c.subscribed = true
 		return nil
 	}
-	err := c.request(ctx, EncodeInput(OpListen, All))
-	if errors.Is(err, ErrNoAck) {
+	err := c.SubscribeFiltered(ctx, events)
+	if errors.Is(err, ErrNoKernelFilter) {
 		// 6.1 takes only the 4-byte op (cn_proc_mcast_ctl: msg->len
 		// != sizeof(*mc_op) returns).
 		if err := c.request(ctx, EncodeOp(OpListen)); err != nil {
@@ -182,10 +182,37 @@ func (c *Conn) Subscribe(ctx context.Context, events What) error {
 		c.subscribed = true
 		return nil
 	}
+	return err
+}
+
+// ErrNoKernelFilter is returned by SubscribeFiltered when the kernel did
+// not ack a struct proc_input: before 6.6 it takes only the 4-byte op. The
+// error is also ErrNoAck, since a requester outside the initial user and
+// pid namespaces gets no ack either.
+var ErrNoKernelFilter = errors.New("the kernel does not filter process events by type (struct proc_input came in 6.6)")
+
+// SubscribeFiltered is Subscribe that insists on the kernel's filter: it
+// fails with ErrNoKernelFilter, unsubscribed, where Subscribe would filter
+// in the client.
+func (c *Conn) SubscribeFiltered(ctx context.Context, events What) error {
+	if events == None {
+		events = All
+	}
+	if events&^All != 0 {
+		return fmt.Errorf("subscribe: %w: %#x has bits the kernel does not know", ErrUnknownEvent, uint32(events&^All))
+	}
+	c.mask, c.kernelFilter, c.trackGaps = events, false, true
+	err := c.request(ctx, EncodeInput(OpListen, All))
+	if errors.Is(err, ErrNoAck) {
+		return fmt.Errorf("subscribe: %w: %w", ErrNoKernelFilter, err)
+	}
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	c.subscribed = true
+	if events == All {
+		return nil
+	}
 	if err := c.send(EncodeInput(OpListen, events)); err != nil {
 		return fmt.Errorf("subscribe: set the kernel's filter: %w", err)
 	}

@@ -151,6 +151,20 @@ func TestSubscribe(t *testing.T) {
 
 // An event that arrives while Subscribe waits for its ack is kept, and
 // another listener's ack is counted, not returned.
+func TestSubscribeFiltered(t *testing.T) {
+	old := fakeProc{}
+	c := newFake(t, &old)
+	err := c.SubscribeFiltered(ctx(t), Exit)
+	if !errors.Is(err, ErrNoKernelFilter) || !errors.Is(err, ErrNoAck) || old.listeners != 0 {
+		t.Fatalf("on 6.1: %v, %d listeners", err, old.listeners)
+	}
+	newer := fakeProc{input: true}
+	c = newFake(t, &newer)
+	if err := c.SubscribeFiltered(ctx(t), Exit); err != nil || !c.KernelFilter() {
+		t.Fatalf("on 6.12: %v, kernel filter %v", err, c.KernelFilter())
+	}
+}
+
 func TestReceiveKeepsWhatArrivedBeforeTheAck(t *testing.T) {
 	f := fakeProc{}
 	c := newFake(t, &f)
