@@ -266,7 +266,7 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 			GinkgoWriter.Printf("%s: %d\n", k, n)
 		}
 		AddReportEntry("statuses", fmt.Sprint(statuses))
-		Expect(stats().Ctl_invalid-invalidBefore).To(Equal(m.invalid), "requests counted invalid vs. those whose arguments had the wrong size")
+		Expect(stats().Ctl_invalid-invalidBefore).To(Equal(m.invalid), "requests counted invalid vs. those of an unknown op or whose arguments had the wrong size")
 		// Undone here too, not only in cleanup, which runs after the
 		// ledger's check: that check wants the module quiet.
 		Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoNormal, 0, 0)).To(Succeed())
@@ -362,7 +362,9 @@ func (m *ctlModel) generate(r *rand.Rand) (uint32, []byte) {
 		}
 	case op == wire.OpEchoMode && n == sizeofEchoMode:
 		put(0, []uint32{wire.EchoNone, wire.EchoNone + 1, r.Uint32N(wire.EchoNone + 2)}[r.IntN(3)]) // mode
+		put(4, []uint32{wire.MaxCount, wire.MaxCount + 1, r.Uint32N(wire.MaxCount + 2)}[r.IntN(3)]) // count
 		put(8, []uint32{60000, 60001, r.Uint32N(70000)}[r.IntN(3)])                                 // delay
+		put(12, r.Uint32N(2))                                                                       // reserved, which must be 0
 	}
 	return op, args
 }
@@ -415,6 +417,10 @@ func ctlBounds() []ctlOp {
 	for _, delay := range []uint32{60000, 60001} {
 		add(wire.OpEchoMode, wire.EchoDelay, 0, delay, 0)
 	}
+	for _, count := range []uint32{wire.MaxCount, wire.MaxCount + 1} {
+		add(wire.OpEchoMode, wire.EchoNone, count, 0, 0)
+	}
+	add(wire.OpEchoMode, wire.EchoNone, 0, 0, 1) // reserved, which must be 0
 	return out
 }
 
@@ -463,7 +469,7 @@ func (m *ctlModel) expect(op uint32, args []byte) syscall.Errno {
 			return syscall.ENOENT
 		}
 	case wire.OpEchoMode:
-		if u32(0) > wire.EchoNone || u32(8) > 60000 {
+		if u32(0) > wire.EchoNone || u32(4) > wire.MaxCount || u32(8) > 60000 || u32(12) != 0 {
 			return syscall.EINVAL
 		}
 	}
@@ -472,7 +478,7 @@ func (m *ctlModel) expect(op uint32, args []byte) syscall.Errno {
 
 // apply records what an answered operation changed.
 func (m *ctlModel) apply(op uint32, args []byte, status syscall.Errno) {
-	if n, ok := ctlArgs[op]; ok && len(args) != n {
+	if n, ok := ctlArgs[op]; !ok || len(args) != n {
 		m.invalid++
 		return
 	}

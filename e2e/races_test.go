@@ -27,9 +27,6 @@ const (
 	holdLateWork = "hold_at=4" // a late reply's work, before it sends
 )
 
-// lateBound is what the module may hold for late replies at most, in bytes.
-const lateBound = 64 * (16384 + 128)
-
 // raceGroup is the group the races' bursts and timers go to.
 const raceGroup = 21
 
@@ -192,7 +189,11 @@ var _ = Describe("What the module's users can do to it", Label("races"), func() 
 		GinkgoWriter.Printf("slab grew by %d bytes with 600 late replies of 16,000 bytes pending\n", grown)
 		// What the kernel's slab shows, not what the module says of itself;
 		// a MiB of slack for the rest of the kernel.
-		Expect(grown).To(BeNumerically("<=", lateBound+1<<20), "slab growth in bytes")
+		Expect(grown).To(BeNumerically("<=", wire.MaxLateBytes+1<<20), "slab growth in bytes")
+		// And what the module says: it held all it may, and no more.
+		st := stats()
+		Expect(st.Late_bytes_max).To(BeNumerically("<=", wire.MaxLateBytes))
+		Expect(st.Late_bytes_max).To(BeNumerically(">", wire.MaxLateBytes-2*wire.ConnectorMaxMsgSize), "the late replies reached the bound")
 	})
 
 	It("builds the echo reply in its own buffer, so that others who see the request see it as sent", func() {
@@ -242,7 +243,9 @@ var _ = Describe("The module's counters and wire format", Label("races"), func()
 		Expect(err).NotTo(HaveOccurred())
 		binary.NativeEndian.PutUint16(b[16:18], 1) // len says 1 byte; 8 follow
 		Expect(dial(nil).SendRaw(b)).To(Succeed())
-		Expect(stats().Extra_received - before.Extra_received).To(Equal(uint64(1)))
+		after := stats()
+		Expect(after.Extra_received - before.Extra_received).To(Equal(uint64(1)))
+		Expect(after.Extra_invalid - before.Extra_invalid).To(Equal(uint64(1)))
 		// The ledger checks that the echo id's invalid count did not move.
 	})
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* cnlab.h - what the module's files share. */
+/* cnlab.h - what the module's three files share. */
 #ifndef CNLAB_H
 #define CNLAB_H
 
@@ -7,6 +7,8 @@
 #include <linux/connector.h>
 
 #include "cnlab_wire.h"
+
+/* cnlab_main.c: the module's life, its counters, and sending. */
 
 struct cnlab_dest_counters {
 	atomic64_t sent;
@@ -26,6 +28,7 @@ struct cnlab_counters {
 	atomic64_t ctl_invalid;
 	atomic64_t ctl_refused;
 	atomic64_t extra_received;
+	atomic64_t extra_invalid;
 	atomic64_t timer_ticks;
 	atomic64_t notifications;
 	atomic64_t allocs;
@@ -39,39 +42,38 @@ extern struct cnlab_counters cnlab_counters;
 extern int cnlab_ack_skew;
 extern u32 cnlab_idx;
 
+bool cnlab_enter(void);
+void cnlab_leave(void);
+bool cnlab_stopping(void);
+
 /* The hold_at test hook's places. */
 #define CNLAB_HOLD_CTL		1
 #define CNLAB_HOLD_ECHO_LATE	2
 #define CNLAB_HOLD_LATE_WORK	4
 void cnlab_hold(unsigned int where);
 
-/* cnlab_msg.c */
-bool cnlab_msg_len_ok(const struct cn_msg *msg);
+void *cnlab_alloc(size_t size, gfp_t gfp);
+void cnlab_free(const void *p);
 struct cn_msg *cnlab_msg_alloc(size_t data_len, gfp_t gfp);
-void cnlab_msg_free(struct cn_msg *msg);
+bool cnlab_msg_len_ok(const struct cn_msg *msg);
 int cnlab_send(struct cn_msg *msg, u32 portid, u32 group, gfp_t gfp);
 int cnlab_unicast(struct cn_msg *msg, u32 portid);
+u32 cnlab_next_seq(u32 group);
+void cnlab_notify(const struct cb_id *id, bool on);
 void cnlab_stats_snapshot(struct cnlab_stats *out);
 
-/* cnlab_echo.c */
+/* cnlab_echo.c: the echo id, the further ids, and late replies. */
 void cnlab_echo_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp);
+void cnlab_extra_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp);
 int cnlab_echo_set_mode(const struct cnlab_echo_mode *m);
+void cnlab_late_stats(struct cnlab_stats *out);
 int cnlab_echo_init(void);
 void cnlab_echo_exit(void);
 
-/* cnlab_bcast.c */
-int cnlab_burst(const struct cnlab_burst *b, struct cnlab_burst_result *res);
-int cnlab_timer_start(const struct cnlab_timer *t);
-void cnlab_timer_stop(void);
-u32 cnlab_next_seq(u32 group);
-
-/* cnlab_ids.c */
-void cnlab_notify(const struct cb_id *id, bool on);
-int cnlab_register_extra(const struct cnlab_id_arg *a);
-int cnlab_unregister_extra(const struct cnlab_id_arg *a);
-void cnlab_unregister_all_extra(void);
-
-/* cnlab_ctl.c */
+/* cnlab_ctl.c: the control id, and the bursts, timer and ids it starts. */
 void cnlab_ctl_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp);
+void cnlab_ctl_init(void);
+void cnlab_ctl_exit(void);
+void cnlab_ctl_exit_ids(void);
 
 #endif /* CNLAB_H */

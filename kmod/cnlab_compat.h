@@ -35,4 +35,18 @@ static inline int cnlab_timer_delete_sync(struct timer_list *timer)
 #endif
 }
 
+/*
+ * v6.2 added timer_shutdown_sync(): the timer cannot be armed again, even by
+ * its own callback. Before it, del_timer_sync() waits for a callback that
+ * re-arms itself too, and callers keep it from arming the timer again.
+ */
+static inline int cnlab_timer_shutdown_sync(struct timer_list *timer)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+	return timer_shutdown_sync(timer);
+#else
+	return del_timer_sync(timer);
+#endif
+}
+
 #endif /* CNLAB_COMPAT_H */

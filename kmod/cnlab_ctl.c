@@ -1,17 +1,211 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cnlab_ctl.c - the control callback: requests from tests and cnctl, each
- * answered with a struct cnlab_ctl_reply and the operation's result.
+ * cnlab_ctl.c - the control id: requests from tests and cnctl, each
+ * answered with a struct cnlab_ctl_reply and the operation's result; and
+ * what they start: bursts, the timer broadcast (as
+ * samples/connector/cn_test.c sends), and further ids.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/jiffies.h>
+#include <linux/mutex.h>
 #include <linux/netlink.h>
-#include <linux/slab.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/string.h>
+#include <linux/timekeeping.h>
+#include <linux/timer.h>
 #include <linux/user_namespace.h>
 
 #include "cnlab.h"
+#include "cnlab_compat.h"
+
+static void cnlab_fill_bcast(struct cn_msg *msg, u32 kind, u32 group)
+{
+	struct cnlab_bcast *b = (struct cnlab_bcast *)msg->data;
+
+	msg->id.idx = cnlab_idx;
+	msg->id.val = CNLAB_BCAST_VAL;
+	msg->seq = cnlab_next_seq(group);
+	msg->ack = 0;
+	b->kind = kind;
+	b->group = group;
+	b->ktime = ktime_get_ns();
+}
+
+/*
+ * Stops early, with what it sent so far in res, when its sender gets a
+ * fatal signal (-EINTR) or the module unloads (-ESHUTDOWN): a million
+ * messages take long, and all of it inside the sender's send().
+ */
+static int cnlab_burst(const struct cnlab_burst *b,
+		       struct cnlab_burst_result *res)
+{
+	struct cn_msg *msg;
+	int err = 0;
+	u32 i;
+
+	if (b->group > CNLAB_GROUPS || (!b->group && !b->portid) ||
+	    b->count > CNLAB_MAX_COUNT || b->size < sizeof(struct cnlab_bcast) ||
+	    b->size > CNLAB_MAX_DATA)
+		return -EINVAL;
+
+	msg = cnlab_msg_alloc(b->size, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	memset(res, 0, sizeof(*res));
+	for (i = 0; i < b->count; i++) {
+		if (cnlab_stopping()) {
+			err = -ESHUTDOWN;
+			break;
+		}
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		cnlab_fill_bcast(msg, CNLAB_BCAST_BURST, b->group);
+		if (i == 0)
+			res->seq = msg->seq;
+		if (cnlab_send(msg, b->group ? 0 : b->portid, b->group,
+			       GFP_KERNEL) >= 0)
+			res->ok++;
+		else
+			res->failed++;
+		res->count++;
+		if (i % 64 == 63)
+			cond_resched();
+	}
+	cnlab_free(msg);
+	return err;
+}
+
+/*
+ * The timer: one at a time, started, moved and stopped under
+ * cnlab_timer_lock. The callback re-arms itself while cnlab_timer_on.
+ */
+static DEFINE_MUTEX(cnlab_timer_lock);
+static struct timer_list cnlab_timer;
+static bool cnlab_timer_on;
+static u32 cnlab_timer_group;
+static unsigned long cnlab_timer_period;
+
+static void cnlab_timer_fn(struct timer_list *unused)
+{
+	u32 group = READ_ONCE(cnlab_timer_group);
+	struct cn_msg *msg;
+
+	atomic64_inc(&cnlab_counters.timer_ticks);
+	msg = cnlab_msg_alloc(sizeof(struct cnlab_bcast), GFP_ATOMIC);
+	if (msg) {
+		cnlab_fill_bcast(msg, CNLAB_BCAST_TIMER, group);
+		cnlab_send(msg, 0, group, GFP_ATOMIC);
+		cnlab_free(msg);
+	}
+	if (READ_ONCE(cnlab_timer_on))
+		mod_timer(&cnlab_timer, jiffies + READ_ONCE(cnlab_timer_period));
+}
+
+static int cnlab_timer_start(const struct cnlab_timer *t)
+{
+	int err = 0;
+
+	if (t->group < 1 || t->group > CNLAB_GROUPS ||
+	    t->period < 1 || t->period > 3600000)
+		return -EINVAL;
+	mutex_lock(&cnlab_timer_lock);
+	if (cnlab_stopping()) {
+		err = -ESHUTDOWN;
+		goto out;
+	}
+	WRITE_ONCE(cnlab_timer_group, t->group);
+	WRITE_ONCE(cnlab_timer_period, max(1UL, msecs_to_jiffies(t->period)));
+	WRITE_ONCE(cnlab_timer_on, true);
+	mod_timer(&cnlab_timer, jiffies + cnlab_timer_period);
+out:
+	mutex_unlock(&cnlab_timer_lock);
+	return err;
+}
+
+static void cnlab_timer_stop(void)
+{
+	mutex_lock(&cnlab_timer_lock);
+	WRITE_ONCE(cnlab_timer_on, false);
+	cnlab_timer_delete_sync(&cnlab_timer);
+	mutex_unlock(&cnlab_timer_lock);
+}
+
+/* Further ids, registered and unregistered through the control id. */
+static DEFINE_MUTEX(cnlab_ids_lock);
+static struct cb_id cnlab_extra[CNLAB_MAX_EXTRA_IDS];	/* under cnlab_ids_lock */
+static bool cnlab_extra_used[CNLAB_MAX_EXTRA_IDS];
+
+static int cnlab_find_extra(const struct cnlab_id_arg *a)
+{
+	int i;
+
+	for (i = 0; i < CNLAB_MAX_EXTRA_IDS; i++)
+		if (cnlab_extra_used[i] && cnlab_extra[i].idx == a->idx &&
+		    cnlab_extra[i].val == a->val)
+			return i;
+	return -1;
+}
+
+static int cnlab_register_extra(const struct cnlab_id_arg *a)
+{
+	int i, err;
+
+	mutex_lock(&cnlab_ids_lock);
+	if (cnlab_stopping()) {
+		err = -ESHUTDOWN;
+		goto out;
+	}
+	if (cnlab_find_extra(a) >= 0) {
+		err = -EEXIST;
+		goto out;
+	}
+	for (i = 0; i < CNLAB_MAX_EXTRA_IDS && cnlab_extra_used[i]; i++)
+		;
+	if (i == CNLAB_MAX_EXTRA_IDS) {
+		err = -ENOSPC;
+		goto out;
+	}
+	cnlab_extra[i] = (struct cb_id){ .idx = a->idx, .val = a->val };
+	/* -EINVAL here: the id is taken, by cnlab or another module. */
+	err = cn_add_callback(&cnlab_extra[i], "cnlab_extra", cnlab_extra_cb);
+	if (err)
+		goto out;
+	cnlab_extra_used[i] = true;
+	cnlab_notify(&cnlab_extra[i], true);
+out:
+	mutex_unlock(&cnlab_ids_lock);
+	return err;
+}
+
+/*
+ * cn_del_callback() returns at once, even while the id's callback runs:
+ * the gate (cnlab_main.c) is what waits for it.
+ */
+static void cnlab_unregister_slot(int i)
+{
+	cn_del_callback(&cnlab_extra[i]);
+	cnlab_extra_used[i] = false;
+	cnlab_notify(&cnlab_extra[i], false);
+}
+
+static int cnlab_unregister_extra(const struct cnlab_id_arg *a)
+{
+	int i, err = 0;
+
+	mutex_lock(&cnlab_ids_lock);
+	i = cnlab_find_extra(a);
+	if (i < 0)
+		err = -ENOENT;
+	else
+		cnlab_unregister_slot(i);
+	mutex_unlock(&cnlab_ids_lock);
+	return err;
+}
 
 /* Answers req: status, then result_len bytes of result. */
 static void cnlab_ctl_answer(const struct cn_msg *req, u32 op, int status,
@@ -32,24 +226,23 @@ static void cnlab_ctl_answer(const struct cn_msg *req, u32 op, int status,
 	if (result_len)
 		memcpy(msg->data + sizeof(*hdr), result, result_len);
 	cnlab_unicast(msg, portid);
-	cnlab_msg_free(msg);
+	cnlab_free(msg);
 }
+
+/*
+ * The reading is taken before the reply that carries it is allocated, so
+ * that an idle module reads allocs == frees, each counted when it happens.
+ */
+static DEFINE_MUTEX(cnlab_stats_lock);
+static struct cnlab_stats cnlab_stats_buf;	/* under cnlab_stats_lock */
 
 static void cnlab_ctl_get_stats(const struct cn_msg *req, u32 portid)
 {
-	struct cnlab_stats *st;
-
-	st = kzalloc(sizeof(*st), GFP_KERNEL);
-	if (!st) {
-		cnlab_ctl_answer(req, CNLAB_OP_GET_STATS, -ENOMEM, NULL, 0, portid);
-		return;
-	}
-	atomic64_inc(&cnlab_counters.allocs);
-	/* The snapshot counts this free already, so that idle is balanced. */
-	atomic64_inc(&cnlab_counters.frees);
-	cnlab_stats_snapshot(st);
-	cnlab_ctl_answer(req, CNLAB_OP_GET_STATS, 0, st, sizeof(*st), portid);
-	kfree(st);
+	mutex_lock(&cnlab_stats_lock);
+	cnlab_stats_snapshot(&cnlab_stats_buf);
+	cnlab_ctl_answer(req, CNLAB_OP_GET_STATS, 0, &cnlab_stats_buf,
+			 sizeof(cnlab_stats_buf), portid);
+	mutex_unlock(&cnlab_stats_lock);
 }
 
 /* The size of each operation's arguments. */
@@ -63,43 +256,12 @@ static const size_t cnlab_ctl_args[] = {
 	[CNLAB_OP_ECHO_MODE] = sizeof(struct cnlab_echo_mode),
 };
 
-void cnlab_ctl_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
+/* Runs an operation that changes state, and answers it. */
+static void cnlab_ctl_change(const struct cn_msg *msg, u32 op,
+			     const void *args, u32 portid)
 {
-	const struct cnlab_ctl_req *req = (const void *)msg->data;
-	const void *args = msg->data + sizeof(*req);
 	struct cnlab_burst_result burst;
-	size_t nargs;
 	int status;
-	u32 op;
-
-	atomic64_inc(&cnlab_counters.ctl_received);
-
-	if (!cnlab_msg_len_ok(msg) || msg->len < sizeof(*req)) {
-		atomic64_inc(&cnlab_counters.ctl_invalid);
-		return;
-	}
-	op = req->op;
-	nargs = msg->len - sizeof(*req);
-	if (op == 0 || op >= ARRAY_SIZE(cnlab_ctl_args)) {
-		cnlab_ctl_answer(msg, op, -EOPNOTSUPP, NULL, 0, nsp->portid);
-		return;
-	}
-	if (nargs != cnlab_ctl_args[op]) {
-		atomic64_inc(&cnlab_counters.ctl_invalid);
-		cnlab_ctl_answer(msg, op, -EINVAL, NULL, 0, nsp->portid);
-		return;
-	}
-	if (op == CNLAB_OP_GET_STATS) {
-		cnlab_ctl_get_stats(msg, nsp->portid);
-		return;
-	}
-
-	/* Everything else changes state: as cn_proc, only for the admin. */
-	if (!__netlink_ns_capable(nsp, &init_user_ns, CAP_NET_ADMIN)) {
-		atomic64_inc(&cnlab_counters.ctl_refused);
-		cnlab_ctl_answer(msg, op, -EPERM, NULL, 0, nsp->portid);
-		return;
-	}
 
 	cnlab_hold(CNLAB_HOLD_CTL);
 	switch (op) {
@@ -107,7 +269,7 @@ void cnlab_ctl_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 		status = cnlab_burst(args, &burst);
 		if (!status) {
 			cnlab_ctl_answer(msg, op, 0, &burst, sizeof(burst),
-					 nsp->portid);
+					 portid);
 			return;
 		}
 		break;
@@ -131,5 +293,79 @@ void cnlab_ctl_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 		status = -EOPNOTSUPP;
 		break;
 	}
-	cnlab_ctl_answer(msg, op, status, NULL, 0, nsp->portid);
+	cnlab_ctl_answer(msg, op, status, NULL, 0, portid);
+}
+
+static void cnlab_ctl(const struct cn_msg *msg, struct netlink_skb_parms *nsp)
+{
+	const struct cnlab_ctl_req *req = (const void *)msg->data;
+	u32 portid = nsp->portid;
+	int status;
+	u32 op;
+
+	atomic64_inc(&cnlab_counters.ctl_received);
+
+	if (!cnlab_msg_len_ok(msg) || msg->len < sizeof(*req)) {
+		atomic64_inc(&cnlab_counters.ctl_invalid);
+		return;
+	}
+	op = req->op;
+	if (op == 0 || op >= ARRAY_SIZE(cnlab_ctl_args))
+		status = -EOPNOTSUPP;
+	else if (req->reserved ||
+		 msg->len - sizeof(*req) != cnlab_ctl_args[op])
+		status = -EINVAL;
+	else
+		status = 0;
+	if (status) {
+		atomic64_inc(&cnlab_counters.ctl_invalid);
+		cnlab_ctl_answer(msg, op, status, NULL, 0, portid);
+		return;
+	}
+	if (op == CNLAB_OP_GET_STATS) {
+		cnlab_ctl_get_stats(msg, portid);
+		return;
+	}
+
+	/* Everything else changes state: as cn_proc, only for the admin. */
+	if (!__netlink_ns_capable(nsp, &init_user_ns, CAP_NET_ADMIN)) {
+		atomic64_inc(&cnlab_counters.ctl_refused);
+		cnlab_ctl_answer(msg, op, -EPERM, NULL, 0, portid);
+		return;
+	}
+	cnlab_ctl_change(msg, op, msg->data + sizeof(*req), portid);
+}
+
+void cnlab_ctl_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
+{
+	if (!cnlab_enter())
+		return;
+	cnlab_ctl(msg, nsp);
+	cnlab_leave();
+}
+
+void cnlab_ctl_init(void)
+{
+	timer_setup(&cnlab_timer, cnlab_timer_fn, 0);
+}
+
+/* Unloading: the further ids go; cnlab_stopping() keeps new ones out. */
+void cnlab_ctl_exit_ids(void)
+{
+	int i;
+
+	mutex_lock(&cnlab_ids_lock);
+	for (i = 0; i < CNLAB_MAX_EXTRA_IDS; i++)
+		if (cnlab_extra_used[i])
+			cnlab_unregister_slot(i);
+	mutex_unlock(&cnlab_ids_lock);
+}
+
+/* Unloading, once no callback runs: the timer stops for good. */
+void cnlab_ctl_exit(void)
+{
+	mutex_lock(&cnlab_timer_lock);
+	WRITE_ONCE(cnlab_timer_on, false);
+	cnlab_timer_shutdown_sync(&cnlab_timer);
+	mutex_unlock(&cnlab_timer_lock);
 }

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cnlab_echo.c - the echo callback: one reply per valid request, unicast to
- * the sender, with the request's id, seq and payload and ack = seq + 1. The
- * control channel can make the next requests' replies misbehave on purpose
- * (twice, wrong ack, late, none), to show how clients handle it.
+ * cnlab_echo.c - the echo id: one reply per valid request, unicast to the
+ * sender, with the request's id, seq and payload and ack = seq + 1; the
+ * further ids, which answer the same way; and the modes that make the echo
+ * id's next replies misbehave on purpose (twice, wrong ack, late, none), to
+ * show how clients handle it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/jiffies.h>
 #include <linux/list.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/workqueue.h>
@@ -18,26 +20,10 @@
 static DEFINE_SPINLOCK(cnlab_mode_lock);
 static struct cnlab_echo_mode cnlab_mode;	/* under cnlab_mode_lock */
 
-/*
- * Late replies wait on cnlab_late_wq. Each is on cnlab_late_list until its
- * work takes it off, under cnlab_late_lock, to send and free it; so anything
- * on the list is alive while the lock is held, which is how unloading finds
- * and hurries them.
- */
-struct cnlab_late_reply {
-	struct delayed_work work;
-	struct list_head node;
-	u32 portid;
-	struct cn_msg *msg;
-};
-
-static struct workqueue_struct *cnlab_late_wq;
-static DEFINE_SPINLOCK(cnlab_late_lock);
-static LIST_HEAD(cnlab_late_list);
-
 int cnlab_echo_set_mode(const struct cnlab_echo_mode *m)
 {
-	if (m->mode > CNLAB_ECHO_NONE || m->delay > 60000)
+	if (m->mode > CNLAB_ECHO_NONE || m->count > CNLAB_MAX_COUNT ||
+	    m->delay > CNLAB_MAX_DELAY || m->reserved)
 		return -EINVAL;
 	spin_lock(&cnlab_mode_lock);
 	cnlab_mode = *m;
@@ -60,6 +46,91 @@ static u32 cnlab_take_mode(u32 *delay_ms)
 	return mode;
 }
 
+/*
+ * The reply, in a buffer of its own: the request's is not private to this
+ * callback (a sender's destination group, or an nlmon tap, holds clones of
+ * the same skb), as cn_proc builds its replies apart too.
+ */
+static struct cn_msg *cnlab_reply_alloc(const struct cn_msg *req, u32 ack,
+					gfp_t gfp)
+{
+	struct cn_msg *reply;
+
+	reply = cnlab_msg_alloc(req->len, gfp);
+	if (!reply)
+		return NULL;
+	memcpy(reply, req, sizeof(*req) + req->len);
+	reply->ack = ack;
+	return reply;
+}
+
+/*
+ * Late replies wait on cnlab_late_wq, each on cnlab_late_list until its
+ * work takes it off, under cnlab_late_lock, to send and free it. Together
+ * they hold at most CNLAB_MAX_LATE_BYTES, as the allocator rounds them,
+ * charged to the memory cgroup of the task that asked for them.
+ */
+struct cnlab_late_reply {
+	struct delayed_work work;
+	struct list_head node;
+	size_t bytes;
+	u32 portid;
+	struct cn_msg *msg;
+};
+
+static struct workqueue_struct *cnlab_late_wq;
+static DEFINE_SPINLOCK(cnlab_late_lock);
+/* Under cnlab_late_lock: */
+static LIST_HEAD(cnlab_late_list);
+static u64 cnlab_late_pending;
+static u64 cnlab_late_bytes;
+static u64 cnlab_late_bytes_max;
+
+void cnlab_late_stats(struct cnlab_stats *out)
+{
+	spin_lock(&cnlab_late_lock);
+	out->late_pending = cnlab_late_pending;
+	out->late_bytes = cnlab_late_bytes;
+	out->late_bytes_max = cnlab_late_bytes_max;
+	spin_unlock(&cnlab_late_lock);
+}
+
+static bool cnlab_late_reserve(size_t bytes)
+{
+	bool ok = false;
+
+	spin_lock(&cnlab_late_lock);
+	if (cnlab_late_bytes + bytes <= CNLAB_MAX_LATE_BYTES) {
+		cnlab_late_pending++;
+		cnlab_late_bytes += bytes;
+		cnlab_late_bytes_max = max(cnlab_late_bytes_max,
+					   cnlab_late_bytes);
+		ok = true;
+	}
+	spin_unlock(&cnlab_late_lock);
+	return ok;
+}
+
+static void cnlab_late_unreserve(size_t bytes)
+{
+	spin_lock(&cnlab_late_lock);
+	cnlab_late_pending--;
+	cnlab_late_bytes -= bytes;
+	spin_unlock(&cnlab_late_lock);
+}
+
+/* Sends r, off the list, and frees it. */
+static void cnlab_late_finish(struct cnlab_late_reply *r)
+{
+	size_t bytes = r->bytes;
+
+	if (cnlab_unicast(r->msg, r->portid) >= 0)
+		atomic64_inc(&cnlab_counters.replied);
+	cnlab_free(r->msg);
+	cnlab_free(r);
+	cnlab_late_unreserve(bytes);
+}
+
 static void cnlab_late_send(struct work_struct *work)
 {
 	struct cnlab_late_reply *r =
@@ -69,29 +140,30 @@ static void cnlab_late_send(struct work_struct *work)
 	spin_lock(&cnlab_late_lock);
 	list_del(&r->node);
 	spin_unlock(&cnlab_late_lock);
-
-	if (cnlab_unicast(r->msg, r->portid) >= 0)
-		atomic64_inc(&cnlab_counters.replied);
-	cnlab_msg_free(r->msg);
-	atomic64_inc(&cnlab_counters.frees);
-	kfree(r);
+	cnlab_late_finish(r);
 }
 
-static int cnlab_reply_late(const struct cn_msg *msg, u32 portid, u32 delay_ms)
+/*
+ * Queues the reply to req for delay_ms later. -ENOSPC: the late replies
+ * hold all they may, so the caller answers at once; -ENOMEM: the reply is
+ * lost (cnlab_alloc() counted it).
+ */
+static int cnlab_reply_late(const struct cn_msg *req, u32 ack, u32 portid,
+			    u32 delay_ms)
 {
+	size_t bytes = kmalloc_size_roundup(sizeof(struct cnlab_late_reply)) +
+		       kmalloc_size_roundup(sizeof(*req) + req->len);
 	struct cnlab_late_reply *r;
 
-	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	if (!cnlab_late_reserve(bytes))
+		return -ENOSPC;
+	r = cnlab_alloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
-		return -ENOMEM;
-	atomic64_inc(&cnlab_counters.allocs);
-	r->msg = cnlab_msg_alloc(msg->len, GFP_KERNEL);
-	if (!r->msg) {
-		atomic64_inc(&cnlab_counters.frees);
-		kfree(r);
-		return -ENOMEM;
-	}
-	memcpy(r->msg, msg, sizeof(*msg) + msg->len);
+		goto err_unreserve;
+	r->msg = cnlab_reply_alloc(req, ack, GFP_KERNEL_ACCOUNT);
+	if (!r->msg)
+		goto err_free_r;
+	r->bytes = bytes;
 	r->portid = portid;
 	INIT_DELAYED_WORK(&r->work, cnlab_late_send);
 
@@ -100,16 +172,23 @@ static int cnlab_reply_late(const struct cn_msg *msg, u32 portid, u32 delay_ms)
 	queue_delayed_work(cnlab_late_wq, &r->work, msecs_to_jiffies(delay_ms));
 	spin_unlock(&cnlab_late_lock);
 	return 0;
+
+err_free_r:
+	cnlab_free(r);
+err_unreserve:
+	cnlab_late_unreserve(bytes);
+	return -ENOMEM;
 }
 
-void cnlab_echo_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
+static void cnlab_echo(const struct cn_msg *req, u32 portid)
 {
+	u32 ack = req->seq + 1 + cnlab_ack_skew;
+	struct cn_msg *reply;
 	u32 delay_ms = 0;
 	u32 mode;
 
 	atomic64_inc(&cnlab_counters.received);
-
-	if (!cnlab_msg_len_ok(msg)) {
+	if (!cnlab_msg_len_ok(req)) {
 		atomic64_inc(&cnlab_counters.invalid);
 		return;
 	}
@@ -117,26 +196,53 @@ void cnlab_echo_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 	mode = cnlab_take_mode(&delay_ms);
 	if (mode == CNLAB_ECHO_NONE)
 		return;
-
-	/*
-	 * The reply is built in the request's own buffer: the skb belongs to
-	 * this delivery alone, and cn_netlink_send_mult() copies the message
-	 * into a new skb, so nothing reads the request after this.
-	 */
-	msg->ack = msg->seq + 1 + cnlab_ack_skew;
 	if (mode == CNLAB_ECHO_WRONG_ACK)
-		msg->ack++;
-
+		ack++;
 	if (mode == CNLAB_ECHO_DELAY) {
 		cnlab_hold(CNLAB_HOLD_ECHO_LATE);
-		if (cnlab_reply_late(msg, nsp->portid, delay_ms))
-			atomic64_inc(&cnlab_counters.send_errors[ENOMEM]);
-		return;
+		/* While unloading, and beyond the bound, it goes at once. */
+		if (!cnlab_stopping() &&
+		    cnlab_reply_late(req, ack, portid, delay_ms) != -ENOSPC)
+			return;
 	}
-	if (cnlab_unicast(msg, nsp->portid) >= 0)
+
+	reply = cnlab_reply_alloc(req, ack, GFP_KERNEL);
+	if (!reply)
+		return;
+	if (cnlab_unicast(reply, portid) >= 0)
 		atomic64_inc(&cnlab_counters.replied);
-	if (mode == CNLAB_ECHO_TWICE && cnlab_unicast(msg, nsp->portid) >= 0)
+	if (mode == CNLAB_ECHO_TWICE && cnlab_unicast(reply, portid) >= 0)
 		atomic64_inc(&cnlab_counters.replied);
+	cnlab_free(reply);
+}
+
+void cnlab_echo_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
+{
+	if (!cnlab_enter())
+		return;
+	cnlab_echo(msg, nsp->portid);
+	cnlab_leave();
+}
+
+/* A further id: the echo, without modes; replies are not counted. */
+void cnlab_extra_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
+{
+	struct cn_msg *reply;
+
+	if (!cnlab_enter())
+		return;
+	atomic64_inc(&cnlab_counters.extra_received);
+	if (!cnlab_msg_len_ok(msg)) {
+		atomic64_inc(&cnlab_counters.extra_invalid);
+		goto out;
+	}
+	reply = cnlab_reply_alloc(msg, msg->seq + 1, GFP_KERNEL);
+	if (!reply)
+		goto out;
+	cnlab_unicast(reply, nsp->portid);
+	cnlab_free(reply);
+out:
+	cnlab_leave();
 }
 
 int cnlab_echo_init(void)
@@ -146,16 +252,25 @@ int cnlab_echo_init(void)
 }
 
 /*
- * Called once no callback can run: late replies still waiting are sent now
- * rather than dropped, and the workqueue's destruction waits for them.
+ * Called once no callback runs or can start one: late replies still
+ * waiting are sent now rather than dropped. Those whose work is already
+ * running are left to it (cancel_delayed_work() fails on them), and the
+ * workqueue's destruction waits for it.
  */
 void cnlab_echo_exit(void)
 {
-	struct cnlab_late_reply *r;
+	struct cnlab_late_reply *r, *next;
+	LIST_HEAD(taken);
 
 	spin_lock(&cnlab_late_lock);
-	list_for_each_entry(r, &cnlab_late_list, node)
-		mod_delayed_work(cnlab_late_wq, &r->work, 0);
+	list_for_each_entry_safe(r, next, &cnlab_late_list, node)
+		if (cancel_delayed_work(&r->work))
+			list_move_tail(&r->node, &taken);
 	spin_unlock(&cnlab_late_lock);
 	destroy_workqueue(cnlab_late_wq);
+
+	list_for_each_entry_safe(r, next, &taken, node) {
+		list_del(&r->node);
+		cnlab_late_finish(r);
+	}
 }

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
  * cnlab_wire.h - what cnlab adds to the connector's wire format.
  *
@@ -13,8 +13,9 @@
 #ifndef CNLAB_WIRE_H
 #define CNLAB_WIRE_H
 
-#include <linux/types.h>
 #include <linux/connector.h>
+#include <linux/errno.h>
+#include <linux/types.h>
 
 /*
  * Default ids. The echo id is the one the kernel's own
@@ -47,13 +48,37 @@
  */
 #define CNLAB_MAX_DATA		(CONNECTOR_MAX_MSG_SIZE - sizeof(struct cn_msg))
 
-/* Send errors are counted per errno below this bound; larger ones in the last slot. */
-#define CNLAB_ERRNO_SLOTS	135
+/*
+ * Send errors are counted per errno: one slot for each of 0 to
+ * CNLAB_ERRNO_MAX, the largest errno the kernel defines
+ * (include/uapi/asm-generic/errno.h), and a last slot for any larger one.
+ */
+#define CNLAB_ERRNO_MAX		EHWPOISON
+#define CNLAB_ERRNO_SLOTS	(CNLAB_ERRNO_MAX + 2)
+
+/* The most messages one CNLAB_OP_BURST sends, and CNLAB_OP_ECHO_MODE's count. */
+#define CNLAB_MAX_COUNT		1000000
+
+/* The longest CNLAB_OP_ECHO_MODE delay, in ms. */
+#define CNLAB_MAX_DELAY		60000
+
+/*
+ * The most memory the late replies of CNLAB_ECHO_DELAY may hold at once, in
+ * bytes, as the kernel's allocator rounds them: whatever the mode's count,
+ * a request beyond it is answered at once. Any sender, privileged or not,
+ * can make the module hold this much for up to CNLAB_MAX_DELAY ms once an
+ * admin has set that mode; it is charged to the sender's memory cgroup.
+ */
+#define CNLAB_MAX_LATE_BYTES	(1024 * 1024)
 
 /*
  * Control operations: the first word of a request to the control id. All but
  * CNLAB_OP_GET_STATS change state and need CAP_NET_ADMIN in the initial user
- * namespace; a refused request is answered with status -EPERM.
+ * namespace; a refused request is answered with status -EPERM. A request
+ * whose reserved fields are not zero is answered with -EINVAL, an unknown
+ * operation with -EOPNOTSUPP, and both are counted in ctl_invalid. While the
+ * module unloads, CNLAB_OP_BURST (also one under way), CNLAB_OP_TIMER_START
+ * and CNLAB_OP_REGISTER are answered with -ESHUTDOWN.
  */
 enum cnlab_ctl_op {
 	CNLAB_OP_GET_STATS = 1,		/* result: struct cnlab_stats */
@@ -66,10 +91,11 @@ enum cnlab_ctl_op {
 };
 
 /*
- * CNLAB_OP_BURST: send count messages of size bytes (at least
- * sizeof(struct cnlab_bcast)) with the id {CNLAB_IDX, CNLAB_BCAST_VAL}, to
- * group (1 to CNLAB_GROUPS) or, if group is 0, to portid. Each group, and
- * unicast as a whole, counts its own seq up from 0.
+ * CNLAB_OP_BURST: send count (up to CNLAB_MAX_COUNT) messages of size bytes
+ * (at least sizeof(struct cnlab_bcast)) with the id {CNLAB_IDX,
+ * CNLAB_BCAST_VAL}, to group (1 to CNLAB_GROUPS) or, if group is 0, to
+ * portid. Each group, and unicast as a whole, counts its own seq up from 0.
+ * A burst whose sender gets a fatal signal stops (status -EINTR).
  */
 struct cnlab_burst {
 	__u32 group;
@@ -102,7 +128,11 @@ struct cnlab_id_arg {
 	__u32 val;
 };
 
-/* CNLAB_OP_ECHO_MODE: how the echo id answers its next count requests. */
+/*
+ * CNLAB_OP_ECHO_MODE: how the echo id answers its next count (up to
+ * CNLAB_MAX_COUNT) requests; delay is in ms, up to CNLAB_MAX_DELAY; reserved
+ * must be zero.
+ */
 enum cnlab_echo_modes {
 	CNLAB_ECHO_NORMAL = 0,
 	CNLAB_ECHO_TWICE = 1,		/* the reply, sent twice */
@@ -138,7 +168,7 @@ struct cnlab_notify {
 	__u32 reserved;
 };
 
-/* A control request: this header, then the operation's arguments. */
+/* A control request: this header, then the operation's arguments; reserved must be zero. */
 struct cnlab_ctl_req {
 	__u32 op;
 	__u32 reserved;
@@ -169,11 +199,17 @@ struct cnlab_dest_stats {
 
 /*
  * The module's counters, the result of CNLAB_OP_GET_STATS.
- * received counts every message delivered to the echo callback, valid or not.
- * send_errors[e] counts sends of any kind that failed with -e
- * (e < CNLAB_ERRNO_SLOTS - 1; the last slot takes the rest).
+ * received counts every message delivered to the echo callback, valid or not,
+ * invalid those of them that were malformed; extra_received and
+ * extra_invalid the same for the further ids.
+ * send_errors[e] counts sends of any kind that failed with -e, and
+ * allocations that failed, as ENOMEM (e <= CNLAB_ERRNO_MAX; the last slot
+ * takes the rest).
  * allocs and frees count the module's own allocations, which must be equal
- * once the module is idle.
+ * once the module is idle; a reading is taken before its own reply is
+ * allocated.
+ * late_pending and late_bytes are the late replies waiting now and the
+ * memory they hold, late_bytes_max the most they ever held.
  */
 struct cnlab_stats {
 	__u64 received;
@@ -183,11 +219,15 @@ struct cnlab_stats {
 	__u64 ctl_invalid;
 	__u64 ctl_refused;
 	__u64 extra_received;
+	__u64 extra_invalid;
 	__u64 timer_ticks;
 	__u64 notifications;
 	__u64 allocs;
 	__u64 frees;
 	__u64 held;		/* waits in the hold_at test hook */
+	__u64 late_pending;
+	__u64 late_bytes;
+	__u64 late_bytes_max;
 	__u64 send_errors[CNLAB_ERRNO_SLOTS];
 	struct cnlab_dest_stats dests[CNLAB_GROUPS + 1];
 };

@@ -13,16 +13,20 @@ import "C"
 
 // Ids, limits and operations.
 const (
-	Idx         = C.CNLAB_IDX
-	EchoVal     = C.CNLAB_ECHO_VAL
-	CtlVal      = C.CNLAB_CTL_VAL
-	BcastVal    = C.CNLAB_BCAST_VAL
-	NotifyVal   = C.CNLAB_NOTIFY_VAL
-	NotifyGroup = C.CNLAB_NOTIFY_GROUP
-	Groups      = C.CNLAB_GROUPS
-	MaxExtraIDs = C.CNLAB_MAX_EXTRA_IDS
-	MaxData     = C.CNLAB_MAX_DATA
-	ErrnoSlots  = C.CNLAB_ERRNO_SLOTS
+	Idx          = C.CNLAB_IDX
+	EchoVal      = C.CNLAB_ECHO_VAL
+	CtlVal       = C.CNLAB_CTL_VAL
+	BcastVal     = C.CNLAB_BCAST_VAL
+	NotifyVal    = C.CNLAB_NOTIFY_VAL
+	NotifyGroup  = C.CNLAB_NOTIFY_GROUP
+	Groups       = C.CNLAB_GROUPS
+	MaxExtraIDs  = C.CNLAB_MAX_EXTRA_IDS
+	MaxData      = C.CNLAB_MAX_DATA
+	ErrnoSlots   = C.CNLAB_ERRNO_SLOTS
+	ErrnoMax     = C.CNLAB_ERRNO_MAX
+	MaxCount     = C.CNLAB_MAX_COUNT
+	MaxDelay     = C.CNLAB_MAX_DELAY
+	MaxLateBytes = C.CNLAB_MAX_LATE_BYTES
 
 	OpGetStats   = C.CNLAB_OP_GET_STATS
 	OpBurst      = C.CNLAB_OP_BURST

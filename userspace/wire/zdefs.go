@@ -4,16 +4,20 @@
 package wire
 
 const (
-	Idx         = 0xe
-	EchoVal     = 0x456
-	CtlVal      = 0x4c0
-	BcastVal    = 0x4c1
-	NotifyVal   = 0x4c2
-	NotifyGroup = 0xf
-	Groups      = 0x1a
-	MaxExtraIDs = 0x10
-	MaxData     = 0x3fec
-	ErrnoSlots  = 0x87
+	Idx          = 0xe
+	EchoVal      = 0x456
+	CtlVal       = 0x4c0
+	BcastVal     = 0x4c1
+	NotifyVal    = 0x4c2
+	NotifyGroup  = 0xf
+	Groups       = 0x1a
+	MaxExtraIDs  = 0x10
+	MaxData      = 0x3fec
+	ErrnoSlots   = 0x87
+	ErrnoMax     = 0x85
+	MaxCount     = 0xf4240
+	MaxDelay     = 0xea60
+	MaxLateBytes = 0x100000
 
 	OpGetStats   = 0x1
 	OpBurst      = 0x2
@@ -39,7 +43,7 @@ const (
 	SizeofCnMsg    = 0x14
 	SizeofCtlReq   = 0x8
 	SizeofCtlReply = 0x8
-	SizeofStats    = 0xa80
+	SizeofStats    = 0xaa0
 	SizeofBcast    = 0x10
 	SizeofNotify   = 0x10
 )
@@ -75,11 +79,15 @@ type Stats struct {
 	Ctl_invalid    uint64
 	Ctl_refused    uint64
 	Extra_received uint64
+	Extra_invalid  uint64
 	Timer_ticks    uint64
 	Notifications  uint64
 	Allocs         uint64
 	Frees          uint64
 	Held           uint64
+	Late_pending   uint64
+	Late_bytes     uint64
+	Late_bytes_max uint64
 	Send_errors    [135]uint64
 	Dests          [27]DestStats
 }
