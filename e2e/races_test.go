@@ -186,12 +186,13 @@ var _ = Describe("What the module's users can do to it", Label("races"), func() 
 		out, _ := asNobody("ping", "-q", "-c", "600", "-s", "16000", "-i", "0", "-W", "1ms")
 		Expect(out).To(ContainSubstring("600 requests transmitted"))
 		grown := (slabKB() - slab) * 1024
-		GinkgoWriter.Printf("slab grew by %d bytes with 600 late replies of 16,000 bytes pending\n", grown)
+		GinkgoWriter.Printf("slab grew by %d bytes after 600 requests for late replies of 16,000 bytes\n", grown)
 		// What the kernel's slab shows, not what the module says of itself;
 		// a MiB of slack for the rest of the kernel.
 		Expect(grown).To(BeNumerically("<=", wire.MaxLateBytes+1<<20), "slab growth in bytes")
 		// And what the module says: it held all it may, and no more.
 		st := stats()
+		GinkgoWriter.Printf("the module held at most %d bytes for %d late replies\n", st.Late_bytes_max, st.Late_pending)
 		Expect(st.Late_bytes_max).To(BeNumerically("<=", wire.MaxLateBytes))
 		Expect(st.Late_bytes_max).To(BeNumerically(">", wire.MaxLateBytes-2*wire.ConnectorMaxMsgSize), "the late replies reached the bound")
 	})
