@@ -214,3 +214,42 @@ func TestFirstLine(t *testing.T) {
 		}
 	}
 }
+
+// Through Ginkgo's own JUnit reporter too, a spec the filters did not select
+// is left out, and one that skipped itself stays, skipped.
+func TestJUnitLeavesOutUnselected(t *testing.T) {
+	s := parseOne(t,
+		spec("passes", types.SpecStatePassed, ""),
+		spec("skips itself", types.SpecStateSkipped, "no BTF"),
+		spec("not selected", types.SpecStateSkipped, ""),
+	)
+	var j bytes.Buffer
+	if err := WriteJUnit(&j, "6.1", []Suite{s}, Verdict{Passed: true}); err != nil {
+		t.Fatal(err)
+	}
+	var js struct {
+		Suites []struct {
+			Cases []struct {
+				Name    string    `xml:"name,attr"`
+				Skipped *struct{} `xml:"skipped"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(j.Bytes(), &js); err != nil {
+		t.Fatal(err)
+	}
+	if len(js.Suites) == 0 {
+		t.Fatalf("no suites:\n%s", j.String())
+	}
+	var names []string
+	skipped := 0
+	for _, c := range js.Suites[0].Cases {
+		names = append(names, c.Name)
+		if c.Skipped != nil {
+			skipped++
+		}
+	}
+	if len(names) != 2 || skipped != 1 || strings.Contains(j.String(), "not selected") {
+		t.Errorf("cases %q, %d skipped; want passes and skips itself, one skipped:\n%s", names, skipped, j.String())
+	}
+}
