@@ -28,7 +28,7 @@ RUNNER_BIN = build/cnlab-vm
 KPREP = $(if $(KPACKAGE),d=$$($(KERNELS_BIN) -print dir $(KERNEL)) || exit 3;,)
 RUNNER = $(RUNNER_BIN) $(if $(KPACKAGE),-kernel "$$d/bzImage" -kdir "$$d/build" -modules-dir "$$d/modules/lib/modules/$(KVER)",-kernel $(KIMAGE) -kdir $(KDIR))
 
-.PHONY: all setup setup-all setup-bpf setup-vng generate modules e2e e2e-all bench test unit faults fuzz-long lint lint-go lint-c mutation mutants clean kernels $(RUNNER_BIN) $(KERNELS_BIN)
+.PHONY: all setup setup-all setup-bpf setup-vng generate modules e2e e2e-all bench test unit faults fuzz-long lint lint-go lint-c mutation mutants clean kernels coverage $(RUNNER_BIN) $(KERNELS_BIN)
 
 all: modules
 
@@ -72,6 +72,11 @@ setup-vng:
 # Every kernel of scripts/kernels.conf, as many at once as the host has cores.
 e2e-all: setup-all $(RUNNER_BIN)
 	$(RUNNER_BIN) -matrix scripts/kernels.conf $(VMFLAGS)
+
+# The suites on the debug kernel, with the module built for gcov: prints its
+# line and function coverage, and writes build/<release>/coverage/index.html.
+coverage:
+	$(MAKE) e2e KERNEL=6.1-debug
 
 bench: setup $(RUNNER_BIN) $(KERNELS_BIN)
 	$(KPREP) $(RUNNER) -bench $(VMFLAGS)
