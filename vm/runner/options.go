@@ -160,6 +160,9 @@ func (o *Options) Check() error {
 			bad("%s %v: cannot be negative", name, d)
 		}
 	}
+	if abs, err := filepath.Abs(o.OutDir()); err == nil && strings.ContainsAny(abs, " ,:#") {
+		bad("results directory %q: the kernel's build system cannot build the module under a path with a space, comma, colon or #: pass another -out", abs)
+	}
 	if len(o.Steps) > 0 && o.Bench {
 		bad("-exec and -bench both say what to run: give one")
 	}

@@ -198,12 +198,12 @@ func runMatrix(ctx context.Context, sh *shared, ts []target, jobs int) ([]*kerne
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				results[i] = interruptedBeforeStart(sh, t)
+				results[i] = interruptedBeforeStart(sh, t, &printMu)
 				return
 			}
 			defer func() { <-sem }()
 			if ctx.Err() != nil {
-				results[i] = interruptedBeforeStart(sh, t)
+				results[i] = interruptedBeforeStart(sh, t, &printMu)
 				return
 			}
 			dir := filepath.Join(sh.o.OutDir(), t.Release)
@@ -230,11 +230,14 @@ func runMatrix(ctx context.Context, sh *shared, ts []target, jobs int) ([]*kerne
 	return results, printMatrix(os.Stdout, results, time.Since(start))
 }
 
-func interruptedBeforeStart(sh *shared, t target) *kernelResult {
+func interruptedBeforeStart(sh *shared, t target, printMu *sync.Mutex) *kernelResult {
 	r := &kernelResult{t: t, src: sh.o.Src, dir: filepath.Join(sh.o.OutDir(), t.Release), code: ExitInterrupted,
-		err: errors.New("interrupted before it started"), host: sh.host, seed: sh.o.Seed}
+		err: errors.New("interrupted before it started: nothing built or booted"), host: sh.host, seed: sh.o.Seed}
 	startClean(r.dir)
 	writeResults(r, report.Verdict{Reason: "could not run: " + r.err.Error()})
+	printMu.Lock()
+	defer printMu.Unlock()
+	say("%s: %v", t.Name, r.err)
 	return r
 }
 

@@ -144,6 +144,7 @@ func TestUsage(t *testing.T) {
 		{"a bad -icount", func(o *Options) { o.ICount = "maybe" }, "want on, off or auto"},
 		{"a negative timeout", func(o *Options) { o.Timeout = -time.Second }, "-timeout -1s: cannot be negative"},
 		{"a bad -accel", func(o *Options) { o.Accel = "hvf" }, `-accel "hvf": want auto, kvm or tcg`},
+		{"a results directory Kbuild cannot build in", func(o *Options) { o.Out = "/tmp/a,b" }, "cannot build the module under a path with a space, comma"},
 		{"kernel-dir and kdir", func(o *Options) { o.Kernel, o.KernelDir, o.KDir = "", "/k", "/x" }, "-kernel-dir names the image, build tree, config and modules at once"},
 		{"kernel-dir that is no kernel directory", func(o *Options) { o.Kernel, o.KernelDir = "", "/nonexistent" }, "-kernel-dir /nonexistent"},
 		{"an instruction clock on KVM", func(o *Options) { o.ICount, o.Accel = "on", "kvm" }, "-icount on needs TCG"},

@@ -130,7 +130,7 @@ func TestFaults(t *testing.T) {
 			[]string{"load module /lib/cnlab/cnlab.ko", "invalid argument", "echo and control ids are both"}, nil},
 		{"guest runs out of memory", []string{"-memory", "256M", "-exec", "@alloc 1024"}, runner.ExitKernel,
 			[]string{"the kernel logged a out of memory", "Out of memory: Killed process"}, nil},
-		{"a step's line of 5 MB, and a listener stopped at the end", []string{"-exec-stop", "cnctl listen -g 21", "-exec", "@print 5000000", "-exec", "cnctl stats"}, runner.ExitPassed,
+		{"a step's line of 5 MB and a listener stopped at the end", []string{"-exec-stop", "cnctl listen -g 21", "-exec", "@print 5000000", "-exec", "cnctl stats"}, runner.ExitPassed,
 			[]string{"passed on 6.1.0-56-amd64"}, nil},
 		{"a bundle that cannot be written keeps the run's code", []string{"-exec", "@sysrq c", "-bundle", "/nonexistent/dir/b.tgz"}, runner.ExitKernel,
 			[]string{"could not write the bundle /nonexistent/dir/b.tgz", "the exit code is still the run's own"}, nil},
