@@ -58,8 +58,9 @@ func vngJob(run *vm.Run, m *vm.Machine, job *guest.Job, bins *vm.GuestBinaries, 
 			}
 		}
 		if s.Name == "e2e" {
-			// The lifecycle spec reloads the module from its path.
-			argv = append(argv, "-cnlab.module="+abs(ko))
+			// The specs that reload the module, or run cnctl as
+			// another user, name them by their paths.
+			argv = append(argv, "-cnlab.module="+abs(ko), "-cnlab.cnctl="+abs(bins.Cnctl))
 		}
 		job.Steps[i].Argv = argv
 	}
