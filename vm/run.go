@@ -506,7 +506,7 @@ func Tail(path string, n int) string {
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", path, err)
 	}
-	return lastLines(string(b), n)
+	return strings.ReplaceAll(lastLines(string(b), n), "\r", "")
 }
 
 // qemuProcess is a running QEMU; exited is closed when it has exited.
