@@ -152,6 +152,9 @@ func (c *Cache) build(ctx context.Context, k Kernel, tmp string) error {
 		_ = os.Remove(filepath.Join(tmp, "modules", "lib", "modules", rel, l))
 	}
 	o := filepath.Join(src, "o")
+	if err := os.WriteFile(filepath.Join(o, "Makefile"), []byte(relocatableMakefile), 0o644); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(o, "Module.symvers")); err != nil {
 		return fmt.Errorf("the build left no Module.symvers: %w", err)
 	}
@@ -163,6 +166,15 @@ func (c *Cache) build(ctx context.Context, k Kernel, tmp string) error {
 	}
 	return os.Symlink(filepath.Join("linux", "o"), filepath.Join(tmp, "build"))
 }
+
+// relocatableMakefile replaces the Makefile kbuild writes in the build
+// tree, which names the source by an absolute path on newer kernels (6.1
+// wrote "include ../Makefile" for a subdirectory, 7.2 the whole path), so
+// that the build directory can be renamed into place, or moved.
+const relocatableMakefile = `# Written by cnlab-kernels: the source tree is the directory above.
+export KBUILD_OUTPUT = $(CURDIR)
+include $(CURDIR)/../Makefile
+`
 
 func baseNames(paths []string) []string {
 	var out []string
