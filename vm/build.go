@@ -16,8 +16,9 @@ import (
 // BuildModule builds kmod/ from the source tree src against the prepared
 // kernel build tree kdir, out of tree in outDir (one per kernel, so that
 // kernels never share objects). It returns the path of cnlab.ko. The
-// build's output is kept in outDir/build.log.
-func BuildModule(ctx context.Context, src, kdir, outDir string) (string, error) {
+// build's output is kept in outDir/build.log. makeArgs go to make, e.g.
+// GCOV_PROFILE=y.
+func BuildModule(ctx context.Context, src, kdir, outDir string, makeArgs ...string) (string, error) {
 	if err := os.RemoveAll(outDir); err != nil {
 		return "", fmt.Errorf("build module: %w", err)
 	}
@@ -45,7 +46,8 @@ func BuildModule(ctx context.Context, src, kdir, outDir string) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("build module: %w", err)
 	}
-	cmd := groupCommand(ctx, "make", "-C", kdir, "M="+abs, "W=1", "modules")
+	args := append([]string{"-C", kdir, "M=" + abs, "W=1"}, makeArgs...)
+	cmd := groupCommand(ctx, "make", append(args, "modules")...)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	runErr := cmd.Run()

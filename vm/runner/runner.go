@@ -80,6 +80,9 @@ func Run(ctx context.Context, o *Options) (int, error) {
 	if err != nil {
 		return ExitUsage, err
 	}
+	if err := ensureSourceKernels(ctx, o, ts); err != nil {
+		return ExitInfra, err
+	}
 	var problems []string
 	for i := range ts {
 		warnings, err := ts[i].prepare(o)
@@ -312,7 +315,7 @@ func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelRe
 		return fail(ExitInfra, err)
 	}
 	fmt.Fprintf(w, "cnlab-vm: kernel %s (%s), build tree %s\n", t.Release, t.Image, t.KDIR)
-	ko, err := vm.BuildModule(ctx, o.Src, t.KDIR, filepath.Join(r.dir, "kmod"))
+	ko, err := vm.BuildModule(ctx, o.Src, t.KDIR, filepath.Join(r.dir, "kmod"), gcovArgs(t)...)
 	var buildErr *vm.ModuleBuildError
 	if errors.As(err, &buildErr) {
 		return fail(ExitBuild, err)
@@ -355,6 +358,7 @@ func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelRe
 		return fail(ExitInfra, err)
 	}
 	r.out = out
+	debugKernel(ctx, r, w)
 	conclude(r)
 	return r
 }

@@ -103,7 +103,9 @@ func runJob(r *results, jobPath string) {
 		r.drain()
 		return
 	}
+	kmemleakClear()
 	loaded, err := loadModules(job.Modules)
+	syms := moduleSymbols(loaded)
 	if err != nil {
 		r.errorf("%v", err)
 	} else {
@@ -132,6 +134,9 @@ func runJob(r *results, jobPath string) {
 			r.errorf("unload module %s: %v", loaded[i].Name, err)
 		}
 	}
+	// After the unload: what the modules leaked, and their coverage.
+	kmemleakScan(r, syms)
+	sendCoverage(r)
 	r.send(guest.Event{Type: guest.EventDone})
 	r.drain()
 }
