@@ -88,6 +88,12 @@ func (c *Cache) build(ctx context.Context, k Kernel, tmp string) error {
 	if err := run(ctx, src, logf, "tar", "-xJf", tarball, "--strip-components=1"); err != nil {
 		return failed("extracting "+tarball, err)
 	}
+	for _, p := range k.Patches {
+		step("applying " + filepath.Base(p))
+		if err := run(ctx, src, logf, "patch", "-p1", "--forward", "--batch", "-i", p); err != nil {
+			return failed("patch "+filepath.Base(p), err)
+		}
+	}
 	kv, err := c.output(ctx, src, "make", "-s", "kernelversion")
 	if err != nil {
 		return err

@@ -72,7 +72,7 @@ type Info struct {
 func Key(k Kernel) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n", recipe, k.Package, k.Version, k.Release)
-	for _, f := range k.Fragments {
+	for _, f := range append(append([]string(nil), k.Fragments...), k.Patches...) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return "", fmt.Errorf("config fragment: %w", err)
@@ -163,7 +163,7 @@ func (c *Cache) Ensure(ctx context.Context, k Kernel) (Build, error) {
 	key, _ := Key(k)
 	info := Info{Name: k.Name, Release: k.Release, Package: k.Package, Version: k.Version, Key: key,
 		BuildSeconds: time.Since(start).Seconds(), Built: time.Now().UTC()}
-	for _, f := range k.Fragments {
+	for _, f := range append(append([]string(nil), k.Fragments...), k.Patches...) {
 		info.Fragments = append(info.Fragments, filepath.Base(f))
 	}
 	raw, _ := json.MarshalIndent(info, "", "\t")

@@ -18,6 +18,9 @@ type Kernel struct {
 	Package string
 	// Fragments are the config fragments merged over tinyconfig, absolute.
 	Fragments []string
+	// Patches are applied to the source (patch -p1) before it is
+	// configured: the entries of the fragments field that end in .patch.
+	Patches []string
 	// MayFail marks a kernel whose failure is shown but fails nothing.
 	MayFail bool
 }
@@ -28,7 +31,8 @@ func (k Kernel) FromSource() bool { return k.Package != "" }
 // ReadConf reads a kernels.conf: lines of name, release and package
 // version, then for kernels built from source the source package, the
 // config fragments (comma-separated, relative to the repository's top, the
-// directory above the one that holds the file) and optional flags
+// directory above the one that holds the file; those ending in .patch are
+// patches applied to the source first) and optional flags
 // (may-fail). '#' starts a comment line.
 func ReadConf(path string) ([]Kernel, error) {
 	f, err := os.Open(path)
@@ -88,6 +92,10 @@ func parseLine(line, top string) (Kernel, bool, error) {
 		}
 		if !filepath.IsAbs(frag) {
 			frag = filepath.Join(top, frag)
+		}
+		if strings.HasSuffix(frag, ".patch") {
+			k.Patches = append(k.Patches, frag)
+			continue
 		}
 		k.Fragments = append(k.Fragments, frag)
 	}

@@ -34,6 +34,9 @@ func TestReadConf(t *testing.T) {
 		{name: "source", conf: "6.1-debug 6.1.192-cnlab-debug 6.1.192-2 linux-source-6.1 kernels/base.config,kernels/debug.config\n",
 			want: []Kernel{{Name: "6.1-debug", Release: "6.1.192-cnlab-debug", Version: "6.1.192-2", Package: "linux-source-6.1",
 				Fragments: []string{"kernels/base.config", "kernels/debug.config"}}}},
+		{name: "patches", conf: "7.2 7.2.13-cnlab 7.2.13-1 linux-source-7.2 kernels/base.config,kernels/p.patch\n",
+			want: []Kernel{{Name: "7.2", Release: "7.2.13-cnlab", Version: "7.2.13-1", Package: "linux-source-7.2",
+				Fragments: []string{"kernels/base.config"}, Patches: []string{"kernels/p.patch"}}}},
 		{name: "may-fail", conf: "7.3-rc 7.3.0-rc7-cnlab 7.3~rc7-1~exp1 linux-source-7.3 kernels/base.config may-fail\n",
 			want: []Kernel{{Name: "7.3-rc", Release: "7.3.0-rc7-cnlab", Version: "7.3~rc7-1~exp1", Package: "linux-source-7.3",
 				Fragments: []string{"kernels/base.config"}, MayFail: true}}},
@@ -58,6 +61,9 @@ func TestReadConf(t *testing.T) {
 			for i := range tt.want {
 				for j, f := range tt.want[i].Fragments {
 					tt.want[i].Fragments[j] = filepath.Join(top, f)
+				}
+				for j, f := range tt.want[i].Patches {
+					tt.want[i].Patches[j] = filepath.Join(top, f)
 				}
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
@@ -112,7 +118,7 @@ func (f *fakeKernel) run(ctx context.Context, dir string, out io.Writer, name st
 	case name == "apt-cache":
 		fmt.Fprint(out, f.madison)
 	case name == "apt-get":
-	case name == "tar":
+	case name == "tar", name == "patch":
 	case cmd == "make -s kernelversion":
 		fmt.Fprintln(out, f.version)
 	case cmd == "make O=o tinyconfig":
