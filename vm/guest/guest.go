@@ -22,9 +22,11 @@ const (
 type Job struct {
 	Modules []Module `json:"modules"`
 	Steps   []Step   `json:"steps"`
-	// Path, if set, comes first on the steps' PATH (under virtme-ng, where
-	// the programs are the host's files).
-	Path string `json:"path,omitempty"`
+	// Files, under virtme-ng, are the host's files (values) that /init
+	// copies to their guest paths (keys) before anything else: the guest
+	// sees the host's file system with a writable overlay, so the job's
+	// paths are the same as in cnlab's own initramfs.
+	Files map[string]string `json:"files,omitempty"`
 }
 
 // Module is a kernel module to load before the steps, and to unload after.

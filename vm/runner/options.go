@@ -177,9 +177,6 @@ func (o *Options) Check() error {
 	switch o.VMM {
 	case "", vm.VMMQEMU:
 	case vm.VMMVng:
-		if len(o.Add) > 0 {
-			bad("-add puts files in cnlab's initramfs, which -vmm vng has not: its guest sees the host's files, so name them by their host paths")
-		}
 		bin := o.QEMU
 		if bin == "" || bin == "qemu-system-x86_64" {
 			bin = "vng"

@@ -339,7 +339,7 @@ func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelRe
 	run := vm.Run{BootTimeout: o.BootTimeout, RunTimeout: o.Timeout, SilenceTimeout: o.SilenceTimeout,
 		Grace: o.Grace, ConsoleLog: filepath.Join(r.dir, "console.log"), Progress: w}
 	if o.VMM == vm.VMMVng {
-		if err := vngJob(&run, &m, &job, sh.bins, ko, r.dir); err != nil {
+		if err := vngJob(&run, &m, &job, sh.bins, ko, r.dir, o.Add); err != nil {
 			return fail(ExitInfra, err)
 		}
 	} else {

@@ -24,10 +24,11 @@ func vmmName(vmm string) string {
 }
 
 // vngJob prepares a run under virtme-ng: no initramfs, since the guest sees
-// the host's files; the job, in a directory shared with the guest, names
-// the module and the programs by their host paths, and puts the programs'
-// directory first on the steps' PATH.
-func vngJob(run *vm.Run, m *vm.Machine, job *guest.Job, bins *vm.GuestBinaries, ko, dir string) error {
+// the host's files; the job, in a directory shared with the guest, is the
+// one cnlab's initramfs would hold, with the files the initramfs would hold
+// (the module, the programs, -add's) listed for /init to copy to their
+// guest paths in the guest's writable overlay first.
+func vngJob(run *vm.Run, m *vm.Machine, job *guest.Job, bins *vm.GuestBinaries, ko, dir string, add []string) error {
 	share := filepath.Join(dir, "vng")
 	if err := os.MkdirAll(share, 0o755); err != nil {
 		return err
@@ -39,32 +40,19 @@ func vngJob(run *vm.Run, m *vm.Machine, job *guest.Job, bins *vm.GuestBinaries, 
 		}
 		return a
 	}
-	host := map[string]string{
+	job.Files = map[string]string{
 		"/bin/e2e.test": abs(bins.E2E), "/bin/cnctl": abs(bins.Cnctl), "/bin/cn_echo_ref": abs(bins.EchoRef),
 		"/lib/cnlab/cnlab.ko": abs(ko),
 	}
-	for i, mod := range job.Modules {
-		if p, ok := host[mod.Path]; ok {
-			job.Modules[i].Path = p
-		} else {
-			job.Modules[i].Path = abs(filepath.Join(dir, "modules", mod.Name+".ko"))
+	for _, mod := range job.Modules {
+		if mod.Name != "cnlab" {
+			job.Files[mod.Path] = abs(filepath.Join(dir, "modules", mod.Name+".ko"))
 		}
 	}
-	for i, s := range job.Steps {
-		argv := append([]string(nil), s.Argv...)
-		for j, a := range argv {
-			if p, ok := host[a]; ok {
-				argv[j] = p
-			}
-		}
-		if s.Name == "e2e" {
-			// The specs that reload the module, or run cnctl as
-			// another user, name them by their paths.
-			argv = append(argv, "-cnlab.module="+abs(ko), "-cnlab.cnctl="+abs(bins.Cnctl))
-		}
-		job.Steps[i].Argv = argv
+	for _, a := range add {
+		host, guestPath, _ := strings.Cut(a, ":")
+		job.Files[guestPath] = abs(host)
 	}
-	job.Path = filepath.Dir(abs(bins.Cnctl))
 	b, err := json.Marshal(job)
 	if err != nil {
 		return err

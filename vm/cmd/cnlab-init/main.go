@@ -209,9 +209,6 @@ func readJob(path string) (*guest.Job, error) {
 	if err := json.Unmarshal(b, &job); err != nil {
 		return nil, fmt.Errorf("parse job %s: %w", path, err)
 	}
-	if job.Path != "" {
-		_ = os.Setenv("PATH", job.Path+":"+guestPath)
-	}
 	return &job, nil
 }
 

@@ -43,6 +43,33 @@ func vngMain(dir string) int {
 			r.mu.Unlock()
 		}
 	}()
-	runJob(r, filepath.Join(dir, guest.VngJob))
+	jobPath := filepath.Join(dir, guest.VngJob)
+	if job, err := readJob(jobPath); err == nil {
+		if err := stage(job.Files); err != nil {
+			r.errorf("%v", err)
+		}
+	}
+	runJob(r, jobPath)
 	return 0
+}
+
+// stage copies the host's files to their guest paths, in the guest's
+// writable overlay (the host's files stay as they are).
+func stage(files map[string]string) error {
+	for guestPath, host := range files {
+		b, err := os.ReadFile(host)
+		if err != nil {
+			return fmt.Errorf("stage %s: %w", guestPath, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(guestPath), 0o755); err != nil {
+			return fmt.Errorf("stage %s: %w", guestPath, err)
+		}
+		if err := os.WriteFile(guestPath+".cnlab-tmp", b, 0o755); err != nil {
+			return fmt.Errorf("stage %s: %w (virtme-ng gives the guest a writable overlay on /usr, /lib, /etc, /tmp ...; is the path under one?)", guestPath, err)
+		}
+		if err := os.Rename(guestPath+".cnlab-tmp", guestPath); err != nil {
+			return fmt.Errorf("stage %s: %w", guestPath, err)
+		}
+	}
+	return nil
 }
