@@ -44,8 +44,10 @@ setup-all:
 setup-bpf:
 	@scripts/setup.sh --bpf
 
+# bpf2go takes its compiler and strip from BPF2GO_CC and BPF2GO_STRIP;
+# Debian's are versioned.
 generate: setup-bpf
-	go generate ./...
+	BPF2GO_CC=$${BPF2GO_CC:-clang-14} BPF2GO_STRIP=$${BPF2GO_STRIP:-llvm-strip-14} go generate ./...
 
 # The module for KERNEL, built in place (make -C $(KDIR) M=$(CURDIR) works too).
 modules: setup
@@ -125,7 +127,7 @@ lint-c: setup-all
 			echo "the module builds with warnings at W=1 against $$rel"; exit 1; fi; \
 		echo "W=1 build against $$rel: no warnings"; \
 	done
-	$(CHECKPATCH) --no-tree --strict --terse -f $$(git ls-files 'kmod/*.c' 'kmod/*.h' | grep -v cnlab_compat.h)
+	$(CHECKPATCH) --no-tree --strict --terse -f $$(git ls-files 'kmod/*.c' 'kmod/*.h' 'vm/cmd/cnlab-vm/testdata/*/*.c' | grep -v cnlab_compat.h)
 	@# The compat header exists to test LINUX_VERSION_CODE, which checkpatch
 	@# discourages for in-tree code and mistakes for a constant on the left.
 	$(CHECKPATCH) --no-tree --strict --terse --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f kmod/cnlab_compat.h
