@@ -272,8 +272,14 @@ void cnlab_stats_snapshot(struct cnlab_stats *out)
 	out->extra_invalid = atomic64_read(&c->extra_invalid);
 	out->timer_ticks = atomic64_read(&c->timer_ticks);
 	out->notifications = atomic64_read(&c->notifications);
-	out->allocs = atomic64_read(&c->allocs);
 	out->frees = atomic64_read(&c->frees);
+	/*
+	 * Frees before allocations: every free counted in this reading had
+	 * its allocation counted before, so that allocs >= frees even while
+	 * replies are in flight.
+	 */
+	smp_rmb();
+	out->allocs = atomic64_read(&c->allocs);
 	out->held = atomic64_read(&c->held);
 	cnlab_late_stats(out);
 	for (i = 0; i < CNLAB_ERRNO_SLOTS; i++)
