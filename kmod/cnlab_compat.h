@@ -9,6 +9,7 @@
 #include <linux/version.h>
 #include <linux/connector.h>
 #include <linux/timer.h>
+#include <linux/workqueue.h>
 
 /*
  * v6.6 ("connector/cn_proc: Add filtering to fix some bugs") added a
@@ -48,5 +49,17 @@ static inline int cnlab_timer_shutdown_sync(struct timer_list *timer)
 	return del_timer_sync(timer);
 #endif
 }
+
+/*
+ * v6.17 added WQ_PERCPU; 7.x warns (WARN_ONCE, a kernel WARNING the runner
+ * fails a run on) when alloc_workqueue() gets neither WQ_PERCPU nor
+ * WQ_UNBOUND. CNLAB_WQ_PERCPU is the flag that keeps the old per-CPU
+ * default: pass it where 0 was passed.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#define CNLAB_WQ_PERCPU WQ_PERCPU
+#else
+#define CNLAB_WQ_PERCPU 0
+#endif
 
 #endif /* CNLAB_COMPAT_H */
