@@ -82,7 +82,7 @@ func ModuleCoverage(ctx context.Context, kmodDir string, gcda map[string][]byte,
 			return nil, fmt.Errorf("coverage: %s: %v (log: %s): %s", s[0], err, log, lastLines(string(out), 3))
 		}
 	}
-	c, err := readLcovInfo(info)
+	c, err := readLcovInfo(info, kmodDir)
 	if err != nil {
 		return nil, fmt.Errorf("coverage: %w", err)
 	}
@@ -90,41 +90,48 @@ func ModuleCoverage(ctx context.Context, kmodDir string, gcda map[string][]byte,
 	return c, nil
 }
 
-// readLcovInfo sums an lcov trace file's LF/LH/FNF/FNH records and lists
-// the lines with a zero count (DA:<line>,0) of the module's .c files.
-func readLcovInfo(path string) (*Coverage, error) {
+// readLcovInfo counts an lcov trace file's lines (DA) and functions
+// (FN, FNDA) of the files in dir, the module's own (lcov 1.16 writes no
+// LF/LH totals), and lists the lines with a zero count.
+func readLcovInfo(path, dir string) (*Coverage, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	abs, _ := filepath.Abs(dir)
 	c := &Coverage{}
 	type line struct {
 		file string
 		n    int
 	}
 	var zero []line
-	file := ""
+	file, mine := "", false
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), ":")
-		n, _ := strconv.Atoi(v)
+		if k == "SF" {
+			file, mine = filepath.Base(v), filepath.Dir(v) == abs || filepath.Dir(v) == dir
+			continue
+		}
+		if !mine {
+			continue
+		}
 		switch k {
-		case "SF":
-			file = filepath.Base(v)
-		case "LF":
-			c.Lines += n
-		case "LH":
-			c.LinesHit += n
-		case "FNF":
-			c.Functions += n
-		case "FNH":
-			c.FunctionsHit += n
+		case "FN":
+			c.Functions++
+		case "FNDA":
+			if n, _, _ := strings.Cut(v, ","); n != "0" {
+				c.FunctionsHit++
+			}
 		case "DA":
 			ln, count, _ := strings.Cut(v, ",")
+			c.Lines++
 			if count == "0" {
 				n, _ := strconv.Atoi(ln)
 				zero = append(zero, line{file, n})
+			} else {
+				c.LinesHit++
 			}
 		}
 	}

@@ -11,18 +11,21 @@ func TestReadLcovInfo(t *testing.T) {
 	info := `TN:
 SF:/w/build/6.1.192-cnlab-debug/kmod/cnlab_echo.c
 FN:10,cnlab_echo_cb
+FN:20,cnlab_echo_other
 FNDA:5,cnlab_echo_cb
-FNF:2
-FNH:1
+FNDA:0,cnlab_echo_other
 DA:10,5
 DA:12,0
 DA:13,5
 LF:3
 LH:2
 end_of_record
+SF:/w/linux/include/linux/list.h
+DA:3,0
+end_of_record
 SF:/w/build/6.1.192-cnlab-debug/kmod/cnlab_ctl.c
-FNF:1
-FNH:1
+FN:7,cnlab_ctl_cb
+FNDA:1,cnlab_ctl_cb
 DA:7,0
 DA:8,1
 LF:2
@@ -33,7 +36,7 @@ end_of_record
 	if err := os.WriteFile(p, []byte(info), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := readLcovInfo(p)
+	c, err := readLcovInfo(p, "/w/build/6.1.192-cnlab-debug/kmod")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,8 +75,14 @@ func moduleSymbols(mods []guest.Module) []ksym {
 }
 
 // bareFrame is a backtrace frame kmemleak could not name:
-// "[<ffffffffc0201234>] 0xffffffffc0201234".
-var bareFrame = regexp.MustCompile(`\[<([0-9a-f]+)>\] 0x[0-9a-f]+`)
+// "[<ffffffffc0201234>] 0xffffffffc0201234", or with the pointer hashed,
+// "[<(____ptrval____)>] 0xffffffffc0201234".
+var bareFrame = regexp.MustCompile(`\[<[^>]*>\] 0x([0-9a-f]+)`)
+
+// modulesStart is where x86_64 maps modules (MODULES_VADDR): a frame
+// above it that no symbol names is in a module since unloaded, or in the
+// init code a module frees once loaded.
+const modulesStart = 0xffffffffa0000000
 
 // nameFrames names the bare frames of a kmemleak report that fall in a
 // symbol of syms (within 64 KiB of it), as the kernel would have while the
@@ -93,6 +99,10 @@ func nameFrames(report string, syms []ksym) string {
 		}
 		i := sort.Search(len(syms), func(i int) bool { return syms[i].addr > a }) - 1
 		if i < 0 || a-syms[i].addr > 64<<10 {
+			if a >= modulesStart && len(syms) > 0 {
+				// The job's last module is the one under test.
+				return fmt.Sprintf("%s (unloaded code) [%s]", frame, syms[len(syms)-1].module)
+			}
 			return frame
 		}
 		s := syms[i]

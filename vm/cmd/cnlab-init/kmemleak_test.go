@@ -12,12 +12,14 @@ func TestNameFrames(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"a frame of the module", "    [<ffffffffc0202023>] 0xffffffffc0202023\n",
 			"    [<ffffffffc0202023>] cnlab_init+0x23 [cnlab]\n"},
+		{"hashed pointer", "    [<(____ptrval____)>] 0xffffffffc0202023\n",
+			"    [<ffffffffc0202023>] cnlab_init+0x23 [cnlab]\n"},
+		{"freed init code", "    [<(____ptrval____)>] 0xffffffffa0018030\n",
+			"    [<(____ptrval____)>] 0xffffffffa0018030 (unloaded code) [cnlab]\n"},
 		{"named already", "    [<ffffffff81234567>] kmalloc_trace+0x26/0x90\n",
 			"    [<ffffffff81234567>] kmalloc_trace+0x26/0x90\n"},
-		{"below every symbol", "    [<ffffffffc0100000>] 0xffffffffc0100000\n",
-			"    [<ffffffffc0100000>] 0xffffffffc0100000\n"},
-		{"far above the last", "    [<ffffffffc0402000>] 0xffffffffc0402000\n",
-			"    [<ffffffffc0402000>] 0xffffffffc0402000\n"},
+		{"below the modules", "    [<ffffffff81100000>] 0xffffffff81100000\n",
+			"    [<ffffffff81100000>] 0xffffffff81100000\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
