@@ -16,6 +16,7 @@
 #include <linux/workqueue.h>
 
 #include "cnlab.h"
+#include "cnlab_compat.h"
 
 static DEFINE_SPINLOCK(cnlab_mode_lock);
 static struct cnlab_echo_mode cnlab_mode;	/* under cnlab_mode_lock */
@@ -247,7 +248,7 @@ out:
 
 int cnlab_echo_init(void)
 {
-	cnlab_late_wq = alloc_workqueue("cnlab_late", 0, 0);
+	cnlab_late_wq = alloc_workqueue("cnlab_late", CNLAB_WQ_PERCPU, 0);
 	return cnlab_late_wq ? 0 : -ENOMEM;
 }
 
