@@ -15,12 +15,20 @@ import (
 
 type cnprobeCnprobeCounters struct {
 	_         structs.HostLayout
-	Sent      uint64
-	Failed    uint64
+	Ret       [9]uint64
 	Delivered uint64
 	Dropped   uint64
+	Failed    uint64
 	Inbound   uint64
 }
+
+type cnprobeCnprobeFlag uint32
+
+const (
+	cnprobeCnprobeFlagCNPROBE_F_BROADCAST      cnprobeCnprobeFlag = 1
+	cnprobeCnprobeFlagCNPROBE_F_GROUP_RESOLVED cnprobeCnprobeFlag = 2
+	cnprobeCnprobeFlagCNPROBE_F_LOSSES_ONLY    cnprobeCnprobeFlag = 4
+)
 
 type cnprobeCnprobeId struct {
 	_   structs.HostLayout
@@ -34,12 +42,38 @@ type cnprobeCnprobeInbound struct {
 	NlmsgLen uint32
 	Ts       uint64
 	Portid   uint32
+	NlmsgPid uint32
 	Idx      uint32
 	Val      uint32
 	Seq      uint32
 	Ack      uint32
 	Len      uint32
+	Pad      uint32
 }
+
+type cnprobeCnprobeKind uint32
+
+const (
+	cnprobeCnprobeKindCNPROBE_SEND    cnprobeCnprobeKind = 1
+	cnprobeCnprobeKindCNPROBE_INBOUND cnprobeCnprobeKind = 2
+)
+
+type cnprobeCnprobeMode uint32
+
+const (
+	cnprobeCnprobeModeCNPROBE_MODE_COUNTERS cnprobeCnprobeMode = 0
+	cnprobeCnprobeModeCNPROBE_MODE_LOSSES   cnprobeCnprobeMode = 1
+	cnprobeCnprobeModeCNPROBE_MODE_ALL      cnprobeCnprobeMode = 2
+)
+
+type cnprobeCnprobeOutcome uint32
+
+const (
+	cnprobeCnprobeOutcomeCNPROBE_DELIVERED cnprobeCnprobeOutcome = 1
+	cnprobeCnprobeOutcomeCNPROBE_DROPPED   cnprobeCnprobeOutcome = 2
+	cnprobeCnprobeOutcomeCNPROBE_NOCLONE   cnprobeCnprobeOutcome = 3
+	cnprobeCnprobeOutcomeCNPROBE_FILTERED  cnprobeCnprobeOutcome = 4
+)
 
 type cnprobeCnprobeReceiver struct {
 	_         structs.HostLayout
@@ -49,6 +83,7 @@ type cnprobeCnprobeReceiver struct {
 	Pad       uint16
 	Drops     uint32
 	Rcvbuf    int32
+	Rmem      int32
 }
 
 type cnprobeCnprobeRecord struct {
@@ -66,8 +101,25 @@ type cnprobeCnprobeRecord struct {
 	Ret        int32
 	Delivered  uint32
 	Dropped    uint32
+	Failed     uint32
+	Flags      uint32
 	Receivers  [8]cnprobeCnprobeReceiver
 }
+
+type cnprobeCnprobeRet uint32
+
+const (
+	cnprobeCnprobeRetCNPROBE_RET_OK           cnprobeCnprobeRet = 0
+	cnprobeCnprobeRetCNPROBE_RET_ESRCH        cnprobeCnprobeRet = 1
+	cnprobeCnprobeRetCNPROBE_RET_EAGAIN       cnprobeCnprobeRet = 2
+	cnprobeCnprobeRetCNPROBE_RET_ECONNREFUSED cnprobeCnprobeRet = 3
+	cnprobeCnprobeRetCNPROBE_RET_ENOMEM       cnprobeCnprobeRet = 4
+	cnprobeCnprobeRetCNPROBE_RET_ENOBUFS      cnprobeCnprobeRet = 5
+	cnprobeCnprobeRetCNPROBE_RET_EMSGSIZE     cnprobeCnprobeRet = 6
+	cnprobeCnprobeRetCNPROBE_RET_ENODEV       cnprobeCnprobeRet = 7
+	cnprobeCnprobeRetCNPROBE_RET_OTHER        cnprobeCnprobeRet = 8
+	cnprobeCnprobeRetCNPROBE_NRET             cnprobeCnprobeRet = 9
+)
 
 type cnprobeCnprobeSlot struct {
 	_    structs.HostLayout
@@ -77,6 +129,16 @@ type cnprobeCnprobeSlot struct {
 	C    cnprobeCnprobeCounters
 }
 
+type cnprobeCnprobeStat uint32
+
+const (
+	cnprobeCnprobeStatCNPROBE_STAT_RINGBUF      cnprobeCnprobeStat = 0
+	cnprobeCnprobeStatCNPROBE_STAT_DEPTH        cnprobeCnprobeStat = 1
+	cnprobeCnprobeStatCNPROBE_STAT_STORAGE      cnprobeCnprobeStat = 2
+	cnprobeCnprobeStatCNPROBE_STAT_UNATTRIBUTED cnprobeCnprobeStat = 3
+	cnprobeCnprobeStatCNPROBE_NSTAT             cnprobeCnprobeStat = 4
+)
+
 type cnprobeInflight struct {
 	_     structs.HostLayout
 	Depth uint32
@@ -84,31 +146,43 @@ type cnprobeInflight struct {
 	_     [4]byte
 	Msg   [4]uint64
 	Rec   [4]cnprobeCnprobeRecord
+	Loss  cnprobeCnprobeRecord
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	cnprobeMapCounterSlots  = "counter_slots"
-	cnprobeMapCounters      = "counters"
-	cnprobeMapEvents        = "events"
-	cnprobeMapInflight      = "inflight"
-	cnprobeMapLost          = "lost"
-	cnprobeProgOverrun      = "overrun"
-	cnprobeProgRx           = "rx"
-	cnprobeProgSendEnter    = "send_enter"
-	cnprobeProgSendExit     = "send_exit"
-	cnprobeProgSendskb      = "sendskb"
-	cnprobeVarFilterGroup   = "filter_group"
-	cnprobeVarFilterId      = "filter_id"
-	cnprobeVarFilterIdx     = "filter_idx"
-	cnprobeVarFilterPortid  = "filter_portid"
-	cnprobeVarFilterSeqHi   = "filter_seq_hi"
-	cnprobeVarFilterSeqLo   = "filter_seq_lo"
-	cnprobeVarFilterVal     = "filter_val"
-	cnprobeVarUnusedInbound = "unused_inbound"
-	cnprobeVarUnusedSlot    = "unused_slot"
+	cnprobeMapCounterSlots   = "counter_slots"
+	cnprobeMapCounters       = "counters"
+	cnprobeMapEvents         = "events"
+	cnprobeMapInflight       = "inflight"
+	cnprobeMapStats          = "stats"
+	cnprobeProgBcast         = "bcast"
+	cnprobeProgBcastFiltered = "bcast_filtered"
+	cnprobeProgFiltered      = "filtered"
+	cnprobeProgOverrun       = "overrun"
+	cnprobeProgRx            = "rx"
+	cnprobeProgSendEnter     = "send_enter"
+	cnprobeProgSendExit      = "send_exit"
+	cnprobeProgSendskb       = "sendskb"
+	cnprobeVarFilterGroup    = "filter_group"
+	cnprobeVarFilterId       = "filter_id"
+	cnprobeVarFilterIdx      = "filter_idx"
+	cnprobeVarFilterPortid   = "filter_portid"
+	cnprobeVarFilterSeqHi    = "filter_seq_hi"
+	cnprobeVarFilterSeqLo    = "filter_seq_lo"
+	cnprobeVarFilterVal      = "filter_val"
+	cnprobeVarMode           = "mode"
+	cnprobeVarPending        = "pending"
+	cnprobeVarUnusedFlag     = "unused_flag"
+	cnprobeVarUnusedInbound  = "unused_inbound"
+	cnprobeVarUnusedKind     = "unused_kind"
+	cnprobeVarUnusedMode     = "unused_mode"
+	cnprobeVarUnusedOutcome  = "unused_outcome"
+	cnprobeVarUnusedRet      = "unused_ret"
+	cnprobeVarUnusedSlot     = "unused_slot"
+	cnprobeVarUnusedStat     = "unused_stat"
 )
 
 // loadCnprobe returns the embedded CollectionSpec for cnprobe.
@@ -153,11 +227,14 @@ type cnprobeSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type cnprobeProgramSpecs struct {
-	Overrun   *ebpf.ProgramSpec `ebpf:"overrun"`
-	Rx        *ebpf.ProgramSpec `ebpf:"rx"`
-	SendEnter *ebpf.ProgramSpec `ebpf:"send_enter"`
-	SendExit  *ebpf.ProgramSpec `ebpf:"send_exit"`
-	Sendskb   *ebpf.ProgramSpec `ebpf:"sendskb"`
+	Bcast         *ebpf.ProgramSpec `ebpf:"bcast"`
+	BcastFiltered *ebpf.ProgramSpec `ebpf:"bcast_filtered"`
+	Filtered      *ebpf.ProgramSpec `ebpf:"filtered"`
+	Overrun       *ebpf.ProgramSpec `ebpf:"overrun"`
+	Rx            *ebpf.ProgramSpec `ebpf:"rx"`
+	SendEnter     *ebpf.ProgramSpec `ebpf:"send_enter"`
+	SendExit      *ebpf.ProgramSpec `ebpf:"send_exit"`
+	Sendskb       *ebpf.ProgramSpec `ebpf:"sendskb"`
 }
 
 // cnprobeMapSpecs contains maps before they are loaded into the kernel.
@@ -168,7 +245,7 @@ type cnprobeMapSpecs struct {
 	Counters     *ebpf.MapSpec `ebpf:"counters"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	Inflight     *ebpf.MapSpec `ebpf:"inflight"`
-	Lost         *ebpf.MapSpec `ebpf:"lost"`
+	Stats        *ebpf.MapSpec `ebpf:"stats"`
 }
 
 // cnprobeVariableSpecs contains global variables before they are loaded into the kernel.
@@ -182,8 +259,16 @@ type cnprobeVariableSpecs struct {
 	FilterSeqHi   *ebpf.VariableSpec `ebpf:"filter_seq_hi"`
 	FilterSeqLo   *ebpf.VariableSpec `ebpf:"filter_seq_lo"`
 	FilterVal     *ebpf.VariableSpec `ebpf:"filter_val"`
+	Mode          *ebpf.VariableSpec `ebpf:"mode"`
+	Pending       *ebpf.VariableSpec `ebpf:"pending"`
+	UnusedFlag    *ebpf.VariableSpec `ebpf:"unused_flag"`
 	UnusedInbound *ebpf.VariableSpec `ebpf:"unused_inbound"`
+	UnusedKind    *ebpf.VariableSpec `ebpf:"unused_kind"`
+	UnusedMode    *ebpf.VariableSpec `ebpf:"unused_mode"`
+	UnusedOutcome *ebpf.VariableSpec `ebpf:"unused_outcome"`
+	UnusedRet     *ebpf.VariableSpec `ebpf:"unused_ret"`
 	UnusedSlot    *ebpf.VariableSpec `ebpf:"unused_slot"`
+	UnusedStat    *ebpf.VariableSpec `ebpf:"unused_stat"`
 }
 
 // cnprobeObjects contains all objects after they have been loaded into the kernel.
@@ -210,7 +295,7 @@ type cnprobeMaps struct {
 	Counters     *ebpf.Map `ebpf:"counters"`
 	Events       *ebpf.Map `ebpf:"events"`
 	Inflight     *ebpf.Map `ebpf:"inflight"`
-	Lost         *ebpf.Map `ebpf:"lost"`
+	Stats        *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *cnprobeMaps) Close() error {
@@ -219,7 +304,7 @@ func (m *cnprobeMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.Inflight,
-		m.Lost,
+		m.Stats,
 	)
 }
 
@@ -234,23 +319,37 @@ type cnprobeVariables struct {
 	FilterSeqHi   *ebpf.Variable `ebpf:"filter_seq_hi"`
 	FilterSeqLo   *ebpf.Variable `ebpf:"filter_seq_lo"`
 	FilterVal     *ebpf.Variable `ebpf:"filter_val"`
+	Mode          *ebpf.Variable `ebpf:"mode"`
+	Pending       *ebpf.Variable `ebpf:"pending"`
+	UnusedFlag    *ebpf.Variable `ebpf:"unused_flag"`
 	UnusedInbound *ebpf.Variable `ebpf:"unused_inbound"`
+	UnusedKind    *ebpf.Variable `ebpf:"unused_kind"`
+	UnusedMode    *ebpf.Variable `ebpf:"unused_mode"`
+	UnusedOutcome *ebpf.Variable `ebpf:"unused_outcome"`
+	UnusedRet     *ebpf.Variable `ebpf:"unused_ret"`
 	UnusedSlot    *ebpf.Variable `ebpf:"unused_slot"`
+	UnusedStat    *ebpf.Variable `ebpf:"unused_stat"`
 }
 
 // cnprobePrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadCnprobeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type cnprobePrograms struct {
-	Overrun   *ebpf.Program `ebpf:"overrun"`
-	Rx        *ebpf.Program `ebpf:"rx"`
-	SendEnter *ebpf.Program `ebpf:"send_enter"`
-	SendExit  *ebpf.Program `ebpf:"send_exit"`
-	Sendskb   *ebpf.Program `ebpf:"sendskb"`
+	Bcast         *ebpf.Program `ebpf:"bcast"`
+	BcastFiltered *ebpf.Program `ebpf:"bcast_filtered"`
+	Filtered      *ebpf.Program `ebpf:"filtered"`
+	Overrun       *ebpf.Program `ebpf:"overrun"`
+	Rx            *ebpf.Program `ebpf:"rx"`
+	SendEnter     *ebpf.Program `ebpf:"send_enter"`
+	SendExit      *ebpf.Program `ebpf:"send_exit"`
+	Sendskb       *ebpf.Program `ebpf:"sendskb"`
 }
 
 func (p *cnprobePrograms) Close() error {
 	return _CnprobeClose(
+		p.Bcast,
+		p.BcastFiltered,
+		p.Filtered,
 		p.Overrun,
 		p.Rx,
 		p.SendEnter,

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -18,34 +20,62 @@ import (
 	"github.com/cnlab/cnlab/userspace/connector"
 )
 
-// Filter narrows the records the probes send; the per-id counters see
-// everything. Zero fields match anything.
+// Filter says what the probes record, and which sends; the per-id
+// counters see every send whatever the filter. Zero fields match anything.
 type Filter struct {
+	// Mode: ModeCounters (the zero value), ModeLosses or ModeAll.
+	Mode Mode
+	// Inbound: also record what user space sends to the kernel
+	// (cn_rx_skb), in modes ModeLosses and ModeAll.
+	Inbound      bool
 	ID           *connector.ID
-	PortID       uint32
-	Group        uint32
+	PortID       uint32 // sends to this port (a unicast), and messages from it
+	Group        uint32 // broadcasts to this group
 	SeqLo, SeqHi uint32 // with SeqHi nonzero: seqs in [SeqLo, SeqHi]
 }
 
 // Probe is the attached probes and their ring buffer.
 type Probe struct {
-	objs   cnprobeObjects
+	coll   *ebpf.Collection
+	maps   struct{ events, stats, slots, counters *ebpf.Map }
+	progs  []attached
 	links  []link.Link
 	reader *ringbuf.Reader
 	sample ringbuf.Record // reused by ReadInto
+	closed bool
+	err    error // Close's, for a second Close
 }
 
-// attachPoints are where the probes go (fentry, or fexit), all present in
-// the BTF of 6.1 and 6.12; the programs name their functions.
-var attachPoints = []struct {
+type attached struct {
 	what string
-	prog func(o *cnprobeObjects) *ebpf.Program
-}{
-	{"fentry cn_netlink_send_mult", func(o *cnprobeObjects) *ebpf.Program { return o.SendEnter }},
-	{"fexit cn_netlink_send_mult", func(o *cnprobeObjects) *ebpf.Program { return o.SendExit }},
-	{"fentry __netlink_sendskb", func(o *cnprobeObjects) *ebpf.Program { return o.Sendskb }},
-	{"fentry netlink_overrun", func(o *cnprobeObjects) *ebpf.Program { return o.Overrun }},
-	{"fentry cn_rx_skb", func(o *cnprobeObjects) *ebpf.Program { return o.Rx }},
+	prog *ebpf.Program
+}
+
+// attachPoint is a program and the function it goes on (fentry or fexit,
+// as its section says); alt is the function to use where the first is not
+// in the kernel's BTF.
+type attachPoint struct {
+	prog, what string
+	modes      []Mode
+	inbound    bool // only with Filter.Inbound
+}
+
+// attachPoints are where the probes go, by mode. netlink_broadcast_filtered
+// is what the connector calls from 6.6; 6.1 has only netlink_broadcast.
+var attachPoints = []attachPoint{
+	{prog: "send_enter", what: "fentry cn_netlink_send_mult", modes: []Mode{ModeAll}},
+	{prog: "send_exit", what: "fexit cn_netlink_send_mult", modes: []Mode{ModeCounters, ModeLosses, ModeAll}},
+	{prog: "sendskb", what: "fentry __netlink_sendskb", modes: []Mode{ModeAll}},
+	{prog: "overrun", what: "fentry netlink_overrun", modes: []Mode{ModeCounters, ModeLosses, ModeAll}},
+	{prog: "filtered", what: "fexit sk_filter_trim_cap", modes: []Mode{ModeLosses}},
+	{prog: "bcast_filtered", what: "fexit netlink_broadcast_filtered", modes: []Mode{ModeLosses, ModeAll}},
+	{prog: "rx", what: "fentry cn_rx_skb", modes: []Mode{ModeLosses, ModeAll}, inbound: true},
+}
+
+var genModes = map[Mode]cnprobeCnprobeMode{
+	ModeCounters: cnprobeCnprobeModeCNPROBE_MODE_COUNTERS,
+	ModeLosses:   cnprobeCnprobeModeCNPROBE_MODE_LOSSES,
+	ModeAll:      cnprobeCnprobeModeCNPROBE_MODE_ALL,
 }
 
 // Start loads the probes, relocated against the running kernel's BTF, and
@@ -58,23 +88,27 @@ func Start(f Filter) (*Probe, error) { return StartBTF(f, "") }
 // and gives wrong answers; without kernel BTF there is nothing to check
 // against, and StartBTF refuses rather than trust the file blindly.
 func StartBTF(f Filter, btfPath string) (*Probe, error) {
-	var opts *ebpf.CollectionOptions
+	gm, ok := genModes[f.Mode]
+	if !ok {
+		return nil, fmt.Errorf("start probes: unknown mode %v", f.Mode)
+	}
+	opts := &ebpf.CollectionOptions{}
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return nil, fmt.Errorf("start probes: the kernel has no BTF (%w): CONFIG_DEBUG_INFO_BTF is needed", err)
+	}
+	kernel, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("start probes: the running kernel's BTF: %w", err)
 	}
 	if btfPath != "" {
 		given, err := btf.LoadSpec(btfPath)
 		if err != nil {
 			return nil, fmt.Errorf("start probes: BTF file %s: %w", btfPath, err)
 		}
-		kernel, err := btf.LoadKernelSpec()
-		if err != nil {
-			return nil, fmt.Errorf("start probes: the running kernel's BTF, to check %s against: %w", btfPath, err)
-		}
 		if err := CheckBTF(given, kernel); err != nil {
 			return nil, fmt.Errorf("start probes: BTF file %s: %w", btfPath, err)
 		}
-		opts = &ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: given}}
+		opts.Programs.KernelTypes = given
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("start probes: %w", err)
@@ -83,32 +117,77 @@ func StartBTF(f Filter, btfPath string) (*Probe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start probes: %w", err)
 	}
-	vars := map[string]uint32{"filter_portid": f.PortID, "filter_group": f.Group, "filter_seq_lo": f.SeqLo, "filter_seq_hi": f.SeqHi}
-	if f.ID != nil {
-		vars["filter_id"], vars["filter_idx"], vars["filter_val"] = 1, f.ID.Idx, f.ID.Val
+	var vars cnprobeVariableSpecs
+	if err := spec.Assign(&vars); err != nil {
+		return nil, fmt.Errorf("start probes: %w", err)
 	}
-	for name, v := range vars {
-		if err := spec.Variables[name].Set(v); err != nil {
-			return nil, fmt.Errorf("start probes: set %s: %w", name, err)
+	var id connector.ID
+	var idSet uint32
+	if f.ID != nil {
+		id, idSet = *f.ID, 1
+	}
+	for _, v := range []struct {
+		spec *ebpf.VariableSpec
+		val  any
+	}{
+		{vars.Mode, uint32(gm)}, {vars.FilterId, idSet}, {vars.FilterIdx, id.Idx}, {vars.FilterVal, id.Val},
+		{vars.FilterPortid, f.PortID}, {vars.FilterGroup, f.Group}, {vars.FilterSeqLo, f.SeqLo}, {vars.FilterSeqHi, f.SeqHi},
+	} {
+		if err := v.spec.Set(v.val); err != nil {
+			return nil, fmt.Errorf("start probes: set %s: %w", v.spec.Name, err)
+		}
+	}
+	// Only the programs this mode attaches are loaded: a program's
+	// attach point must be in the kernel's BTF for it to load.
+	want := map[string]string{}
+	for _, a := range attachPoints {
+		if slices.Contains(a.modes, f.Mode) && (!a.inbound || f.Inbound) {
+			want[a.prog] = a.what
+		}
+	}
+	if _, ok := want["bcast_filtered"]; ok {
+		var fn *btf.Func
+		if kernel.TypeByName("netlink_broadcast_filtered", &fn) != nil {
+			delete(want, "bcast_filtered")
+			want["bcast"] = "fexit netlink_broadcast"
+		}
+	}
+	for name := range spec.Programs {
+		if _, ok := want[name]; !ok {
+			delete(spec.Programs, name)
 		}
 	}
 	p := &Probe{}
-	if err := spec.LoadAndAssign(&p.objs, opts); err != nil {
+	p.coll, err = ebpf.NewCollectionWithOptions(spec, *opts)
+	if err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			return nil, fmt.Errorf("start probes: the verifier refused them: %+v", ve)
 		}
 		return nil, fmt.Errorf("start probes: load: %w", err)
 	}
+	p.maps.events, p.maps.stats = p.coll.Maps["events"], p.coll.Maps["stats"]
+	p.maps.slots, p.maps.counters = p.coll.Maps["counter_slots"], p.coll.Maps["counters"]
 	for _, a := range attachPoints {
-		l, err := link.AttachTracing(link.TracingOptions{Program: a.prog(&p.objs)})
+		name := a.prog
+		what, ok := want[name]
+		if !ok && name == "bcast_filtered" {
+			name = "bcast"
+			what, ok = want[name]
+		}
+		if !ok {
+			continue
+		}
+		prog := p.coll.Programs[name]
+		l, err := link.AttachTracing(link.TracingOptions{Program: prog})
 		if err != nil {
 			p.Close()
-			return nil, fmt.Errorf("start probes: attach %s: %w (the kernel needs CONFIG_FUNCTION_TRACER and CONFIG_DEBUG_INFO_BTF, and the function in its BTF)", a.what, err)
+			return nil, fmt.Errorf("start probes: attach %s: %w (the kernel needs CONFIG_FUNCTION_TRACER and CONFIG_DEBUG_INFO_BTF, and the function in its BTF)", what, err)
 		}
 		p.links = append(p.links, l)
+		p.progs = append(p.progs, attached{what, prog})
 	}
-	p.reader, err = ringbuf.NewReader(p.objs.Events)
+	p.reader, err = ringbuf.NewReader(p.maps.events)
 	if err != nil {
 		p.Close()
 		return nil, fmt.Errorf("start probes: ring buffer: %w", err)
@@ -165,8 +244,8 @@ func decode(b []byte, ev *Event) error {
 	if len(b) < 4 {
 		return fmt.Errorf("probe event of %d bytes", len(b))
 	}
-	switch kind := *(*uint32)(unsafe.Pointer(&b[0])); kind {
-	case 1:
+	switch kind := cnprobeCnprobeKind(*(*uint32)(unsafe.Pointer(&b[0]))); kind {
+	case cnprobeCnprobeKindCNPROBE_SEND:
 		// The probes send only the receivers they list.
 		var raw cnprobeCnprobeRecord
 		head := int(unsafe.Offsetof(raw.Receivers))
@@ -178,32 +257,33 @@ func decode(b []byte, ev *Event) error {
 		if want := head + listed*int(unsafe.Sizeof(raw.Receivers[0])); len(b) < want {
 			return fmt.Errorf("send record of %d bytes listing %d receivers, want %d", len(b), listed, want)
 		}
+		flags := cnprobeCnprobeFlag(raw.Flags)
 		r := &ev.send
 		*r = Record{Time: time.Duration(raw.Ts),
 			ID: connector.ID{Idx: raw.Idx, Val: raw.Val}, Seq: raw.Seq, Ack: raw.Ack, Len: raw.Len,
-			PortID: raw.Portid, Group: raw.Group, Ret: raw.Ret, Delivered: raw.Delivered, Dropped: raw.Dropped,
-			Receivers: r.Receivers[:0]}
+			PortID: raw.Portid, Group: raw.Group, Ret: raw.Ret, Delivered: raw.Delivered, Dropped: raw.Dropped, Failed: raw.Failed,
+			GroupResolved:   flags&cnprobeCnprobeFlagCNPROBE_F_GROUP_RESOLVED != 0,
+			BroadcastMissed: flags&cnprobeCnprobeFlagCNPROBE_F_BROADCAST != 0,
+			LossesOnly:      flags&cnprobeCnprobeFlagCNPROBE_F_LOSSES_ONLY != 0,
+			Receivers:       r.Receivers[:0]}
 		for i := 0; i < listed; i++ {
 			rc := raw.Receivers[i]
-			o := Delivered
-			if rc.Outcome == 2 {
-				o = QueueFull
-			}
-			r.Receivers = append(r.Receivers, Receiver{PortID: rc.Portid, Outcome: o, Congested: rc.Congested != 0, Drops: rc.Drops, RcvBuf: rc.Rcvbuf})
+			r.Receivers = append(r.Receivers, Receiver{PortID: rc.Portid, Outcome: receiverOutcome(rc.Outcome),
+				Congested: rc.Congested != 0, Drops: rc.Drops, RcvBuf: rc.Rcvbuf, RmemAlloc: rc.Rmem})
 		}
 		if listed == 0 {
 			r.Receivers = nil
 		}
 		ev.Send = r
 		return nil
-	case 2:
+	case cnprobeCnprobeKindCNPROBE_INBOUND:
 		var raw cnprobeCnprobeInbound
 		if len(b) < int(unsafe.Sizeof(raw)) {
 			return fmt.Errorf("inbound record of %d bytes, want %d", len(b), unsafe.Sizeof(raw))
 		}
 		raw = *(*cnprobeCnprobeInbound)(unsafe.Pointer(&b[0]))
 		ev.in = Inbound{Time: time.Duration(raw.Ts), ID: connector.ID{Idx: raw.Idx, Val: raw.Val}, Seq: raw.Seq, Ack: raw.Ack,
-			Len: raw.Len, NlmsgLen: raw.NlmsgLen, PortID: raw.Portid}
+			Len: raw.Len, NlmsgLen: raw.NlmsgLen, PortID: raw.Portid, NlmsgPid: raw.NlmsgPid}
 		ev.Inbound = &ev.in
 		return nil
 	default:
@@ -211,32 +291,82 @@ func decode(b []byte, ev *Event) error {
 	}
 }
 
-// Lost returns how many events are missing from the ring buffer: those it
-// could not take, sends nested too deep to follow, and runs of the programs
-// the kernel skipped because a BPF program was already running on the CPU
-// (an interrupt).
-func (p *Probe) Lost() (uint64, error) {
-	var per []uint64
-	if err := p.objs.Lost.Lookup(uint32(0), &per); err != nil {
-		return 0, fmt.Errorf("read lost events: %w", err)
+func receiverOutcome(o uint8) Outcome {
+	switch cnprobeCnprobeOutcome(o) {
+	case cnprobeCnprobeOutcomeCNPROBE_DELIVERED:
+		return Delivered
+	case cnprobeCnprobeOutcomeCNPROBE_DROPPED:
+		return QueueFull
+	case cnprobeCnprobeOutcomeCNPROBE_NOCLONE:
+		return NoClone
+	case cnprobeCnprobeOutcomeCNPROBE_FILTERED:
+		return Filtered
 	}
-	var n uint64
-	for _, v := range per {
-		n += v
-	}
-	for _, a := range attachPoints {
-		st, err := a.prog(&p.objs).Stats()
-		if err != nil {
-			return 0, fmt.Errorf("read the %s program's skipped runs: %w", a.what, err)
+	return Outcome(fmt.Sprintf("outcome %d", o))
+}
+
+// Skips are what the probes could not record, by cause.
+type Skips struct {
+	RingBuffer   uint64 // records the ring buffer refused
+	TooDeep      uint64 // sends nested deeper than the probes follow
+	NoStorage    uint64 // task storage returned NULL (6.1: its per-CPU lock was busy)
+	Unattributed uint64 // a socket's delivery or drop matching no send in progress
+	Recursion    uint64 // runs the kernel skipped: a BPF program already ran on the CPU
+}
+
+// Total is every skip.
+func (s Skips) Total() uint64 {
+	return s.RingBuffer + s.TooDeep + s.NoStorage + s.Unattributed + s.Recursion
+}
+
+// Skips returns what the probes could not record so far.
+func (p *Probe) Skips() (Skips, error) {
+	var s Skips
+	for stat, dst := range map[cnprobeCnprobeStat]*uint64{
+		cnprobeCnprobeStatCNPROBE_STAT_RINGBUF: &s.RingBuffer, cnprobeCnprobeStatCNPROBE_STAT_DEPTH: &s.TooDeep,
+		cnprobeCnprobeStatCNPROBE_STAT_STORAGE: &s.NoStorage, cnprobeCnprobeStatCNPROBE_STAT_UNATTRIBUTED: &s.Unattributed,
+	} {
+		var per []uint64
+		if err := p.maps.stats.Lookup(uint32(stat), &per); err != nil {
+			return s, fmt.Errorf("read the probes' skips: %w", err)
 		}
-		n += st.RecursionMisses
+		for _, v := range per {
+			*dst += v
+		}
 	}
-	return n, nil
+	for _, a := range p.progs {
+		st, err := a.prog.Stats()
+		if err != nil {
+			return s, fmt.Errorf("read the %s program's skipped runs: %w", a.what, err)
+		}
+		s.Recursion += st.RecursionMisses
+	}
+	return s, nil
+}
+
+// Lost returns how many events are missing: Skips().Total().
+func (p *Probe) Lost() (uint64, error) {
+	s, err := p.Skips()
+	return s.Total(), err
 }
 
 // Counters are the always-on counts for one id.
 type Counters struct {
-	Sent, Failed, Delivered, Dropped, Inbound uint64
+	Sent, Failed uint64 // sends, and those that returned an error
+	// ByErrno counts the sends by the errno they returned (0: success);
+	// errnos other than those the connector returns are only in Failed.
+	ByErrno map[syscall.Errno]uint64
+	// Sockets: Delivered (mode ModeAll only), Dropped at a full queue, and
+	// Unreached (a failed clone, or a filter in mode ModeLosses).
+	Delivered, Dropped, Unreached uint64
+	Inbound                       uint64 // with Filter.Inbound
+}
+
+var retErrno = map[cnprobeCnprobeRet]syscall.Errno{
+	cnprobeCnprobeRetCNPROBE_RET_OK: 0, cnprobeCnprobeRetCNPROBE_RET_ESRCH: syscall.ESRCH,
+	cnprobeCnprobeRetCNPROBE_RET_EAGAIN: syscall.EAGAIN, cnprobeCnprobeRetCNPROBE_RET_ECONNREFUSED: syscall.ECONNREFUSED,
+	cnprobeCnprobeRetCNPROBE_RET_ENOMEM: syscall.ENOMEM, cnprobeCnprobeRetCNPROBE_RET_ENOBUFS: syscall.ENOBUFS,
+	cnprobeCnprobeRetCNPROBE_RET_EMSGSIZE: syscall.EMSGSIZE, cnprobeCnprobeRetCNPROBE_RET_ENODEV: syscall.ENODEV,
 }
 
 // Counters returns the per-id counts, summed over CPUs and over the two
@@ -246,16 +376,27 @@ func (p *Probe) Counters() (map[connector.ID]Counters, error) {
 	out := map[connector.ID]Counters{}
 	add := func(id connector.ID, v *cnprobeCnprobeCounters) {
 		c := out[id]
-		c.Sent += v.Sent
-		c.Failed += v.Failed
+		if c.ByErrno == nil {
+			c.ByErrno = map[syscall.Errno]uint64{}
+		}
+		for i, n := range v.Ret {
+			c.Sent += n
+			if cnprobeCnprobeRet(i) != cnprobeCnprobeRetCNPROBE_RET_OK {
+				c.Failed += n
+			}
+			if e, ok := retErrno[cnprobeCnprobeRet(i)]; ok && n > 0 {
+				c.ByErrno[e] += n
+			}
+		}
 		c.Delivered += v.Delivered
 		c.Dropped += v.Dropped
+		c.Unreached += v.Failed
 		c.Inbound += v.Inbound
 		out[id] = c
 	}
 	var slots []cnprobeCnprobeSlot
-	for i := uint32(0); i < uint32(p.objs.CounterSlots.MaxEntries()); i++ {
-		if err := p.objs.CounterSlots.Lookup(i, &slots); err != nil {
+	for i := uint32(0); i < p.maps.slots.MaxEntries(); i++ {
+		if err := p.maps.slots.Lookup(i, &slots); err != nil {
 			return nil, fmt.Errorf("read probe counters, slot %d: %w", i, err)
 		}
 		for _, s := range slots {
@@ -266,7 +407,7 @@ func (p *Probe) Counters() (map[connector.ID]Counters, error) {
 	}
 	var key cnprobeCnprobeId
 	var per []cnprobeCnprobeCounters
-	it := p.objs.Counters.Iterate()
+	it := p.maps.counters.Iterate()
 	for it.Next(&key, &per) {
 		for i := range per {
 			add(connector.ID{Idx: key.Idx, Val: key.Val}, &per[i])
@@ -278,13 +419,27 @@ func (p *Probe) Counters() (map[connector.ID]Counters, error) {
 	return out, nil
 }
 
-// Close detaches the probes and frees them.
+// Close detaches the probes and frees them. A second Close does nothing
+// and returns the first one's error.
 func (p *Probe) Close() error {
+	if p.closed {
+		return p.err
+	}
+	p.closed = true
+	var errs []error
 	if p.reader != nil {
-		p.reader.Close()
+		if err := p.reader.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close the ring buffer reader: %w", err))
+		}
 	}
-	for _, l := range p.links {
-		l.Close()
+	for i, l := range p.links {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("detach %s: %w", p.progs[i].what, err))
+		}
 	}
-	return p.objs.Close()
+	if p.coll != nil {
+		p.coll.Close()
+	}
+	p.err = errors.Join(errs...)
+	return p.err
 }

@@ -4,6 +4,7 @@ package probe
 
 import (
 	"errors"
+	"syscall"
 	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
@@ -11,6 +12,8 @@ import (
 
 // Filter narrows the records the probes send.
 type Filter struct {
+	Mode         Mode
+	Inbound      bool
 	ID           *connector.ID
 	PortID       uint32
 	Group        uint32
@@ -22,8 +25,24 @@ type Probe struct{}
 
 // Counters are the always-on counts for one id.
 type Counters struct {
-	Sent, Failed, Delivered, Dropped, Inbound uint64
+	Sent, Failed                  uint64
+	ByErrno                       map[syscall.Errno]uint64
+	Delivered, Dropped, Unreached uint64
+	Inbound                       uint64
 }
+
+// Skips are what the probes could not record, by cause.
+type Skips struct {
+	RingBuffer, TooDeep, NoStorage, Unattributed, Recursion uint64
+}
+
+// Total is every skip.
+func (s Skips) Total() uint64 {
+	return s.RingBuffer + s.TooDeep + s.NoStorage + s.Unattributed + s.Recursion
+}
+
+// Skips fails.
+func (p *Probe) Skips() (Skips, error) { return Skips{}, errUnsupported }
 
 // ErrTimeout is returned by Read when nothing arrived before the deadline.
 var ErrTimeout = errors.New("no probe event before the deadline")

@@ -50,7 +50,7 @@ func runBench(e *env, args []string) int {
 	parts := fs.Bool("parts", false, "also time the parts of a request's cost alone: time.Now, context.WithTimeout and its cancel")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Go rounds to this file (-: base64 on stdout, for a guest)")
 	profileRate := fs.Int("cpuprofile-rate", 100, "samples per second of -cpuprofile")
-	withProbes := fs.Bool("probes", false, "also measure the Go client with the eBPF probes attached and read, against without, in alternating rounds")
+	withProbes := fs.Bool("probes", false, "also measure the Go client with the eBPF probes attached in each mode (counters, losses, all), against without, in alternating rounds")
 	if code, done := e.parse(fs, args); done {
 		return code
 	}
@@ -151,7 +151,11 @@ func runBench(e *env, args []string) int {
 		}
 	}
 	if *withProbes {
-		if err := benchProbes(w, c, id, payload, int(*n), int(*rounds)); err != nil {
+		var cNs float64
+		if refClient != nil {
+			cNs = median(refClient.ns)
+		}
+		if err := benchProbes(w, c, id, payload, int(*n), int(*rounds), cNs); err != nil {
 			return e.fail("bench", err)
 		}
 	}
@@ -244,61 +248,92 @@ func pingRound(ctx context.Context, c *connector.Conn, id connector.ID, payload 
 	return ns, nil
 }
 
-// benchProbes measures the echo throughput without and with the probes
-// attached (unfiltered), in alternating rounds, and prints the ratio. The
-// probes' events are read after each round, all of them, timed apart: the
-// reader is a separate program that runs on another CPU where there is one,
-// and on a single CPU its cost adds to the probes'. Each round starts with
-// a warm-up, so that one-off costs (attaching, a task's first send) stay out.
-func benchProbes(w io.Writer, c *connector.Conn, id connector.ID, payload []byte, n, rounds int) error {
-	var without, with, ratios, readNs, perRT []float64
+// benchProbes measures the echo round trip without and with the probes
+// attached (unfiltered), one mode after another in alternating rounds, and
+// prints per mode the instructions (on the instruction clock, ns) each
+// round trip gains, against the Go round trip without probes and against
+// the C client's (cNs, 0 if not measured). The records of modes losses and
+// all are read after each round, all of them, timed apart: the reader is a
+// separate program that runs on another CPU where there is one, and on a
+// single CPU its cost adds to the probes'. Each round starts with a
+// warm-up, so that one-off costs (attaching, a task's first send) stay out.
+func benchProbes(w io.Writer, c *connector.Conn, id connector.ID, payload []byte, n, rounds int, cNs float64) error {
+	modes := []probe.Mode{probe.ModeCounters, probe.ModeLosses, probe.ModeAll}
+	var without []float64
+	with := make([][]float64, len(modes))
+	added := make([][]float64, len(modes))
+	readNs := make([][]float64, len(modes))
+	perRT := make([][]float64, len(modes))
 	warm := n/10 + 1
 	for r := 0; r < rounds; r++ {
+		// Loading the probes parses the kernel's BTF, megabytes of
+		// garbage: collected before each timed block, not during it.
+		runtime.GC()
 		if _, err := goRounds(c, id, payload, warm); err != nil {
 			return err
 		}
-		ns, err := goRounds(c, id, payload, n)
+		base, err := goRounds(c, id, payload, n)
 		if err != nil {
 			return err
 		}
-		without = append(without, 1e9/ns)
-
-		p, err := probe.Start(probe.Filter{})
-		if err != nil {
-			return err
+		without = append(without, base)
+		for i, m := range modes {
+			p, err := probe.Start(probe.Filter{Mode: m})
+			if err != nil {
+				return err
+			}
+			runtime.GC()
+			_, err = goRounds(c, id, payload, warm)
+			var ns float64
+			if err == nil {
+				ns, err = goRounds(c, id, payload, n)
+			}
+			if err != nil {
+				p.Close()
+				return err
+			}
+			events, lost, elapsed, err := drain(p)
+			if cerr := p.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			want := 0
+			if m == probe.ModeAll {
+				want = n + warm // one record per reply
+			}
+			if lost > 0 || events < want {
+				return fmt.Errorf("round %d with probes (%s): %d events read, %d lost; want at least %d and none lost", r, m, events, lost, want)
+			}
+			with[i] = append(with[i], ns)
+			added[i] = append(added[i], ns-base)
+			if events > 1 {
+				readNs[i] = append(readNs[i], float64(elapsed.Nanoseconds())/float64(events-1))
+			}
+			perRT[i] = append(perRT[i], float64(events)/float64(n+warm))
 		}
-		_, err = goRounds(c, id, payload, warm)
-		if err == nil {
-			ns, err = goRounds(c, id, payload, n)
-		}
-		if err != nil {
-			p.Close()
-			return err
-		}
-		events, lost, elapsed, err := drain(p)
-		p.Close()
-		if err != nil {
-			return err
-		}
-		if want := 2 * (n + warm); lost > 0 || events < want {
-			return fmt.Errorf("round %d with probes: %d events read, %d lost; want at least %d and none lost", r, events, lost, want)
-		}
-		with = append(with, 1e9/ns)
-		ratios = append(ratios, with[r]/without[r])
-		readNs = append(readNs, float64(elapsed.Nanoseconds())/float64(events-1))
-		perRT = append(perRT, float64(events)/float64(n+warm))
 	}
-	fmt.Fprintf(w, "\necho throughput, %d rounds of %d round trips\n", rounds, n)
-	fmt.Fprintf(w, "%-14s %12s %12s %12s\n", "", "median rt/s", "min rt/s", "max rt/s")
-	fmt.Fprintf(w, "%-14s %12.0f %12.0f %12.0f\n", "without probes", median(without), slices.Min(without), slices.Max(without))
-	fmt.Fprintf(w, "%-14s %12.0f %12.0f %12.0f\n", "with probes", median(with), slices.Min(with), slices.Max(with))
-	fmt.Fprintf(w, "ratio with/without: median of per-round ratios %.3f (min %.3f, max %.3f): the probes cost %.1f%% of the echo's throughput\n",
-		median(ratios), slices.Min(ratios), slices.Max(ratios), 100*(1-median(ratios)))
-	// Reading on the same CPU: each round trip also pays for its events.
-	nsRT := 1e9 / median(without)
-	oneCPU := nsRT / (1e9/median(with) + median(perRT)*median(readNs))
-	fmt.Fprintf(w, "reading the events: %.0f ns each (median; %.1f events per round trip); with the reader on the same CPU the probes would cost %.1f%%\n",
-		median(readNs), median(perRT), 100*(1-oneCPU))
+	goNs := median(without)
+	fmt.Fprintf(w, "\nprobes, %d rounds of %d round trips, modes alternating; on the instruction clock 1 ns = 1 instruction\n", rounds, n)
+	fmt.Fprintf(w, "Go round trip without probes: median %.0f ns (min %.0f, max %.0f)", goNs, slices.Min(without), slices.Max(without))
+	if cNs > 0 {
+		fmt.Fprintf(w, "; C client %.0f", cNs)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-9s %10s %12s %12s %9s %9s %18s\n", "mode", "rt ns", "added ns/rt", "(min-max)", "% of Go", "% of C", "records/rt, read ns")
+	for i, m := range modes {
+		a := median(added[i])
+		pc := "-"
+		if cNs > 0 {
+			pc = fmt.Sprintf("%.1f%%", 100*a/cNs)
+		}
+		read := "-"
+		if len(readNs[i]) > 0 {
+			read = fmt.Sprintf("%.1f, %.0f", median(perRT[i]), median(readNs[i]))
+		}
+		fmt.Fprintf(w, "%-9s %10.0f %12.0f %5.0f-%-6.0f %8.1f%% %9s %18s\n", m, median(with[i]), a, slices.Min(added[i]), slices.Max(added[i]), 100*a/goNs, pc, read)
+	}
 	return nil
 }
 

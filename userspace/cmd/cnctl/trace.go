@@ -16,7 +16,9 @@ import (
 )
 
 func runTrace(e *env, args []string) int {
-	fs := e.newFlags("trace", "trace [-id idx:val] [-port p] [-g group] [-seq lo-hi] [-c count] [-timeout d] [-json] [-btf file] [-o file]\n\nShows, message by message, what the kernel delivered and dropped, and why (eBPF\nprobes; root, in a guest).")
+	fs := e.newFlags("trace", "trace [-all] [-inbound] [-id idx:val] [-port p] [-g group] [-seq lo-hi] [-c count] [-timeout d] [-json] [-btf file] [-o file]\n\nShows each message the kernel did not deliver to every receiver it was sent to,\nwith the port and why; with -all, every message and each socket it reached\n(eBPF probes; root, in a guest). A summary per id and outcome on exit.")
+	all := fs.Bool("all", false, "record every message and every socket it reached, not only losses (costs more)")
+	inbound := fs.Bool("inbound", false, "also record what user space sends to the kernel (on with -all)")
 	idFlag := fs.String("id", "", "only this id, as idx:val")
 	port := fs.Int64("port", 0, "only sends to this port, and messages from it")
 	group := fs.Int64("g", 0, "only sends to this group")
@@ -38,7 +40,10 @@ func runTrace(e *env, args []string) int {
 	if *timeout < 0 {
 		return e.fail("trace", fmt.Errorf("-timeout %v: want 0 or more", *timeout))
 	}
-	var f probe.Filter
+	f := probe.Filter{Mode: probe.ModeLosses, Inbound: *inbound || *all}
+	if *all {
+		f.Mode = probe.ModeAll
+	}
 	if *idFlag != "" {
 		id, err := connector.ParseID(*idFlag)
 		if err != nil {
@@ -117,31 +122,37 @@ func runTrace(e *env, args []string) int {
 			tally(outcomes, e.ID.String(), string(e.Outcome()))
 			if *asJSON {
 				_ = enc.Encode(map[string]any{"kind": "send", "time": e.Time.Seconds(), "id": e.ID.String(), "seq": e.Seq, "ack": e.Ack,
-					"len": e.Len, "port": e.PortID, "group": e.Group, "ret": e.Ret, "outcome": e.Outcome(), "receivers": e.Receivers})
+					"len": e.Len, "port": e.PortID, "group": e.Group, "group_resolved": e.GroupResolved, "ret": e.Ret, "outcome": e.Outcome(),
+					"losses_only": e.LossesOnly, "receivers": e.Receivers})
 			} else {
 				fmt.Fprintln(out, e)
 			}
 		case *probe.Inbound:
 			tally(outcomes, e.ID.String(), "from user space")
 			if *asJSON {
-				_ = enc.Encode(map[string]any{"kind": "inbound", "time": e.Time.Seconds(), "id": e.ID.String(), "seq": e.Seq, "ack": e.Ack, "len": e.Len, "port": e.PortID})
+				_ = enc.Encode(map[string]any{"kind": "inbound", "time": e.Time.Seconds(), "id": e.ID.String(), "seq": e.Seq, "ack": e.Ack, "len": e.Len, "port": e.PortID, "nlmsg_pid": e.NlmsgPid})
 			} else {
 				fmt.Fprintln(out, e)
 			}
 		}
 	}
-	lost, err := p.Lost()
+	skips, err := p.Skips()
+	if err != nil {
+		return e.fail("trace", err)
+	}
+	lost := skips.Total()
+	counts, err := p.Counters()
 	if err != nil {
 		return e.fail("trace", err)
 	}
 	if *asJSON {
-		_ = enc.Encode(map[string]any{"kind": "summary", "records": n, "lost": lost, "outcomes": outcomes})
+		_ = enc.Encode(map[string]any{"kind": "summary", "records": n, "lost": lost, "skips": skips, "outcomes": outcomes, "counters": countersJSON(counts)})
 		if *outPath != "" {
 			fmt.Printf("trace: %d records, %d lost by the ring buffer, in %s\n", n, lost, *outPath)
 		}
 		return 0
 	}
-	fmt.Printf("--- %d records, %d lost by the ring buffer\n", n, lost)
+	fmt.Printf("--- %d records, %d not recorded (%+v)\n", n, lost, skips)
 	ids := make([]string, 0, len(outcomes))
 	for id := range outcomes {
 		ids = append(ids, id)
@@ -155,7 +166,39 @@ func runTrace(e *env, args []string) int {
 		sort.Strings(parts)
 		fmt.Printf("%-9s %s\n", id, strings.Join(parts, ", "))
 	}
+	fmt.Println("--- every send, counted in the kernel:")
+	for _, line := range countersLines(counts) {
+		fmt.Println(line)
+	}
 	return 0
+}
+
+// countersLines is the probes' per-id counts, one id a line, sorted.
+func countersLines(counts map[connector.ID]probe.Counters) []string {
+	var lines []string
+	for id, c := range counts {
+		var errs []string
+		for errno, k := range c.ByErrno {
+			name := "ok"
+			if errno != 0 {
+				name = errno.Error()
+			}
+			errs = append(errs, fmt.Sprintf("%s %d", name, k))
+		}
+		sort.Strings(errs)
+		lines = append(lines, fmt.Sprintf("%-9s sent %d (%s), failed %d; sockets: dropped %d, unreached %d, delivered %d; from user space %d",
+			id, c.Sent, strings.Join(errs, ", "), c.Failed, c.Dropped, c.Unreached, c.Delivered, c.Inbound))
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+func countersJSON(counts map[connector.ID]probe.Counters) map[string]probe.Counters {
+	out := map[string]probe.Counters{}
+	for id, c := range counts {
+		out[id.String()] = c
+	}
+	return out
 }
 
 func tally(m map[string]map[string]int, id, outcome string) {

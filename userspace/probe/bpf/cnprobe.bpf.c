@@ -3,16 +3,33 @@
  * cnprobe.bpf.c - what the kernel does with each connector message.
  *
  * cn_netlink_send_mult() is where every kernel-to-user connector message
- * starts; its fentry opens a record for the send, __netlink_sendskb() adds
- * each socket the message was queued to (delivered), netlink_overrun() each
- * socket whose receive queue was full (dropped), and the fexit adds the
- * send's return code and emits the record. fentry/fexit, not kprobes: they
- * cost a direct call instead of a trap, and the fexit reads the return value
- * with bpf_get_func_ret(), since the function has 5 arguments on 6.1 and 7
- * on 6.12. The whole path runs on the
- * sending task, so records are kept per task; a send from a softirq that
- * interrupts a task's send nests on the same task, hence a small stack.
- * cn_rx_skb() reports what user space sent to the kernel.
+ * starts. Three modes (enum cnprobe_mode, set before loading), each paying
+ * only for what it reports:
+ *
+ * - counters: the fexit of cn_netlink_send_mult counts each send by id and
+ *   return code into a per-CPU table; netlink_overrun, which runs only on a
+ *   drop, notes the drop in the task's storage and raises a global flag, so
+ *   that the send's exit looks the task up only when something is pending.
+ *   No ring buffer, no clock, no task storage on a send that loses nothing.
+ * - losses: counters, and at the exit a record of each send that did not
+ *   reach every receiver: a failed send, a drop at a full queue or a failed
+ *   clone (netlink_overrun), a socket filter's drop (the fexit of
+ *   sk_filter_trim_cap, on connector sockets only), with the sockets.
+ * - all: the fentry opens a record per send on a per-task stack,
+ *   __netlink_sendskb adds each socket the message was queued to,
+ *   netlink_overrun each one that dropped it, and the fexit adds the return
+ *   code and emits the record.
+ *
+ * In every mode the fexit of netlink_broadcast(_filtered) marks a broadcast
+ * that reached the listeners' loop and returned -ESRCH: the group had
+ * listeners, none took it (filters, other network namespaces, overruns),
+ * which cn_netlink_send_mult's own -ESRCH ("nobody listens") is not.
+ * cn_rx_skb() reports what user space sent to the kernel, attached only when
+ * asked for.
+ *
+ * Socket probes check sk_protocol first: every other netlink user on the
+ * system, and a non-connector delivery nested in a connector send, costs a
+ * load and a compare.
  *
  * The kernel structures are declared here with only the fields read, and
  * CO-RE relocates them against the running kernel's BTF, so one object
@@ -31,13 +48,25 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#define ESRCH 3
+#define EAGAIN 11
+#define ENOMEM 12
+#define ENODEV 19
+#define ENOBUFS 105
+#define EMSGSIZE 90
+#define ECONNREFUSED 111
+
 typedef struct {
 	int counter;
 } atomic_t;
 
 struct sock {
+	__u16 sk_protocol;
 	int sk_rcvbuf;
 	atomic_t sk_drops;
+	struct {
+		atomic_t rmem_alloc;
+	} sk_backlog;
 } __attribute__((preserve_access_index));
 
 struct netlink_sock {
@@ -48,13 +77,26 @@ struct netlink_sock {
 struct sk_buff {
 	unsigned int len;
 	unsigned char *data;
+	char cb[48];
 } __attribute__((preserve_access_index));
 
-/* Put these structs in the BTF, for bpf2go's -type. */
+struct netlink_skb_parms {
+	__u32 portid;
+	__u32 dst_group;
+} __attribute__((preserve_access_index));
+
+/* Put these types in the BTF, for bpf2go's -type. */
 const struct cnprobe_inbound *unused_inbound __attribute__((unused));
 const struct cnprobe_slot *unused_slot __attribute__((unused));
+const enum cnprobe_mode *unused_mode __attribute__((unused));
+const enum cnprobe_kind *unused_kind __attribute__((unused));
+const enum cnprobe_outcome *unused_outcome __attribute__((unused));
+const enum cnprobe_ret *unused_ret __attribute__((unused));
+const enum cnprobe_flag *unused_flag __attribute__((unused));
+const enum cnprobe_stat *unused_stat __attribute__((unused));
 
-/* Filters, set by the loader before loading; 0 means any. */
+/* Set by the loader before loading. Filters: 0 means any. */
+volatile const __u32 mode;		/* enum cnprobe_mode */
 volatile const __u32 filter_idx;
 volatile const __u32 filter_val;
 volatile const __u32 filter_id;		/* nonzero: filter on idx:val */
@@ -64,14 +106,26 @@ volatile const __u32 filter_seq_lo;
 volatile const __u32 filter_seq_hi;	/* nonzero: seq in [lo, hi] */
 
 /*
- * The sends in progress on one task: a stack, for a softirq's send nested in
- * a task's. Each frame keeps the message it is for, since the kernel skips a
- * BPF program that would run while it already runs on the CPU (a softirq
- * interrupting it): a send whose exit was skipped leaves its frame behind,
- * and the next exit on the task finds its own frame below and drops the
- * ones above. A power of two: indexes are masked with
+ * Tasks whose storage holds what a socket probe saw of a send not yet
+ * returned (modes counters and losses). While it is 0, a send's exit looks
+ * nothing up. A note made outside any send (root broadcasting on a
+ * connector socket from user space) stays until that task sends: until
+ * then each exit pays one lookup.
+ */
+__u64 pending;
+
+/*
+ * The sends in progress on one task (mode all): a stack, for a softirq's
+ * send nested in a task's. Each frame keeps the message it is for, since the
+ * kernel skips a BPF program that would run while it already runs on the
+ * CPU (a softirq interrupting it): a send whose exit was skipped leaves its
+ * frame behind, and the next exit on the task finds its own frame below and
+ * drops the ones above. A power of two: indexes are masked with
  * CNPROBE_DEPTH - 1 after their range checks, which the compiler may fold
  * into forms the verifier cannot follow.
+ *
+ * loss is modes counters and losses: what netlink_overrun and the filter
+ * probe saw since the task's last send returned.
  */
 #define CNPROBE_DEPTH 4
 struct inflight {
@@ -79,6 +133,7 @@ struct inflight {
 	__u32 skip[CNPROBE_DEPTH];
 	__u64 msg[CNPROBE_DEPTH];
 	struct cnprobe_record rec[CNPROBE_DEPTH];
+	struct cnprobe_record loss;
 };
 
 /*
@@ -97,13 +152,13 @@ struct {
 	__uint(max_entries, 1 << 22);
 } events SEC(".maps");
 
-/* Events the ring buffer could not take: counted, never silently lost. */
+/* enum cnprobe_stat: what was not recorded, counted, never silent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, CNPROBE_NSTAT);
 	__type(key, __u32);
 	__type(value, __u64);
-} lost SEC(".maps");
+} stats SEC(".maps");
 
 /*
  * Always on, whatever the filters: per id. A hash lookup costs about as much
@@ -149,41 +204,92 @@ static __always_inline struct cnprobe_counters *counters_for(__u32 idx, __u32 va
 	return bpf_map_lookup_elem(&counters, &key);
 }
 
-static __always_inline void count_lost(void)
+static __always_inline void count(__u32 stat)
 {
-	__u32 k = 0;
-	__u64 *n = bpf_map_lookup_elem(&lost, &k);
+	__u64 *n = bpf_map_lookup_elem(&stats, &stat);
 
 	if (n)
 		(*n)++;
 }
 
+static __always_inline __u32 ret_class(int ret)
+{
+	if (ret >= 0)
+		return CNPROBE_RET_OK;
+	switch (-ret) {
+	case ESRCH:
+		return CNPROBE_RET_ESRCH;
+	case EAGAIN:
+		return CNPROBE_RET_EAGAIN;
+	case ECONNREFUSED:
+		return CNPROBE_RET_ECONNREFUSED;
+	case ENOMEM:
+		return CNPROBE_RET_ENOMEM;
+	case ENOBUFS:
+		return CNPROBE_RET_ENOBUFS;
+	case EMSGSIZE:
+		return CNPROBE_RET_EMSGSIZE;
+	case ENODEV:
+		return CNPROBE_RET_ENODEV;
+	}
+	return CNPROBE_RET_OTHER;
+}
+
 /*
- * Waking the reader for every event would cost a context switch per message;
- * it is woken only once the ring is a quarter full, and otherwise reads on
- * its own schedule (Probe.Read polls).
+ * The reader is never woken (that would cost a wake-up per record); it
+ * polls (Probe.Read), and the ring holds far more than a poll interval's
+ * records.
  */
 static __always_inline void emit(void *data, __u64 size)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
-
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (1 << 20))
-		flags = BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_output(&events, data, size, flags))
-		count_lost();
+	if (bpf_ringbuf_output(&events, data, size, BPF_RB_NO_WAKEUP))
+		count(CNPROBE_STAT_RINGBUF);
 }
 
+/* The group a send goes to: portid = group = 0 means the callback's, id.idx. */
+static __always_inline __u32 resolve_group(struct cnprobe_record *r)
+{
+	if (!r->portid && !r->group) {
+		r->flags |= CNPROBE_F_GROUP_RESOLVED;
+		r->group = r->idx;
+	}
+	return r->group;
+}
+
+/*
+ * -port P: sends whose destination is port P (a unicast; a broadcast with
+ * portid set excludes that port); -g G: broadcasts to G.
+ */
 static __always_inline int wanted(struct cnprobe_record *r)
 {
 	if (filter_id && (r->idx != filter_idx || r->val != filter_val))
 		return 0;
-	if (filter_portid && r->portid != filter_portid)
+	if (filter_portid && (r->group || r->portid != filter_portid))
 		return 0;
 	if (filter_group && r->group != filter_group)
 		return 0;
 	if (filter_seq_hi && (r->seq < filter_seq_lo || r->seq > filter_seq_hi))
 		return 0;
 	return 1;
+}
+
+static __always_inline void fill(struct cnprobe_record *r, struct cn_msg *msg, __u16 len,
+				 __u32 portid, __u32 group)
+{
+	/*
+	 * Direct loads, not BPF_CORE_READ: an fentry's arguments are trusted
+	 * pointers, and a load costs an instruction where
+	 * bpf_probe_read_kernel costs a helper call.
+	 */
+	r->kind = CNPROBE_SEND;
+	r->idx = msg->id.idx;
+	r->val = msg->id.val;
+	r->seq = msg->seq;
+	r->ack = msg->ack;
+	r->len = len;
+	r->portid = portid;
+	r->group = group;
+	resolve_group(r);
 }
 
 SEC("fentry/cn_netlink_send_mult")
@@ -195,42 +301,32 @@ int BPF_PROG(send_enter, struct cn_msg *msg, __u16 len, __u32 portid, __u32 grou
 
 	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!f)
+	if (!f) {
+		count(CNPROBE_STAT_STORAGE);
 		return 0;
+	}
 	d = f->depth;
 	if (d >= CNPROBE_DEPTH) {
-		count_lost();	/* too deep to record */
+		count(CNPROBE_STAT_DEPTH);
 		return 0;
 	}
 	d &= CNPROBE_DEPTH - 1;
 	f->msg[d] = (__u64)msg;
 	r = &f->rec[d];
-	/*
-	 * Direct loads, not BPF_CORE_READ: an fentry's arguments are trusted
-	 * pointers, and a load costs an instruction where bpf_probe_read_kernel
-	 * costs a helper call. The receivers are not cleared: only the first
-	 * nreceivers are sent.
-	 */
-	r->kind = CNPROBE_SEND;
+	/* The receivers are not cleared: only the first nreceivers are sent. */
 	r->nreceivers = 0;
-	r->ts = bpf_ktime_get_ns();
-	r->idx = msg->id.idx;
-	r->val = msg->id.val;
-	r->seq = msg->seq;
-	r->ack = msg->ack;
-	r->len = len;
-	r->portid = portid;
-	r->group = group;
-	r->ret = 0;
+	r->flags = 0;
+	fill(r, msg, len, portid, group);
 	r->delivered = 0;
 	r->dropped = 0;
+	r->failed = 0;
 	f->skip[d] = !wanted(r);
 	f->depth = d + 1;
 	return 0;
 }
 
 /* The record of the innermost send in progress on this task, if any. */
-static __always_inline struct cnprobe_record *current_send(struct inflight **fp, __u32 *dp)
+static __always_inline struct cnprobe_record *current_send(void)
 {
 	struct inflight *f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 	__u32 d;
@@ -238,78 +334,205 @@ static __always_inline struct cnprobe_record *current_send(struct inflight **fp,
 	if (!f || f->depth == 0 || f->depth > CNPROBE_DEPTH)
 		return 0;
 	d = (f->depth - 1) & (CNPROBE_DEPTH - 1);
-	*fp = f;
-	*dp = d;
 	return &f->rec[d];
 }
 
-static __always_inline void add_receiver(struct sock *sk, __u8 outcome)
+/*
+ * Where a socket probe notes what it saw: in mode all, the innermost send's
+ * record; otherwise the task's loss record, raising the pending flag on the
+ * first note since the task's last send returned.
+ */
+static __always_inline struct cnprobe_record *note_to(void)
+{
+	struct inflight *f;
+	struct cnprobe_record *r;
+
+	if (mode == CNPROBE_MODE_ALL) {
+		r = current_send();
+		if (!r)
+			count(CNPROBE_STAT_UNATTRIBUTED);
+		return r;
+	}
+	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!f) {
+		count(CNPROBE_STAT_STORAGE);
+		return 0;
+	}
+	r = &f->loss;
+	if (!r->kind) {
+		r->kind = CNPROBE_SEND;
+		r->nreceivers = 0;
+		r->delivered = 0;
+		r->dropped = 0;
+		r->failed = 0;
+		r->flags = 0;
+		__sync_fetch_and_add(&pending, 1);
+	}
+	return r;
+}
+
+static __always_inline void add_receiver(struct cnprobe_record *r, struct sock *sk, __u8 outcome)
 {
 	struct netlink_sock *nlk = (struct netlink_sock *)sk;
 	struct cnprobe_receiver *rc;
-	struct cnprobe_record *r;
-	struct inflight *f;
-	__u32 d, n;
+	__u32 n;
 
-	r = current_send(&f, &d);
-	if (!r)
-		return;
 	if (outcome == CNPROBE_DELIVERED)
 		r->delivered++;
-	else
+	else if (outcome == CNPROBE_DROPPED)
 		r->dropped++;
+	else
+		r->failed++;
 	n = r->nreceivers;
 	r->nreceivers = n + 1;
 	if (n >= CNPROBE_MAX_RECEIVERS)
 		return;		/* counted above, not listed */
 	rc = &r->receivers[n & (CNPROBE_MAX_RECEIVERS - 1)];
 	/*
-	 * A unicast reaches its destination port and no other. The
-	 * netlink_sock around the sock lies beyond what the verifier lets a
-	 * struct sock pointer load directly, hence the helper for a listener's
-	 * port id and state; the sock's own fields are direct loads.
+	 * A unicast reaches its destination port and no other (mode all knows
+	 * it is one from its record). The netlink_sock around the sock lies
+	 * beyond what the verifier lets a struct sock pointer load directly,
+	 * hence the helper for a listener's port id and state; the sock's own
+	 * fields are direct loads.
 	 */
-	rc->portid = r->portid ? r->portid : BPF_CORE_READ(nlk, portid);
+	if (mode == CNPROBE_MODE_ALL && !r->group)
+		rc->portid = r->portid;
+	else
+		rc->portid = BPF_CORE_READ(nlk, portid);
 	rc->outcome = outcome;
-	rc->congested = outcome == CNPROBE_DROPPED ? BPF_CORE_READ(nlk, state) & 1 : 0;
+	rc->congested = outcome != CNPROBE_DELIVERED ? BPF_CORE_READ(nlk, state) & 1 : 0;
 	rc->drops = sk->sk_drops.counter;
 	rc->rcvbuf = sk->sk_rcvbuf;
+	rc->rmem = sk->sk_backlog.rmem_alloc.counter;
 }
 
 SEC("fentry/__netlink_sendskb")
-int BPF_PROG(sendskb, struct sock *sk)
+int BPF_PROG(sendskb, struct sock *sk, struct sk_buff *skb)
 {
-	add_receiver(sk, CNPROBE_DELIVERED);
+	struct netlink_skb_parms *cb = (void *)skb->cb;
+	struct cnprobe_record *r;
+
+	if (sk->sk_protocol != NETLINK_CONNECTOR)
+		return 0;
+	r = current_send();
+	/*
+	 * The skb must be this send's: its group, and no longer than the
+	 * send's message (a socket filter may trim it), so that a nested send
+	 * whose entry the kernel skipped does not land here.
+	 */
+	if (!r || skb->len > ((NLMSG_HDRLEN + sizeof(struct cn_msg) + r->len + 3) & ~3u) ||
+	    cb->dst_group != r->group) {
+		count(CNPROBE_STAT_UNATTRIBUTED);
+		return 0;
+	}
+	add_receiver(r, sk, CNPROBE_DELIVERED);
 	return 0;
 }
 
+/*
+ * Read at entry, before netlink_overrun sets the congested bit and counts
+ * the drop. A full queue is what netlink_attachskb and
+ * netlink_broadcast_deliver test: the congested bit, or sk_rmem_alloc with
+ * this skb's truesize (6.1.192 and 6.12.95 add it first, then take it back)
+ * above sk_rcvbuf. The truesize is not known here, but an empty queue
+ * always takes its first skb: an overrun at an empty, uncongested queue is
+ * a broadcast's failed skb_clone (here or at an earlier listener). A clone
+ * failure at a queue holding something is reported as queue full.
+ */
 SEC("fentry/netlink_overrun")
 int BPF_PROG(overrun, struct sock *sk)
 {
-	add_receiver(sk, CNPROBE_DROPPED);
+	struct netlink_sock *nlk = (struct netlink_sock *)sk;
+	struct cnprobe_record *r;
+	__u8 outcome = CNPROBE_DROPPED;
+
+	if (sk->sk_protocol != NETLINK_CONNECTOR)
+		return 0;
+	if (!sk->sk_backlog.rmem_alloc.counter && !(BPF_CORE_READ(nlk, state) & 1))
+		outcome = CNPROBE_NOCLONE;
+	r = note_to();
+	if (r)
+		add_receiver(r, sk, outcome);
 	return 0;
 }
 
-SEC("fexit/cn_netlink_send_mult")
-int BPF_PROG(send_exit, struct cn_msg *msg)
+/* Mode losses: a socket filter that dropped a connector message. */
+SEC("fexit/sk_filter_trim_cap")
+int BPF_PROG(filtered, struct sock *sk, struct sk_buff *skb)
 {
-	__u64 ret64 = 0;
-	int ret;
-	struct cnprobe_counters *c;
+	struct netlink_skb_parms *cb = (void *)skb->cb;
+	struct cnprobe_record *r;
+	__u64 ret = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	if (!ret || sk->sk_protocol != NETLINK_CONNECTOR || cb->portid)
+		return 0;
+	r = note_to();
+	if (r)
+		add_receiver(r, sk, CNPROBE_FILTERED);
+	return 0;
+}
+
+/* A broadcast that had listeners and reached none of them. */
+static __always_inline int broadcast_missed(struct sock *ssk, __u64 *ctx)
+{
+	struct cnprobe_record *r;
+	__u64 ret = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	if ((int)ret != -ESRCH || ssk->sk_protocol != NETLINK_CONNECTOR)
+		return 0;
+	r = note_to();
+	if (r)
+		r->flags |= CNPROBE_F_BROADCAST;
+	return 0;
+}
+
+SEC("fexit/netlink_broadcast_filtered")
+int BPF_PROG(bcast_filtered, struct sock *ssk)
+{
+	return broadcast_missed(ssk, ctx);
+}
+
+SEC("fexit/netlink_broadcast")
+int BPF_PROG(bcast, struct sock *ssk)
+{
+	return broadcast_missed(ssk, ctx);
+}
+
+static __always_inline void count_send(struct cnprobe_record *r, __u32 rc)
+{
+	struct cnprobe_counters *c = counters_for(r->idx, r->val);
+
+	if (!c)
+		return;
+	if (rc < CNPROBE_NRET)
+		c->ret[rc]++;
+	c->delivered += r->delivered;
+	c->dropped += r->dropped;
+	c->failed += r->failed;
+}
+
+static __always_inline int exit_all(struct cn_msg *msg, int ret)
+{
 	struct cnprobe_record *r;
 	struct inflight *f;
 	__u32 d, n, i;
 	int found = -1;
 
-	bpf_get_func_ret(ctx, &ret64);
-	ret = (int)ret64;
 	/*
 	 * A send found in no frame, or whose frame is left above another's, is
-	 * counted lost once, where it was lost: too deep by the entry, a skipped
-	 * entry or exit by the kernel (the program's recursion misses).
+	 * counted lost once, where it was lost: too deep or no storage at the
+	 * entry, a skipped entry or exit by the kernel (the programs'
+	 * recursion misses), no storage here.
 	 */
 	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
-	if (!f || f->depth == 0 || f->depth > CNPROBE_DEPTH)
+	if (!f) {
+		count(CNPROBE_STAT_STORAGE);
+		return 0;
+	}
+	if (f->depth == 0 || f->depth > CNPROBE_DEPTH)
 		return 0;
 #pragma unroll
 	for (i = CNPROBE_DEPTH; i > 0; i--) {
@@ -322,17 +545,10 @@ int BPF_PROG(send_exit, struct cn_msg *msg)
 	f->depth = d;
 	r = &f->rec[d];
 	r->ret = ret;
-
-	c = counters_for(r->idx, r->val);
-	if (c) {
-		c->sent++;
-		if (ret < 0)
-			c->failed++;
-		c->delivered += r->delivered;
-		c->dropped += r->dropped;
-	}
+	count_send(r, ret_class(ret));
 	if (f->skip[d])
 		return 0;
+	r->ts = bpf_ktime_get_ns();
 	/* Only the receivers listed: most sends reach one socket. */
 	n = r->nreceivers;
 	if (n > CNPROBE_MAX_RECEIVERS)
@@ -341,9 +557,79 @@ int BPF_PROG(send_exit, struct cn_msg *msg)
 	return 0;
 }
 
+/*
+ * Modes counters and losses, with something pending somewhere: this task's
+ * notes, if it has any. Returns 0 when it has none.
+ */
+static __always_inline int exit_noted(struct cn_msg *msg, __u16 len, __u32 portid, __u32 group,
+				      int ret, __u32 rc)
+{
+	struct cnprobe_record *r;
+	struct inflight *f;
+	__u32 n;
+
+	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	if (!f || !f->loss.kind)
+		return 0;
+	r = &f->loss;
+	__sync_fetch_and_add(&pending, -1);
+	n = r->flags;
+	fill(r, msg, len, portid, group);
+	r->flags |= n | CNPROBE_F_LOSSES_ONLY;
+	r->ret = ret;
+	count_send(r, rc);
+	if (mode == CNPROBE_MODE_LOSSES && wanted(r)) {
+		r->ts = bpf_ktime_get_ns();
+		n = r->nreceivers;
+		if (n > CNPROBE_MAX_RECEIVERS)
+			n = CNPROBE_MAX_RECEIVERS;
+		emit(r, sizeof(*r) - (CNPROBE_MAX_RECEIVERS - n) * sizeof(r->receivers[0]));
+	}
+	r->kind = 0;
+	return 1;
+}
+
+SEC("fexit/cn_netlink_send_mult")
+int BPF_PROG(send_exit, struct cn_msg *msg, __u16 len, __u32 portid, __u32 group)
+{
+	struct cnprobe_counters *c;
+	struct cnprobe_record h;
+	__u64 ret64 = 0;
+	__u32 rc;
+	int ret;
+
+	bpf_get_func_ret(ctx, &ret64);
+	ret = (int)ret64;
+	if (mode == CNPROBE_MODE_ALL)
+		return exit_all(msg, ret);
+	rc = ret_class(ret);
+	if (pending && exit_noted(msg, len, portid, group, ret, rc))
+		return 0;
+	/* The hot path: a send with nothing noted. */
+	c = counters_for(msg->id.idx, msg->id.val);
+	if (c && rc < CNPROBE_NRET)
+		c->ret[rc]++;
+	if (mode == CNPROBE_MODE_COUNTERS || ret >= 0)
+		return 0;
+	h.flags = 0;
+	fill(&h, msg, len, portid, group);
+	if (!wanted(&h))
+		return 0;
+	h.nreceivers = 0;
+	h.delivered = 0;
+	h.dropped = 0;
+	h.failed = 0;
+	h.ret = ret;
+	h.flags |= CNPROBE_F_LOSSES_ONLY;
+	h.ts = bpf_ktime_get_ns();
+	emit(&h, sizeof(h) - sizeof(h.receivers));
+	return 0;
+}
+
 SEC("fentry/cn_rx_skb")
 int BPF_PROG(rx, struct sk_buff *skb)
 {
+	struct netlink_skb_parms *cb = (void *)skb->cb;
 	struct cnprobe_counters *c;
 	struct cnprobe_inbound in = {};
 	struct {
@@ -358,7 +644,8 @@ int BPF_PROG(rx, struct sk_buff *skb)
 	in.kind = CNPROBE_INBOUND;
 	in.ts = bpf_ktime_get_ns();
 	in.nlmsg_len = m.nlh.nlmsg_len;
-	in.portid = m.nlh.nlmsg_pid;
+	in.portid = cb->portid;
+	in.nlmsg_pid = m.nlh.nlmsg_pid;
 	in.idx = m.msg.id.idx;
 	in.val = m.msg.id.val;
 	in.seq = m.msg.seq;
