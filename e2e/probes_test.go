@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"encoding/binary"
 	"errors"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"golang.org/x/sys/unix"
 
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/control"
@@ -20,7 +23,7 @@ var bcastID = connector.ID{Idx: wire.Idx, Val: wire.BcastVal}
 func startProbes() *probe.Probe {
 	GinkgoHelper()
 	id := bcastID
-	p, err := probe.Start(probe.Filter{ID: &id})
+	p, err := probe.Start(probe.Filter{Mode: probe.ModeAll, ID: &id})
 	Expect(err).NotTo(HaveOccurred(), "the probes must attach on every kernel of the matrix")
 	DeferCleanup(p.Close)
 	return p
@@ -121,4 +124,210 @@ var _ = Describe("The probes' account", Label("probes", "drops"), func() {
 			Expect(r.Receivers).To(BeEmpty())
 		}
 	})
+})
+
+// startProbesMode attaches probes of their own for the spec, in mode m,
+// filtered to id (nil: every id).
+func startProbesMode(m probe.Mode, id *connector.ID, inbound bool) *probe.Probe {
+	GinkgoHelper()
+	p, err := probe.Start(probe.Filter{Mode: m, ID: id, Inbound: inbound})
+	Expect(err).NotTo(HaveOccurred(), "the probes must attach in mode %s on every kernel of the matrix", m)
+	DeferCleanup(func() {
+		Expect(p.Close()).To(Succeed())
+		Expect(p.Close()).To(Succeed(), "a second Close")
+	})
+	return p
+}
+
+// readRecords reads p's send records until none arrives for a while.
+func readRecords(p *probe.Probe) []*probe.Record {
+	GinkgoHelper()
+	var out []*probe.Record
+	for {
+		ev, err := p.Read(time.Now().Add(500 * time.Millisecond))
+		if errors.Is(err, probe.ErrTimeout) {
+			return out
+		}
+		Expect(err).NotTo(HaveOccurred())
+		if r, ok := ev.(*probe.Record); ok {
+			out = append(out, r)
+		}
+	}
+}
+
+// setBroadcastError sets NETLINK_BROADCAST_ERROR on c: a broadcast that
+// cannot be queued there returns -ENOBUFS.
+func setBroadcastError(c *connector.Conn) {
+	GinkgoHelper()
+	rc, err := c.SyscallConn()
+	Expect(err).NotTo(HaveOccurred())
+	var serr error
+	Expect(rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_NETLINK, unix.NETLINK_BROADCAST_ERROR, 1)
+	})).To(Succeed())
+	Expect(serr).NotTo(HaveOccurred())
+}
+
+// The modes, and the corners of the account (issue 16).
+var _ = Describe("The probes' modes and corners", Label("probes"), func() {
+	var (
+		l *ledger
+		c *control.Client
+	)
+	withLedger(&l)
+	BeforeEach(func() { c = ctl() })
+
+	It("counts, in mode counters, every send by return code and every drop at a full queue, and records nothing", func() {
+		id := bcastID
+		p := startProbesMode(probe.ModeCounters, nil, false)
+		listener := dial(&connector.Config{Groups: []uint32{groupA}, ReadBuffer: 4096})
+		before := stats().Dests[groupA]
+		_, err := c.Burst(timeout(replyTimeout), wire.Burst{Group: groupA, Count: 100, Size: 1024})
+		Expect(err).NotTo(HaveOccurred())
+		receiveAll(listener)
+		after := stats().Dests[groupA]
+		counts, err := p.Counters()
+		Expect(err).NotTo(HaveOccurred())
+		k := counts[id]
+		Expect(after.Esrch-before.Esrch).To(BeNumerically(">", 0), "a 100 KiB burst fits no 4 KiB buffer")
+		Expect(k.Sent).To(Equal(after.Sent-before.Sent), "sends counted vs. the module's")
+		Expect(k.ByErrno[0]).To(Equal(after.Ok - before.Ok))
+		Expect(k.ByErrno[syscall.ESRCH]).To(Equal(after.Esrch - before.Esrch))
+		Expect(k.Dropped).To(Equal(after.Esrch-before.Esrch), "each ESRCH of a one-listener broadcast is one drop")
+		skips, err := p.Skips()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(skips.Total()).To(BeZero())
+		ev, err := p.Read(time.Now().Add(200 * time.Millisecond))
+		Expect(err).To(MatchError(probe.ErrTimeout), "mode counters sends no records, got %v", ev)
+	})
+
+	It("records, in mode losses, exactly the broadcasts a full queue lost, at the listener's port", func() {
+		id := bcastID
+		p := startProbesMode(probe.ModeLosses, &id, false)
+		listener := dial(&connector.Config{Groups: []uint32{groupA}, ReadBuffer: 4096})
+		res, err := c.Burst(timeout(replyTimeout), wire.Burst{Group: groupA, Count: 100, Size: 1024})
+		Expect(err).NotTo(HaveOccurred())
+		msgs, _ := receiveAll(listener)
+		got := map[uint32]bool{}
+		for _, m := range msgs {
+			got[m.Seq] = true
+		}
+		recs := readRecords(p)
+		lost := map[uint32]bool{}
+		for _, r := range recs {
+			if r.Seq-res.Seq >= res.Count {
+				continue
+			}
+			lost[r.Seq] = true
+			Expect(got[r.Seq]).To(BeFalse(), "a record of seq %d, which the listener got: %s", r.Seq, r)
+			Expect(r.Outcome()).To(Equal(probe.QueueFull), "%s", r)
+			Expect(r.DroppedAt(listener.PortID())).To(BeTrue(), "%s", r)
+		}
+		Expect(len(lost)).To(Equal(int(res.Count)-len(msgs)), "a record for each seq the listener lacks, and no other")
+	})
+
+	It("says -ENOBUFS is a listener with NETLINK_BROADCAST_ERROR that could not take it, not out of memory", func() {
+		id := bcastID
+		p := startProbesMode(probe.ModeLosses, &id, false)
+		listener := dial(&connector.Config{Groups: []uint32{groupA}, ReadBuffer: 4096})
+		setBroadcastError(listener)
+		res, err := c.Burst(timeout(replyTimeout), wire.Burst{Group: groupA, Count: 20, Size: 1024})
+		Expect(err).NotTo(HaveOccurred())
+		receiveAll(listener)
+		n := 0
+		for _, r := range readRecords(p) {
+			if r.Seq-res.Seq >= res.Count {
+				continue
+			}
+			n++
+			Expect(r.Ret).To(Equal(-int32(syscall.ENOBUFS)), "%s", r)
+			Expect(r.Outcome()).To(Equal(probe.ListenerFailed), "%s", r)
+			Expect(r.DroppedAt(listener.PortID())).To(BeTrue(), "%s", r)
+		}
+		Expect(n).To(BeNumerically(">", 0), "a 20 KiB burst fits no 4 KiB buffer")
+	})
+
+	It("says a broadcast its only listener's filter dropped is not 'no listener', in modes all and losses", func() {
+		id := bcastID
+		all := startProbesMode(probe.ModeAll, &id, false)
+		losses := startProbesMode(probe.ModeLosses, &id, false)
+		listener := dial(&connector.Config{Groups: []uint32{groupB}})
+		dropEverything(listener)
+		res, err := c.Burst(timeout(replyTimeout), wire.Burst{Group: groupB, Count: 2, Size: wire.SizeofBcast})
+		Expect(err).NotTo(HaveOccurred())
+		for _, r := range readRecords(all) {
+			if r.Seq-res.Seq < res.Count {
+				Expect(r.Outcome()).To(Equal(probe.NoneTook), "%s", r)
+			}
+		}
+		n := 0
+		for _, r := range readRecords(losses) {
+			if r.Seq-res.Seq < res.Count {
+				n++
+				Expect(r.Outcome()).To(Equal(probe.Filtered), "%s", r)
+				Expect(r.Lists(listener.PortID(), probe.Filtered)).To(BeTrue(), "%s", r)
+			}
+		}
+		Expect(n).To(Equal(int(res.Count)))
+	})
+
+	It("takes the inbound port from the socket (NETLINK_CB), not from nlmsg_pid, which the sender writes", func() {
+		id := connector.ID{Idx: wire.Idx, Val: 0x7e57} // no callback: the core drops it, the module never sees it
+		p := startProbesMode(probe.ModeAll, &id, true)
+		sender := dial(nil)
+		b := make([]byte, wire.NlmsgHdrLen+wire.SizeofCnMsg)
+		binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
+		binary.NativeEndian.PutUint16(b[4:], unix.NLMSG_DONE)
+		binary.NativeEndian.PutUint32(b[8:], 77)    // nlmsg_seq
+		binary.NativeEndian.PutUint32(b[12:], 4242) // nlmsg_pid: not the socket's
+		binary.NativeEndian.PutUint32(b[16:], id.Idx)
+		binary.NativeEndian.PutUint32(b[20:], id.Val)
+		binary.NativeEndian.PutUint32(b[24:], 77) // seq
+		Expect(sender.WriteRaw(b)).To(Succeed())
+		ev, err := p.Read(time.Now().Add(5 * time.Second))
+		Expect(err).NotTo(HaveOccurred())
+		in, ok := ev.(*probe.Inbound)
+		Expect(ok).To(BeTrue(), "an inbound record, got %v", ev)
+		Expect(in.PortID).To(Equal(sender.PortID()), "the sending socket's port")
+		Expect(in.NlmsgPid).To(Equal(uint32(4242)), "what the sender wrote")
+	})
+
+	It("looks at no other netlink protocol's deliveries (sk_protocol first)", func() {
+		p := startProbesMode(probe.ModeAll, nil, false)
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+		Expect(err).NotTo(HaveOccurred())
+		defer unix.Close(fd)
+		Expect(unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})).To(Succeed())
+		req := make([]byte, unix.NLMSG_HDRLEN+unix.SizeofIfInfomsg)
+		binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
+		binary.NativeEndian.PutUint16(req[4:], unix.RTM_GETLINK)
+		binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+		Expect(unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})).To(Succeed())
+		buf := make([]byte, 1<<16)
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(n).To(BeNumerically(">", 0), "rtnetlink answered")
+		skips, err := p.Skips()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(skips.Unattributed).To(BeZero(), "an rtnetlink delivery looked at as a connector one")
+	})
+})
+
+// Without a ledger: the witness flags this unicast (see "The witness").
+var _ = Describe("The probes' account of a socket filter", Label("probes"), func() {
+	It("says a unicast a socket filter dropped was dropped by the filter, in modes all and losses", func() {
+		id := bcastID
+		all := startProbesMode(probe.ModeAll, &id, false)
+		losses := startProbesMode(probe.ModeLosses, &id, false)
+		listener := dial(nil)
+		dropEverything(listener)
+		_, err := ctl().Burst(timeout(replyTimeout), wire.Burst{Portid: listener.PortID(), Count: 1, Size: wire.SizeofBcast})
+		Expect(err).NotTo(HaveOccurred())
+		for _, p := range []*probe.Probe{all, losses} {
+			recs := readRecords(p)
+			Expect(recs).To(HaveLen(1))
+			Expect(recs[0].Outcome()).To(Equal(probe.Filtered), "%s", recs[0])
+		}
+	})
+
 })

@@ -32,6 +32,9 @@ type witness struct {
 	mu   sync.Mutex
 	recs []*probe.Record
 	err  error
+	// incomplete says why the last window could not be cut out (a
+	// ledger reading's record missing), if it could not.
+	incomplete string
 }
 
 var suiteWitness *witness
@@ -39,7 +42,7 @@ var suiteWitness *witness
 // startWitness attaches the suite's probes and reads them until the suite
 // ends.
 func startWitness() {
-	p, err := probe.Start(probe.Filter{})
+	p, err := probe.Start(probe.Filter{Mode: probe.ModeAll})
 	Expect(err).NotTo(HaveOccurred(), "attach the probes, the suite's third witness: every kernel of the matrix has what they need (BTF, fentry)")
 	w := &witness{p: p}
 	suiteWitness = w
@@ -104,15 +107,23 @@ func (w *witness) window(from, to uint32) []*probe.Record {
 		if end >= 0 {
 			out := append([]*probe.Record(nil), w.recs[start:end]...)
 			w.recs = append([]*probe.Record(nil), w.recs[end:]...)
+			w.incomplete = ""
 			w.mu.Unlock()
 			return out
 		}
+		if time.Now().After(deadline) {
+			// checkWitnesses fails unless the probes counted skips
+			// that can explain the missing record.
+			w.incomplete = fmt.Sprintf("no probe record of the reply to the ledger's second reading (seq %d) within 10s", to)
+			if start < 0 {
+				w.incomplete = fmt.Sprintf("no probe record of the reply to the ledger's first reading (seq %d)", from)
+			}
+			w.recs = nil
+			w.mu.Unlock()
+			return nil
+		}
 		w.mu.Unlock()
 		Expect(err).NotTo(HaveOccurred(), "the suite's probes stopped")
-		Expect(start).To(BeNumerically(">=", 0), "no probe record of the reply to the ledger's first reading (seq %d)", from)
-		if time.Now().After(deadline) {
-			Fail(fmt.Sprintf("no probe record of the reply to the ledger's second reading (seq %d) within 10s", to))
-		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
@@ -188,7 +199,7 @@ func drainWatched() {
 
 // destIndex is where the module counts a send: 0 for unicasts, else its group.
 func destIndex(r *probe.Record) int {
-	if r.PortID != 0 {
+	if r.IsUnicast() {
 		return 0
 	}
 	return int(r.Group)
@@ -198,7 +209,23 @@ func destIndex(r *probe.Record) int {
 // the two readings against the module's counters and the spec's sockets.
 func checkWitnesses(before, after *wire.Stats, lostBefore uint64, recs []*probe.Record) {
 	GinkgoHelper()
-	Expect(suiteWitness.lost()-lostBefore).To(BeZero(), "probe events lost during the spec: the account is incomplete")
+	// What the probes could not record is counted, never silent (on
+	// PREEMPT_RT another task's run of a program on the same CPU is
+	// skipped, on 6.1 task storage can be busy): with skips counted
+	// during the spec, the account may miss that many sends or
+	// deliveries, and no more, and must not invent any.
+	skipped := suiteWitness.lost() - lostBefore
+	suiteWitness.mu.Lock()
+	incomplete := suiteWitness.incomplete
+	suiteWitness.mu.Unlock()
+	if incomplete != "" {
+		Expect(skipped).To(BeNumerically(">", 0), incomplete)
+		AddReportEntry("probe skips", fmt.Sprintf("%s, and %d runs of the probes skipped and counted: no account of this spec", incomplete, skipped))
+		return
+	}
+	if skipped > 0 {
+		AddReportEntry("probe skips", fmt.Sprintf("%d runs of the probes skipped and counted during the spec: the witness allows that many missing", skipped))
+	}
 
 	// The module's counters, destination by destination and errno by errno.
 	var probed [len(wire.Stats{}.Dests)]wire.DestStats
@@ -222,12 +249,23 @@ func checkWitnesses(before, after *wire.Stats, lostBefore uint64, recs []*probe.
 			ds.Other++
 		}
 	}
+	var missing uint64
 	for d := range probed {
 		a, b := after.Dests[d], before.Dests[d]
 		module := wire.DestStats{Sent: a.Sent - b.Sent, Ok: a.Ok - b.Ok, Esrch: a.Esrch - b.Esrch, Eagain: a.Eagain - b.Eagain,
 			Econnrefused: a.Econnrefused - b.Econnrefused, Enomem: a.Enomem - b.Enomem, Other: a.Other - b.Other}
-		Expect(probed[d]).To(Equal(module), "%s: the probes' count of the module's sends and their return codes vs. the module's own", destName(d))
+		if skipped == 0 {
+			Expect(probed[d]).To(Equal(module), "%s: the probes' count of the module's sends and their return codes vs. the module's own", destName(d))
+			continue
+		}
+		p := probed[d]
+		for _, f := range [][2]uint64{{p.Sent, module.Sent}, {p.Ok, module.Ok}, {p.Esrch, module.Esrch}, {p.Eagain, module.Eagain},
+			{p.Econnrefused, module.Econnrefused}, {p.Enomem, module.Enomem}, {p.Other, module.Other}} {
+			Expect(f[0]).To(BeNumerically("<=", f[1]), "%s: the probes saw more than the module sent: %+v vs. %+v", destName(d), p, module)
+		}
+		missing += module.Sent - p.Sent
 	}
+	Expect(missing).To(BeNumerically("<=", skipped), "sends of the module the probes missed vs. the skips they counted")
 
 	// Each socket of the spec: received exactly what the probes saw
 	// delivered to it, and a unicast to it that succeeded reached it.
@@ -236,11 +274,11 @@ func checkWitnesses(before, after *wire.Stats, lostBefore uint64, recs []*probe.
 	for _, s := range watched {
 		delivered := map[msgKey]int{}
 		unlisted := 0 // sends that reached more sockets than the record lists
-		var problems []string
+		var problems, nowhere []string
 		for _, r := range recs {
 			k := msgKey{r.ID, r.Seq, r.Ack, r.Len}
-			if r.PortID == s.port && r.Ret >= 0 && !r.Lists(s.port, probe.Delivered) {
-				problems = append(problems, fmt.Sprintf("the unicast %s returned %d but the probes saw it queued nowhere", k, r.Ret))
+			if r.IsUnicast() && r.PortID == s.port && r.Ret >= 0 && !r.Lists(s.port, probe.Delivered) {
+				nowhere = append(nowhere, fmt.Sprintf("the unicast %s returned %d but the probes saw it queued nowhere", k, r.Ret))
 			}
 			if r.Lists(s.port, probe.Delivered) {
 				delivered[k]++
@@ -249,6 +287,11 @@ func checkWitnesses(before, after *wire.Stats, lostBefore uint64, recs []*probe.
 			}
 		}
 		s.mu.Lock()
+		// A delivery whose probe run was skipped is one of the skips.
+		if uint64(len(nowhere)) > skipped {
+			problems = append(problems, nowhere...)
+		}
+		unlisted += int(skipped)
 		for k, n := range s.msgs {
 			if d := delivered[k]; n > d {
 				if n-d > unlisted {
