@@ -336,17 +336,30 @@ func dropEverything(c *connector.Conn) {
 // module counts it sent; only the probes see it reach no queue.
 var _ = Describe("The witness", Label("probes"), func() {
 	It("flags a unicast the module counts as sent that reached no socket (a socket filter dropped it)", func() {
-		l := newLedger()
-		listener := dial(nil)
-		dropEverything(listener)
-		res, err := ctl().Burst(timeout(replyTimeout), wire.Burst{Portid: listener.PortID(), Count: 1, Size: wire.SizeofBcast})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(res.Ok).To(Equal(uint32(1)), "the module's send returned success")
-		failures := InterceptGomegaFailures(l.check)
-		Expect(strings.Join(failures, "\n")).To(ContainSubstring(
-			fmt.Sprintf("the unicast %s returned %d but the probes saw it queued nowhere",
-				msgKey{bcastID, res.Seq, 0, wire.SizeofBcast}, nlmsgLen(wire.SizeofBcast))),
-			"the witness's verdict on a message the socket filter dropped")
+		// The witness forgives as many missing deliveries as the probes
+		// counted skipped runs (PREEMPT_RT skips another task's run on
+		// the same CPU), so it can only be shown to fail in a try
+		// without skips: up to five tries, then a loud skip.
+		const tries = 5
+		for try := 1; try <= tries; try++ {
+			l := newLedger()
+			listener := dial(nil)
+			dropEverything(listener)
+			res, err := ctl().Burst(timeout(replyTimeout), wire.Burst{Portid: listener.PortID(), Count: 1, Size: wire.SizeofBcast})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.Ok).To(Equal(uint32(1)), "the module's send returned success")
+			failures := InterceptGomegaFailures(l.check)
+			if skipped := suiteWitness.lost() - l.lost; skipped > 0 {
+				AddReportEntry("probe skips", fmt.Sprintf("try %d: %d runs of the probes skipped: no verdict to check", try, skipped))
+				continue
+			}
+			Expect(strings.Join(failures, "\n")).To(ContainSubstring(
+				fmt.Sprintf("the unicast %s returned %d but the probes saw it queued nowhere",
+					msgKey{bcastID, res.Seq, 0, wire.SizeofBcast}, nlmsgLen(wire.SizeofBcast))),
+				"the witness's verdict on a message the socket filter dropped")
+			return
+		}
+		Skip(fmt.Sprintf("the probes skipped runs during each of %d tries on this kernel: the witness's verdict could not be shown", tries))
 	})
 })
 
