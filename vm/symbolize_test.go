@@ -29,3 +29,15 @@ func TestSymbolizeSaysHowToGetSymbols(t *testing.T) {
 		t.Fatalf("err = %v, want how to install the symbols", err)
 	}
 }
+
+func TestTroubleReport(t *testing.T) {
+	log := "[ 1.0] boot\r\n[ 3.0] ------------[ cut here ]------------\r\n[ 3.0] cnlab_fault: a warning, on purpose\r\n[ 3.0] WARNING: CPU: 0 PID: 85 at x.c:48 f+0x2c/0x1000\r\n[ 3.1] Call Trace:\r\n[ 3.2] later\r\n"
+	got := TroubleReport(log, 3, 2)
+	want := "[ 1.0] boot\n[ 3.0] ------------[ cut here ]------------\n[ 3.0] cnlab_fault: a warning, on purpose\n[ 3.0] WARNING: CPU: 0 PID: 85 at x.c:48 f+0x2c/0x1000\n[ 3.1] Call Trace:"
+	if got != want {
+		t.Errorf("TroubleReport =\n%s\nwant\n%s", got, want)
+	}
+	if TroubleReport("[ 1.0] boot\n", 3, 2) != "" {
+		t.Error("a report where the console shows no trouble")
+	}
+}

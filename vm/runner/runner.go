@@ -558,6 +558,11 @@ func printResult(w io.Writer, r *kernelResult, consoleLines int) {
 		fmt.Fprintf(w, "cnlab-vm: kernel %s: %s\n", t.What, t.Line)
 	}
 	if len(out.Trouble) > 0 {
+		if log, err := os.ReadFile(filepath.Join(r.dir, "console.log")); err == nil {
+			fmt.Fprintf(w, "cnlab-vm: the kernel's report, first lines:\n%s\n", vm.TroubleReport(string(log), 3, 25))
+		}
+	}
+	if len(out.Trouble) > 0 {
 		symbolizeTrouble(w, r)
 	}
 	for _, e := range out.Errors {

@@ -105,7 +105,7 @@ func TestFaults(t *testing.T) {
 			"-exec", "@insmod /lib/cnlab_fault.ko what=oops &", "-exec", "@sleep 1h"}, runner.ExitKernel,
 			[]string{"the kernel reports trouble", "the kernel logged a BUG", "NULL pointer dereference"}, liveVerdict},
 		{"WARNING", []string{"-add", fault, "-exec", "@insmod /lib/cnlab_fault.ko what=warn", "-exec", "@sleep 1h"}, runner.ExitKernel,
-			[]string{"the kernel logged a WARNING", "a warning, on purpose"}, liveVerdict},
+			[]string{"the kernel logged a WARNING", "cnlab_fault_init", "a warning, on purpose"}, liveVerdict},
 		{"WARNING under -strict panics", []string{"-strict", "-add", fault, "-exec", "@insmod /lib/cnlab_fault.ko what=warn", "-exec", "@sleep 1h"}, runner.ExitKernel,
 			[]string{"the kernel logged a WARNING", "Kernel panic - not syncing"}, nil},
 		{"hung task", []string{"-add", fault, "-exec", "@write /proc/sys/kernel/hung_task_timeout_secs 2",
