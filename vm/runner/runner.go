@@ -398,7 +398,8 @@ func steps(o *Options) []guest.Step {
 		return job
 	}
 	return append([]guest.Step{
-		{Name: "trace", Argv: []string{"/bin/cnctl", "trace", "-json", "-o", guestTrace}, Background: true, StopAtEnd: true, Collect: []string{guestTrace}},
+		// -all: a record of every message, not only of those lost.
+		{Name: "trace", Argv: []string{"/bin/cnctl", "trace", "-all", "-json", "-o", guestTrace}, Background: true, StopAtEnd: true, Collect: []string{guestTrace}},
 		{Name: "trace-ready", Argv: []string{"@waitfile", guestTrace, "60s"}},
 	}, job...)
 }

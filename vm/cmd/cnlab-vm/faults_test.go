@@ -289,7 +289,7 @@ func TestMatrixInterrupt(t *testing.T) {
 	bin := buildRunner(t)
 	src, _ := filepath.Abs("../../..")
 	conf := filepath.Join(t.TempDir(), "kernels.conf")
-	if err := os.WriteFile(conf, []byte("6.1\t6.1.0-56-amd64\n6.12\t6.12.95+deb12-amd64\n6.12-rt\t6.12.95+deb12-rt-amd64\n"), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte("6.1\t6.1.0-56-amd64\t6.1.192-2\n6.12\t6.12.95+deb12-amd64\t6.12.95-1~bpo12+1\n6.12-rt\t6.12.95+deb12-rt-amd64\t6.12.95-1~bpo12+1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	results := t.TempDir()
