@@ -37,23 +37,16 @@ func TroubleTrace(log string) string {
 
 // TroubleReport returns the first kernel trouble's report as a reader
 // wants it first: the lines just before its first line (a WARN's message,
-// the "cut here" marker) and at most max lines from it.
-func TroubleReport(log string, before, max int) string {
+// the "cut here" marker) and at most most lines from it.
+func TroubleReport(log string, before, most int) string {
 	lines := strings.Split(strings.ReplaceAll(log, "\r", ""), "\n")
 	for i, line := range lines {
 		if len(ScanConsole(line)) == 0 {
 			continue
 		}
-		return strings.Join(lines[maxInt(0, i-before):min(len(lines), i+max)], "\n")
+		return strings.Join(lines[max(0, i-before):min(len(lines), i+most)], "\n")
 	}
 	return ""
-}
-
-func maxInt(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // Symbolize turns the addresses of a trace into file:line with the kernel's
