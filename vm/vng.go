@@ -21,7 +21,11 @@ const (
 // vngArgs returns virtme-ng's arguments: the kernel, run verbosely (the
 // kernel console is what it prints), with dir shared read-write for the
 // job and its events, and init (the host path of cnlab-init) as the
-// command.
+// command. dir is shared at its own path, named: given only the host's
+// path, virtme-ng looks for the guest's path relative to its working
+// directory when it shares files over 9p (what it falls back to when
+// virtiofsd cannot start, always on Debian 12, whose QEMU virtiofsd
+// takes other flags), and refuses a path it does not find there.
 func (m *Machine) vngArgs(dir, init string) ([]string, error) {
 	if m.Accel != "tcg" && m.Accel != "kvm" {
 		return nil, fmt.Errorf("accelerator %q: want tcg or kvm", m.Accel)
@@ -30,7 +34,7 @@ func (m *Machine) vngArgs(dir, init string) ([]string, error) {
 		return nil, fmt.Errorf("%d CPUs: want at least 1", m.CPUs)
 	}
 	a := []string{"--run", m.Kernel, "--verbose", "--cpus", fmt.Sprint(m.CPUs), "--memory", m.Memory,
-		"--rwdir", dir, "--cwd", dir, "--exec", init + " -vng " + dir}
+		"--rwdir", dir + "=" + dir, "--cwd", dir, "--exec", init + " -vng " + dir}
 	if m.Accel == "tcg" {
 		a = append(a, "--disable-kvm")
 	}
