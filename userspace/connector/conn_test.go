@@ -13,9 +13,10 @@ import (
 // queued by the test, or by onWrite, which sees each datagram sent, as a
 // connector callback would.
 type fakeSocket struct {
-	in      []fakeDatagram
-	writes  [][]byte
-	onWrite func(s *fakeSocket, sent *Message)
+	in       []fakeDatagram
+	writes   [][]byte
+	onWrite  func(s *fakeSocket, sent *Message)
+	writeErr error // returned by every write, which then sends nothing
 }
 
 type fakeDatagram struct {
@@ -39,6 +40,9 @@ func (s *fakeSocket) queueMsg(t *testing.T, m Message, src Source) {
 }
 
 func (s *fakeSocket) write(b []byte) error {
+	if s.writeErr != nil {
+		return s.writeErr
+	}
 	s.writes = append(s.writes, append([]byte(nil), b...))
 	if s.onWrite != nil {
 		_, _, payload, _, err := nextNetlink(b)
