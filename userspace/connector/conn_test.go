@@ -1,8 +1,11 @@
 package connector
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -305,9 +308,63 @@ func TestRequestExplainsWrongAck(t *testing.T) {
 		s.queueMsg(t, reply(req, req.Seq+2), Source{})
 	}}
 	c := newConn(s)
-	_, err := c.Request(t.Context(), &Message{ID: echoID})
-	if err == nil || !strings.Contains(err.Error(), "not a reply (a reply's ack is seq + 1") {
-		t.Fatalf("err = %v, want it to name the wrong ack", err)
+	req := &Message{ID: echoID}
+	_, err := c.Request(t.Context(), req)
+	want := fmt.Sprintf("but ack %d arrived, which is not a reply (a reply's ack is seq + 1 = %d)", req.Seq+2, req.Seq+1)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want it to name the wrong ack: %q", err, want)
+	}
+}
+
+// TestReceiveSkipsAcks: a netlink error message with error 0 is an ack,
+// which Receive passes over; a negative error is reported.
+func TestReceiveSkipsAcks(t *testing.T) {
+	errMsg := func(errno int32) []byte {
+		b := binary.NativeEndian.AppendUint32(nil, nlmsgHdrLen+4)
+		b = binary.NativeEndian.AppendUint16(b, nlmsgError)
+		b = append(b, make([]byte, 10)...)
+		return binary.NativeEndian.AppendUint32(b, uint32(errno))
+	}
+	s := &fakeSocket{}
+	s.queue(append(errMsg(0), msgDatagram(t, Message{ID: echoID, Seq: 5})...), Source{})
+	s.queue(errMsg(-int32(syscall.EPERM)), Source{})
+	c := newConn(s)
+	if m, _, err := c.Receive(t.Context()); err != nil || m.Seq != 5 {
+		t.Fatalf("Receive of an ack and a message = seq %d, %v; want the message, seq 5", m.Seq, err)
+	}
+	if _, _, err := c.Receive(t.Context()); !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("Receive of a netlink error -EPERM: err = %v, want EPERM", err)
+	}
+}
+
+// TestSendRaw: SendRaw wraps b in a netlink header of its own, with the
+// length and port id filled in and nothing else checked; WriteRaw sends b
+// as it is. Both report a failed write.
+func TestSendRaw(t *testing.T) {
+	s := &fakeSocket{}
+	c := newConn(s)
+	payload := []byte{1, 2, 3, 4, 5}
+	if err := c.SendRaw(payload); err != nil {
+		t.Fatalf("SendRaw: %v", err)
+	}
+	want := binary.NativeEndian.AppendUint32(nil, nlmsgHdrLen+5)
+	want = binary.NativeEndian.AppendUint16(want, nlmsgDone)
+	want = binary.NativeEndian.AppendUint16(want, 0)
+	want = binary.NativeEndian.AppendUint32(want, 0)
+	want = binary.NativeEndian.AppendUint32(want, 4242)
+	want = append(want, payload...)
+	if err := c.WriteRaw(payload); err != nil {
+		t.Fatalf("WriteRaw: %v", err)
+	}
+	if len(s.writes) != 2 || !bytes.Equal(s.writes[0], want) || !bytes.Equal(s.writes[1], payload) {
+		t.Fatalf("sent %x; want SendRaw's %x and WriteRaw's %x", s.writes, want, payload)
+	}
+	s.writeErr = errors.New("send refused")
+	if err := c.SendRaw(payload); !errors.Is(err, s.writeErr) {
+		t.Errorf("SendRaw whose write fails: err = %v, want %v", err, s.writeErr)
+	}
+	if err := c.WriteRaw(payload); !errors.Is(err, s.writeErr) {
+		t.Errorf("WriteRaw whose write fails: err = %v, want %v", err, s.writeErr)
 	}
 }
 
