@@ -75,5 +75,7 @@ void cnlab_ctl_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp);
 void cnlab_ctl_init(void);
 void cnlab_ctl_exit(void);
 void cnlab_ctl_exit_ids(void);
+void cnlab_extra_count(struct cb_id *id, bool valid);
+void cnlab_extra_stats(struct cnlab_stats *out);
 
 #endif /* CNLAB_H */

@@ -135,24 +135,41 @@ static void cnlab_timer_stop(void)
 	mutex_unlock(&cnlab_timer_lock);
 }
 
-/* Further ids, registered and unregistered through the control id. */
-static DEFINE_MUTEX(cnlab_ids_lock);
-static struct cb_id cnlab_extra[CNLAB_MAX_EXTRA_IDS];	/* under cnlab_ids_lock */
-static bool cnlab_extra_used[CNLAB_MAX_EXTRA_IDS];
+/*
+ * Further ids, registered and unregistered through the control id, each in
+ * a slot of cnlab_extra. Register and unregister hold cnlab_ids_lock across
+ * the core's calls and the notification; a slot's id and used change under
+ * cnlab_extra_lock too, so that the further ids' callback and the stats,
+ * which run beside them, read it under cnlab_extra_lock alone. The counts
+ * change under cnlab_extra_lock.
+ */
+struct cnlab_extra_slot {
+	struct cb_id id;
+	bool used;
+	u64 received;
+	u64 invalid;
+};
 
-static int cnlab_find_extra(const struct cnlab_id_arg *a)
+static DEFINE_MUTEX(cnlab_ids_lock);
+static DEFINE_SPINLOCK(cnlab_extra_lock);
+static struct cnlab_extra_slot cnlab_extra[CNLAB_MAX_EXTRA_IDS];
+
+/* The slot that holds id, or -1; under either lock. */
+static int cnlab_find_extra(u32 idx, u32 val)
 {
 	int i;
 
 	for (i = 0; i < CNLAB_MAX_EXTRA_IDS; i++)
-		if (cnlab_extra_used[i] && cnlab_extra[i].idx == a->idx &&
-		    cnlab_extra[i].val == a->val)
+		if (cnlab_extra[i].used && cnlab_extra[i].id.idx == idx &&
+		    cnlab_extra[i].id.val == val)
 			return i;
 	return -1;
 }
 
 static int cnlab_register_extra(const struct cnlab_id_arg *a)
 {
+	struct cb_id id = { .idx = a->idx, .val = a->val };
+	struct cnlab_extra_slot *slot;
 	int i, err;
 
 	mutex_lock(&cnlab_ids_lock);
@@ -160,23 +177,35 @@ static int cnlab_register_extra(const struct cnlab_id_arg *a)
 		err = -ESHUTDOWN;
 		goto out;
 	}
-	if (cnlab_find_extra(a) >= 0) {
+	if (cnlab_find_extra(id.idx, id.val) >= 0) {
 		err = -EEXIST;
 		goto out;
 	}
-	for (i = 0; i < CNLAB_MAX_EXTRA_IDS && cnlab_extra_used[i]; i++)
+	for (i = 0; i < CNLAB_MAX_EXTRA_IDS && cnlab_extra[i].used; i++)
 		;
 	if (i == CNLAB_MAX_EXTRA_IDS) {
 		err = -ENOSPC;
 		goto out;
 	}
-	cnlab_extra[i] = (struct cb_id){ .idx = a->idx, .val = a->val };
-	/* -EINVAL here: the id is taken, by cnlab or another module. */
-	err = cn_add_callback(&cnlab_extra[i], "cnlab_extra", cnlab_extra_cb);
+	/*
+	 * The core copies the id. -EINVAL here: the id is taken, by cnlab or
+	 * another module.
+	 */
+	err = cn_add_callback(&id, "cnlab_extra", cnlab_extra_cb);
 	if (err)
 		goto out;
-	cnlab_extra_used[i] = true;
-	cnlab_notify(&cnlab_extra[i], true);
+	/*
+	 * Counted from here on: a message that came before finds no slot,
+	 * and is counted in extra_received only.
+	 */
+	slot = &cnlab_extra[i];
+	spin_lock(&cnlab_extra_lock);
+	slot->id = id;
+	slot->used = true;
+	slot->received = 0;
+	slot->invalid = 0;
+	spin_unlock(&cnlab_extra_lock);
+	cnlab_notify(&id, true);
 out:
 	mutex_unlock(&cnlab_ids_lock);
 	return err;
@@ -184,13 +213,18 @@ out:
 
 /*
  * cn_del_callback() returns at once, even while the id's callback runs:
- * the gate (cnlab_main.c) is what waits for it.
+ * the gate (cnlab_main.c) is what waits for it. The slot keeps its id and
+ * counts for the stats, unused.
  */
 static void cnlab_unregister_slot(int i)
 {
-	cn_del_callback(&cnlab_extra[i]);
-	cnlab_extra_used[i] = false;
-	cnlab_notify(&cnlab_extra[i], false);
+	struct cnlab_extra_slot *slot = &cnlab_extra[i];
+
+	cn_del_callback(&slot->id);
+	spin_lock(&cnlab_extra_lock);
+	slot->used = false;
+	spin_unlock(&cnlab_extra_lock);
+	cnlab_notify(&slot->id, false);
 }
 
 static int cnlab_unregister_extra(const struct cnlab_id_arg *a)
@@ -198,13 +232,53 @@ static int cnlab_unregister_extra(const struct cnlab_id_arg *a)
 	int i, err = 0;
 
 	mutex_lock(&cnlab_ids_lock);
-	i = cnlab_find_extra(a);
+	i = cnlab_find_extra(a->idx, a->val);
 	if (i < 0)
 		err = -ENOENT;
 	else
 		cnlab_unregister_slot(i);
 	mutex_unlock(&cnlab_ids_lock);
 	return err;
+}
+
+/*
+ * The further ids' callback counts a message to *id here, under the slot
+ * that holds that id, and replies with that slot's id, which *id becomes.
+ * A message whose id no slot holds (the id went while its callback ran) is
+ * counted under none and keeps its id.
+ */
+void cnlab_extra_count(struct cb_id *id, bool valid)
+{
+	int i;
+
+	spin_lock(&cnlab_extra_lock);
+	i = cnlab_find_extra(id->idx, id->val);
+	if (i >= 0) {
+		cnlab_extra[i].received++;
+		if (!valid)
+			cnlab_extra[i].invalid++;
+		*id = cnlab_extra[i].id;
+	}
+	spin_unlock(&cnlab_extra_lock);
+}
+
+/* The further ids' slots, for CNLAB_OP_GET_STATS. */
+void cnlab_extra_stats(struct cnlab_stats *out)
+{
+	struct cnlab_extra_stats *e;
+	int i;
+
+	spin_lock(&cnlab_extra_lock);
+	for (i = 0; i < CNLAB_MAX_EXTRA_IDS; i++) {
+		e = &out->extra[i];
+		e->idx = cnlab_extra[i].id.idx;
+		e->val = cnlab_extra[i].id.val;
+		e->used = cnlab_extra[i].used;
+		e->reserved = 0;
+		e->received = cnlab_extra[i].received;
+		e->invalid = cnlab_extra[i].invalid;
+	}
+	spin_unlock(&cnlab_extra_lock);
 }
 
 /* Answers req: status, then result_len bytes of result. */
@@ -356,7 +430,7 @@ void cnlab_ctl_exit_ids(void)
 
 	mutex_lock(&cnlab_ids_lock);
 	for (i = 0; i < CNLAB_MAX_EXTRA_IDS; i++)
-		if (cnlab_extra_used[i])
+		if (cnlab_extra[i].used)
 			cnlab_unregister_slot(i);
 	mutex_unlock(&cnlab_ids_lock);
 }

@@ -225,21 +225,30 @@ void cnlab_echo_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 	cnlab_leave();
 }
 
-/* A further id: the echo, without modes; replies are not counted. */
+/*
+ * A further id: the echo, without modes, from the id of the slot it is
+ * counted under (cnlab_ctl.c), which is the request's; replies are not
+ * counted.
+ */
 void cnlab_extra_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 {
+	struct cb_id id = msg->id;
 	struct cn_msg *reply;
+	bool valid;
 
 	if (!cnlab_enter())
 		return;
 	atomic64_inc(&cnlab_counters.extra_received);
-	if (!cnlab_msg_len_ok(msg)) {
+	valid = cnlab_msg_len_ok(msg);
+	if (!valid)
 		atomic64_inc(&cnlab_counters.extra_invalid);
+	cnlab_extra_count(&id, valid);
+	if (!valid)
 		goto out;
-	}
 	reply = cnlab_reply_alloc(msg, msg->seq + 1, GFP_KERNEL);
 	if (!reply)
 		goto out;
+	reply->id = id;
 	cnlab_unicast(reply, nsp->portid);
 	cnlab_free(reply);
 out:

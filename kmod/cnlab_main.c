@@ -282,6 +282,7 @@ void cnlab_stats_snapshot(struct cnlab_stats *out)
 	out->allocs = atomic64_read(&c->allocs);
 	out->held = atomic64_read(&c->held);
 	cnlab_late_stats(out);
+	cnlab_extra_stats(out);
 	for (i = 0; i < CNLAB_ERRNO_SLOTS; i++)
 		out->send_errors[i] = atomic64_read(&c->send_errors[i]);
 	for (i = 0; i <= CNLAB_GROUPS; i++)

@@ -198,10 +198,31 @@ struct cnlab_dest_stats {
 };
 
 /*
+ * One slot of the further ids, extra[i] of struct cnlab_stats: the id
+ * registered in it (used = 1), or the one last registered there (used = 0:
+ * the id and counts stay as they were when it went), and what the further
+ * ids' callback counted under it since that registration: the messages it
+ * received for that id, and those of them that were invalid. A replied
+ * message carries the id of the slot it was counted under. CNLAB_OP_REGISTER
+ * takes the lowest free slot and starts its counts at zero. A message whose
+ * callback runs while no slot holds its id (the id went meanwhile) is counted
+ * in extra_received only.
+ */
+struct cnlab_extra_stats {
+	__u32 idx;
+	__u32 val;
+	__u32 used;
+	__u32 reserved;
+	__u64 received;
+	__u64 invalid;
+};
+
+/*
  * The module's counters, the result of CNLAB_OP_GET_STATS.
  * received counts every message delivered to the echo callback, valid or not,
  * invalid those of them that were malformed; extra_received and
- * extra_invalid the same for the further ids.
+ * extra_invalid the same for the further ids, all slots together (extra[]
+ * has them per slot).
  * send_errors[e] counts sends of any kind that failed with -e, and
  * allocations that failed, as ENOMEM (e <= CNLAB_ERRNO_MAX; the last slot
  * takes the rest).
@@ -230,6 +251,7 @@ struct cnlab_stats {
 	__u64 late_bytes_max;
 	__u64 send_errors[CNLAB_ERRNO_SLOTS];
 	struct cnlab_dest_stats dests[CNLAB_GROUPS + 1];
+	struct cnlab_extra_stats extra[CNLAB_MAX_EXTRA_IDS];
 };
 
 #endif /* CNLAB_WIRE_H */

@@ -53,6 +53,7 @@ const (
 	SizeofCtlReq   = C.sizeof_struct_cnlab_ctl_req
 	SizeofCtlReply = C.sizeof_struct_cnlab_ctl_reply
 	SizeofStats    = C.sizeof_struct_cnlab_stats
+	SizeofExtra    = C.sizeof_struct_cnlab_extra_stats
 	SizeofBcast    = C.sizeof_struct_cnlab_bcast
 	SizeofNotify   = C.sizeof_struct_cnlab_notify
 )
@@ -74,6 +75,9 @@ type Stats C.struct_cnlab_stats
 
 // DestStats is struct cnlab_dest_stats.
 type DestStats C.struct_cnlab_dest_stats
+
+// ExtraStats is struct cnlab_extra_stats: one further id's slot.
+type ExtraStats C.struct_cnlab_extra_stats
 
 // Burst is struct cnlab_burst.
 type Burst C.struct_cnlab_burst

@@ -54,6 +54,7 @@ func TestSizes(t *testing.T) {
 		{"cnlab_ctl_req", unsafe.Sizeof(CtlReq{}), SizeofCtlReq},
 		{"cnlab_ctl_reply", unsafe.Sizeof(CtlReply{}), SizeofCtlReply},
 		{"cnlab_stats", unsafe.Sizeof(Stats{}), SizeofStats},
+		{"cnlab_extra_stats", unsafe.Sizeof(ExtraStats{}), SizeofExtra},
 		{"cnlab_bcast", unsafe.Sizeof(Bcast{}), SizeofBcast},
 		{"cnlab_notify", unsafe.Sizeof(Notify{}), SizeofNotify},
 	}

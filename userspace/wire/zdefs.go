@@ -43,7 +43,8 @@ const (
 	SizeofCnMsg    = 0x14
 	SizeofCtlReq   = 0x8
 	SizeofCtlReply = 0x8
-	SizeofStats    = 0xaa0
+	SizeofStats    = 0xca0
+	SizeofExtra    = 0x20
 	SizeofBcast    = 0x10
 	SizeofNotify   = 0x10
 )
@@ -90,6 +91,7 @@ type Stats struct {
 	Late_bytes_max uint64
 	Send_errors    [135]uint64
 	Dests          [27]DestStats
+	Extra          [16]ExtraStats
 }
 
 type DestStats struct {
@@ -100,6 +102,15 @@ type DestStats struct {
 	Econnrefused uint64
 	Enomem       uint64
 	Other        uint64
+}
+
+type ExtraStats struct {
+	Idx      uint32
+	Val      uint32
+	Used     uint32
+	Reserved uint32
+	Received uint64
+	Invalid  uint64
 }
 
 type Burst struct {
