@@ -65,6 +65,7 @@ func (m *Module) handle(from uint32, msg connector.Message) ([]connector.Message
 			m.Stats.Replied++
 		} else {
 			m.Stats.Extra_received++
+			m.Stats.Extra[m.slot(msg.ID)].Received++
 		}
 		m.Stats.Dests[0].Sent++
 		m.Stats.Dests[0].Ok++
@@ -146,12 +147,24 @@ func (m *Module) control(from uint32, op uint32, args []byte) (int32, []byte) {
 			if m.registered[id] || id == echoID || id == ctlID {
 				return -int32(syscall.EEXIST), nil
 			}
+			free := -1
+			for i := range m.Stats.Extra {
+				if m.Stats.Extra[i].Used == 0 {
+					free = i
+					break
+				}
+			}
+			if free < 0 {
+				return -int32(syscall.ENOSPC), nil
+			}
 			m.registered[id] = true
+			m.Stats.Extra[free] = wire.ExtraStats{Idx: id.Idx, Val: id.Val, Used: 1}
 		} else {
 			if !m.registered[id] {
 				return -int32(syscall.ENOENT), nil
 			}
 			delete(m.registered, id)
+			m.Stats.Extra[m.slot(id)].Used = 0
 		}
 		return 0, nil
 	case wire.OpEchoMode:
@@ -164,6 +177,16 @@ func (m *Module) control(from uint32, op uint32, args []byte) (int32, []byte) {
 	}
 	m.Stats.Ctl_invalid++
 	return -int32(syscall.EINVAL), nil
+}
+
+// slot is the index of the slot that holds id, which is registered.
+func (m *Module) slot(id connector.ID) int {
+	for i, e := range m.Stats.Extra {
+		if e.Used != 0 && e.Idx == id.Idx && e.Val == id.Val {
+			return i
+		}
+	}
+	panic("cntest: no slot holds registered id " + id.String())
 }
 
 func encode(v any) []byte {
