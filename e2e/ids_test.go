@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"syscall"
 
@@ -23,6 +24,7 @@ var _ = Describe("Several ids", Label("ids"), func() {
 	idA := connector.ID{Idx: wire.Idx, Val: 0x900}
 	idB := connector.ID{Idx: wire.Idx, Val: 0x901}
 	idC := connector.ID{Idx: wire.Idx, Val: 0x902}
+	idD := connector.ID{Idx: wire.Idx + 1, Val: 0x902} // C's val, another idx
 
 	BeforeEach(func() {
 		c = ctl()
@@ -83,6 +85,114 @@ var _ = Describe("Several ids", Label("ids"), func() {
 		unanswered(idB)
 	})
 
+	// Label slots: the specs of the per-slot counters (struct
+	// cnlab_extra_stats), which "-labels 'ids && !slots'" leaves out.
+	It("counts each id's messages under its own slot, and answers each from the id addressed", Label("slots"), func() {
+		before := stats()
+		ids := []connector.ID{idA, idB, idC, idD}
+		// A distinct number of messages for each id, invalid ones
+		// included, so that counts swapped between slots show.
+		valid := map[connector.ID]int{idA: 3, idB: 6, idC: 1, idD: 4}
+		invalid := map[connector.ID]int{idA: 0, idB: 2, idC: 1, idD: 0}
+		nValid, nInvalid := 0, 0
+		for _, id := range ids {
+			nValid += valid[id]
+			nInvalid += invalid[id]
+		}
+		// Registering takes the lowest free slots, in order.
+		want := slotLines(before.Extra[:])
+		slots := map[connector.ID]int{}
+		for i, e := range before.Extra {
+			if e.Used == 0 && len(slots) < len(ids) {
+				id := ids[len(slots)]
+				slots[id] = i
+				want[i] = slotLine(i, wire.ExtraStats{Idx: id.Idx, Val: id.Val, Used: 1,
+					Received: uint64(valid[id] + invalid[id]), Invalid: uint64(invalid[id])})
+			}
+		}
+		Expect(slots).To(HaveLen(len(ids)), "free slots before the spec: %v", slotLines(before.Extra[:]))
+		for _, id := range ids {
+			register(id)
+		}
+
+		// Round robin over the ids, each request with a seq of its own.
+		sent := map[uint32]connector.Message{}
+		seq := uint32(1000)
+		for round := 0; len(sent) < nValid; round++ {
+			for _, id := range ids {
+				if round >= valid[id] {
+					continue
+				}
+				m := connector.Message{ID: id, Seq: seq, Data: []byte(fmt.Sprintf("%s #%d", id, round))}
+				Expect(conn.Send(&m)).To(Succeed())
+				sent[seq] = m
+				seq++
+			}
+		}
+		for _, id := range ids {
+			for range invalid[id] {
+				sendInvalid(conn, id)
+			}
+		}
+
+		// Each valid request has one reply, from the id it went to.
+		msgs, overruns := receiveAll(conn)
+		Expect(overruns).To(BeZero())
+		got := map[uint32]bool{}
+		for _, r := range msgs {
+			req, ok := sent[r.Seq]
+			Expect(ok).To(BeTrue(), "a message with no request of that seq: %+v", r)
+			Expect(got[r.Seq]).To(BeFalse(), "a second reply to %s seq %d", req.ID, r.Seq)
+			got[r.Seq] = true
+			Expect(r.ID).To(Equal(req.ID), "the reply to a request to %s (seq %d) comes from %s", req.ID, r.Seq, r.ID)
+			Expect(r.Ack).To(Equal(r.Seq+1), "the reply to %s seq %d", req.ID, r.Seq)
+			Expect(string(r.Data)).To(Equal(string(req.Data)), "the reply to %s seq %d", req.ID, r.Seq)
+		}
+		Expect(got).To(HaveLen(len(sent)), "replies to the %d valid requests", len(sent))
+
+		after := stats()
+		Expect(slotLines(after.Extra[:])).To(Equal(want), "each further id's slot: its id, and the messages sent to it (invalid ones included), which its callback must have counted there")
+		Expect(after.Extra_received-before.Extra_received).To(Equal(uint64(nValid+nInvalid)), "messages the further ids' callback received, all slots together")
+		Expect(after.Extra_invalid-before.Extra_invalid).To(Equal(uint64(nInvalid)), "invalid messages the further ids' callback received, all slots together")
+	})
+
+	It("keeps an unregistered id's counts in its slot until another id takes it, which counts from zero", Label("slots"), func() {
+		register(idA)
+		register(idB)
+		st := stats()
+		slotOf := func(st *wire.Stats, id connector.ID) int {
+			GinkgoHelper()
+			for i, e := range st.Extra {
+				if e.Used != 0 && e.Idx == id.Idx && e.Val == id.Val {
+					return i
+				}
+			}
+			Fail(fmt.Sprintf("no slot holds %s: %v", id, slotLines(st.Extra[:])))
+			return -1
+		}
+		b := slotOf(&st, idB)
+		for i := range 3 {
+			request(idB, fmt.Sprintf("B #%d", i))
+		}
+		Expect(c.Unregister(timeout(replyTimeout), idB)).To(Succeed())
+		st = stats()
+		Expect(slotLine(b, st.Extra[b])).To(Equal(slotLine(b, wire.ExtraStats{Idx: idB.Idx, Val: idB.Val, Received: 3})),
+			"%s's slot once it is unregistered", idB)
+
+		// The lowest free slot is B's, unless one below it is free too.
+		register(idC)
+		st = stats()
+		cs := slotOf(&st, idC)
+		Expect(cs).To(BeNumerically("<=", b), "%s takes the lowest free slot", idC)
+		Expect(slotLine(cs, st.Extra[cs])).To(Equal(slotLine(cs, wire.ExtraStats{Idx: idC.Idx, Val: idC.Val, Used: 1})),
+			"%s's slot, new", idC)
+		request(idC, "C #0")
+		request(idA, "A #0")
+		st = stats()
+		Expect(slotLine(cs, st.Extra[cs])).To(Equal(slotLine(cs, wire.ExtraStats{Idx: idC.Idx, Val: idC.Val, Used: 1, Received: 1})),
+			"%s's slot after one request", idC)
+	})
+
 	It("refuses to register an id twice, or one cnlab already has", func() {
 		register(idA)
 		Expect(c.Register(timeout(replyTimeout), idA)).To(MatchError(syscall.EEXIST))
@@ -108,3 +218,29 @@ var _ = Describe("Several ids", Label("ids"), func() {
 		Expect(stats().Notifications - before).To(Equal(uint64(2)))
 	})
 })
+
+// slotLine says what a further id's slot holds, as struct cnlab_extra_stats
+// has it, on one line.
+func slotLine(i int, e wire.ExtraStats) string {
+	return fmt.Sprintf("slot %d: %s used %d received %d invalid %d reserved %d",
+		i, connector.ID{Idx: e.Idx, Val: e.Val}, e.Used, e.Received, e.Invalid, e.Reserved)
+}
+
+func slotLines(extra []wire.ExtraStats) []string {
+	lines := make([]string, len(extra))
+	for i, e := range extra {
+		lines[i] = slotLine(i, e)
+	}
+	return lines
+}
+
+// sendInvalid sends id a message whose len claims 1 byte where 8 follow:
+// the core passes it, and the callback must count it invalid and not answer.
+func sendInvalid(c *connector.Conn, id connector.ID) {
+	GinkgoHelper()
+	bad := connector.Message{ID: id, Data: make([]byte, 8)}
+	b, err := bad.MarshalBinary()
+	Expect(err).NotTo(HaveOccurred())
+	binary.NativeEndian.PutUint16(b[16:18], 1)
+	Expect(c.SendRaw(b)).To(Succeed())
+}
