@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -236,5 +237,116 @@ func TestRequestIntoDeadline(t *testing.T) {
 	defer cancel()
 	if err := c.RequestIntoDeadline(ctx, &Message{ID: echoID}, &reply, time.Now().Add(time.Hour)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("ctx's deadline first: err = %v", err)
+	}
+}
+
+// TestRequestBacklogCountsErrors: errors a Request meets while it waits
+// (here a malformed datagram) are kept for Receive within the same bound as
+// messages; past it they are dropped and reported as an overrun.
+func TestRequestBacklogCountsErrors(t *testing.T) {
+	s := &fakeSocket{}
+	s.onWrite = func(s *fakeSocket, req *Message) {
+		for i := 0; i < maxBacklog; i++ {
+			s.queueMsg(t, Message{ID: ID{14, 0x4c1}, Seq: uint32(i)}, Source{Groups: 1 << 19})
+		}
+		s.queue([]byte{1, 2, 3}, Source{})
+	}
+	c := newConn(s)
+	if _, err := c.Request(t.Context(), &Message{ID: echoID}); !errors.Is(err, errNothingQueued) {
+		t.Fatalf("Request: err = %v, want no reply", err)
+	}
+	for i := 0; i < maxBacklog; i++ {
+		if m, _, err := c.Receive(t.Context()); err != nil || m.Seq != uint32(i) {
+			t.Fatalf("Receive #%d: seq %d, %v; want the broadcast with seq %d", i+1, m.Seq, err, i)
+		}
+	}
+	_, _, err := c.Receive(t.Context())
+	if !errors.Is(err, ErrOverrun) || !strings.Contains(err.Error(), "1 messages dropped") {
+		t.Fatalf("Receive after the %d kept messages: err = %v, want ErrOverrun for the one dropped", maxBacklog, err)
+	}
+	if _, _, err := c.Receive(t.Context()); !errors.Is(err, errNothingQueued) {
+		t.Fatalf("Receive after the overrun: err = %v, want nothing left", err)
+	}
+}
+
+// floodSocket answers each request with one datagram: broadcasts with data,
+// then the reply, built without allocating.
+type floodSocket struct {
+	echoSocket
+	broadcasts []byte // n messages, laid end to end
+	dgram      []byte
+	sent       bool
+}
+
+func newFloodSocket(t *testing.T, n int) *floodSocket {
+	s := &floodSocket{echoSocket: echoSocket{last: make([]byte, 0, 256)}}
+	for i := 0; i < n; i++ {
+		s.broadcasts = append(s.broadcasts, msgDatagram(t, Message{ID: ID{14, 0x4c1}, Seq: uint32(i), Data: []byte("data")})...)
+	}
+	s.dgram = make([]byte, 0, len(s.broadcasts)+256)
+	return s
+}
+
+func (s *floodSocket) write(b []byte) error {
+	_ = s.echoSocket.write(b)
+	s.dgram = append(append(s.dgram[:0], s.broadcasts...), s.last...)
+	s.sent = true
+	return nil
+}
+
+func (s *floodSocket) read(b []byte, wait bool) (int, Source, bool, error) {
+	if !s.sent {
+		return 0, Source{}, false, syscall.EAGAIN
+	}
+	s.sent = false
+	return copy(b, s.dgram), Source{}, false, nil
+}
+
+func (s *floodSocket) exchange(w, r []byte) (int, Source, bool, error, error) {
+	return exchangeVia(s, w, r)
+}
+
+// TestRequestDropsWithoutCopying: once the backlog is full, a message that
+// a Request drops is not copied first, so a flood costs no garbage.
+func TestRequestDropsWithoutCopying(t *testing.T) {
+	c := newConn(newFloodSocket(t, maxBacklog+1))
+	var reply Message
+	req := &Message{ID: echoID, Data: make([]byte, 8)}
+	if err := c.RequestInto(t.Context(), req, &reply); err != nil {
+		t.Fatalf("RequestInto with %d broadcasts ahead of the reply: %v", maxBacklog+1, err)
+	}
+	if len(c.backlog) != maxBacklog {
+		t.Fatalf("%d messages kept, want the backlog full (%d)", len(c.backlog), maxBacklog)
+	}
+	c.sock = newFloodSocket(t, 1)
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := c.RequestInto(t.Context(), req, &reply); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("RequestInto allocates %.1f times per call dropping a broadcast, want 0", allocs)
+	}
+}
+
+// TestCancelWakesReceive: cancelling the context of a Receive that waits
+// ends it at once with context.Canceled.
+func TestCancelWakesReceive(t *testing.T) {
+	c := newConn(newChanSocket())
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.Receive(ctx)
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let it wait
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled Receive: err = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Receive still waiting 5s after its context was cancelled")
 	}
 }
