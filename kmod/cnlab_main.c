@@ -60,9 +60,11 @@ static struct cb_id cnlab_ctl_id;
  * id, drops the module's own count and waits for the others to leave. A
  * callback that comes later finds the count at zero and returns at once.
  *
- * What no module can close is the core's own window: between
+ * What no module can close are the core's own windows: between
  * cn_call_callback() finding the entry and the callback's first
- * instruction, nothing holds the module (see patches/connector/).
+ * instruction, and between the last complete() and the callback's return
+ * (a task preempted there is overtaken by the unload), nothing holds the
+ * module (see patches/connector/).
  */
 static atomic_t cnlab_users = ATOMIC_INIT(1);
 static DECLARE_COMPLETION(cnlab_idle);
