@@ -12,6 +12,11 @@
 # MUTANTS_BATCH (mutants per hold of the guest lock, default 4), RUNNER.
 # Guests boot under flock /tmp/cnlab-vm.lock, one at a time, taken for a
 # batch of mutants at once so that a run is not starved by other users.
+# A kernel built from source (KERNEL=6.1-debug) is built or found in the
+# cache first (make kernels). A mutant whose header has a line "Needs:
+# kmemleak" leaks what only kmemleak sees: on a kernel without kmemleak it
+# is listed as NEEDS KMEMLEAK (not run, not killed) and fails the table;
+# run it with KERNEL=6.1-debug.
 # Exit status: 0 if every mutant was killed, 1 if not.
 set -uo pipefail
 
@@ -19,6 +24,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 KERNEL=${KERNEL:-6.1}
 rel=$(scripts/kernel-info release "$KERNEL") || exit 3
+package=$(scripts/kernel-info package "$KERNEL") || exit 3
 work=${MUTANTS_WORK:-/tmp/cnlab-mutants}
 runner=${RUNNER:-$top/build/cnlab-vm}
 src=$work/src
@@ -35,6 +41,10 @@ fi
 
 # The inner run: one batch, with the lock held by the outer one.
 if [ -n "${CNLAB_MUTANTS_INNER:-}" ]; then
+	# shellcheck disable=SC2206 # a list of flags without spaces in them
+	kernel=(${MUTANTS_KERNEL_ARGS:--kernel /boot/vmlinuz-$rel -kdir /lib/modules/$rel/build -modules-dir /lib/modules/$rel})
+	config=${MUTANTS_CONFIG:-/boot/config-$rel}
+	timeout=${MUTANTS_TIMEOUT:-5m}
 	for p in "$@"; do
 		name=$(basename "$p" .patch)
 		log=$work/logs/$name.log
@@ -43,10 +53,13 @@ if [ -n "${CNLAB_MUTANTS_INNER:-}" ]; then
 			printf '%-34s %s\n' "$name" "DOES NOT APPLY (see $log)" | tee -a "$table"
 			continue
 		fi
+		if [ "$p" != none ] && grep -q '^Needs: kmemleak' "$p" && ! grep -q '^CONFIG_DEBUG_KMEMLEAK=y' "$config"; then
+			printf '%-34s %s\n' "$name" "NEEDS KMEMLEAK: run it with KERNEL=6.1-debug" | tee -a "$table"
+			continue
+		fi
 		start=$(date +%s)
-		# shellcheck disable=SC2086 # VMFLAGS is a list of flags
-		"$runner" -src "$src" -kernel "/boot/vmlinuz-$rel" -kdir "/lib/modules/$rel/build" \
-			-modules-dir "/lib/modules/$rel" -timeout 5m \
+		# shellcheck disable=SC2086 # kernel and VMFLAGS are lists of flags
+		"$runner" -src "$src" "${kernel[@]}" -timeout "$timeout" \
 			-suite-args "-ginkgo.fail-fast -ginkgo.seed=1" $VMFLAGS >>"$log" 2>&1
 		code=$?
 		secs=$(($(date +%s) - start))
@@ -73,6 +86,15 @@ if [ -n "${CNLAB_MUTANTS_INNER:-}" ]; then
 	exit 0
 fi
 
+# The kernel: Debian's, or one built from source (built now if not cached).
+if [ -n "$package" ]; then
+	go build -o "$top/build/cnlab-kernels" ./vm/cmd/cnlab-kernels || exit 3
+	dir=$("$top/build/cnlab-kernels" -print dir "$KERNEL") || exit 3
+	export MUTANTS_KERNEL_ARGS="-kernel-dir $dir" MUTANTS_CONFIG=$dir/config
+	# The debug kernel's suites run about six times slower under TCG.
+	export MUTANTS_TIMEOUT=40m
+fi
+
 # One copy of the tree, without build output, git or caches; its kmod/ and
 # e2e/ are restored from the tree before each mutant (a patch may also
 # break a spec, to show that a check can fail).
@@ -86,4 +108,4 @@ for ((i = 0; i < ${#all[@]}; i += batch)); do
 	[ $? = 4 ] && { echo "the unmutated tree fails: mutants cannot be judged"; exit 1; }
 done
 echo "table: $table; logs: $work/logs"
-! grep -qE 'SURVIVED|DOES NOT APPLY|COULD NOT RUN' "$table"
+! grep -qE 'SURVIVED|DOES NOT APPLY|COULD NOT RUN|NEEDS KMEMLEAK' "$table"
