@@ -24,7 +24,9 @@ var _ = Describe("Several ids", Label("ids"), func() {
 	idA := connector.ID{Idx: wire.Idx, Val: 0x900}
 	idB := connector.ID{Idx: wire.Idx, Val: 0x901}
 	idC := connector.ID{Idx: wire.Idx, Val: 0x902}
-	idD := connector.ID{Idx: wire.Idx + 1, Val: 0x902} // C's val, another idx
+	// Of cnlab's idx too: the witness accounts for the module's sends of
+	// that idx only.
+	idD := connector.ID{Idx: wire.Idx, Val: 0x903}
 
 	BeforeEach(func() {
 		c = ctl()
