@@ -3,8 +3,10 @@ package runner
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +184,39 @@ func TestWorse(t *testing.T) {
 		if got := Worse(tt.a, tt.b); got != tt.want {
 			t.Errorf("Worse(%d, %d) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
+	}
+}
+
+func TestLaunchOrder(t *testing.T) {
+	dir := t.TempDir()
+	config := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	plain := config("plain", "CONFIG_CONNECTOR=y\n# CONFIG_KASAN is not set\n")
+	kasan := config("kasan", "CONFIG_CONNECTOR=y\nCONFIG_KASAN=y\nCONFIG_KASAN_GENERIC=y\n")
+	tests := []struct {
+		name    string
+		configs []string
+		want    []int
+	}{
+		{"no KASAN kernel: the list's order", []string{plain, plain, plain}, []int{0, 1, 2}},
+		{"a KASAN kernel last starts first", []string{plain, plain, kasan}, []int{2, 0, 1}},
+		{"two KASAN kernels keep their order", []string{plain, kasan, plain, kasan}, []int{1, 3, 0, 2}},
+		{"an unreadable config is not slow", []string{filepath.Join(dir, "absent"), kasan}, []int{1, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := make([]target, len(tt.configs))
+			for i, c := range tt.configs {
+				ts[i] = target{Name: fmt.Sprint(i), Config: c}
+			}
+			if got := launchOrder(ts); !slices.Equal(got, tt.want) {
+				t.Errorf("launchOrder = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
