@@ -331,6 +331,7 @@ func TestCtlText(t *testing.T) {
 		{[]string{"ctl", "burst", "-g", "20", "-n", "2"}, 0, "burst: 2 messages, seq 0 to 1: 0 sent, 2 failed"},
 		{[]string{"ctl", "timer-start", "-g", "21", "-period", "0.5"}, 0, "timer broadcasts to group 21 every 500ms"},
 		{[]string{"ctl", "register", "-id", "14:0x999"}, 0, "registered 14:0x999"},
+		{[]string{"stats"}, 0, "further id 14:0x999 in slot 0: received 0, invalid 0"},
 		{[]string{"ctl", "unregister", "-id", "14:0x998"}, 2, "refused: no such file or directory"},
 	}
 	for _, tt := range tests {
