@@ -332,7 +332,11 @@ func TestRequestDropsWithoutCopying(t *testing.T) {
 // TestCancelWakesReceive: cancelling the context of a Receive that waits
 // ends it at once with context.Canceled.
 func TestCancelWakesReceive(t *testing.T) {
-	c := newConn(newChanSocket())
+	checkCancelWakesReceive(t, newConn(newChanSocket()))
+}
+
+func checkCancelWakesReceive(t *testing.T, c *Conn) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {

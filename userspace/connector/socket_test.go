@@ -40,10 +40,9 @@ func (s *userFake) SetReadDeadline(time.Time) error { return nil }
 func (s *userFake) PortID() uint32                  { return 1 }
 func (s *userFake) Close() error                    { return nil }
 
-// TestNewConnTruncation: through NewConn, a datagram that fills the receive
-// buffer exactly is whole; one a byte larger is ErrTruncated.
-func TestNewConnTruncation(t *testing.T) {
-	// Four messages of 16 KiB each, netlink header included.
+// fullDatagram is a datagram that fills a Conn's receive buffer exactly:
+// four messages of 16 KiB each, netlink header included, seq 0 to 3.
+func fullDatagram(t *testing.T) []byte {
 	var full []byte
 	for i := 0; i < 4; i++ {
 		full = append(full, msgDatagram(t, Message{ID: echoID, Seq: uint32(i), Data: make([]byte, 16<<10-nlmsgHdrLen-HeaderLen)})...)
@@ -51,6 +50,13 @@ func TestNewConnTruncation(t *testing.T) {
 	if len(full) != rbufSize {
 		t.Fatalf("test datagram of %d bytes, want %d", len(full), rbufSize)
 	}
+	return full
+}
+
+// TestNewConnTruncation: through NewConn, a datagram that fills the receive
+// buffer exactly is whole; one a byte larger is ErrTruncated.
+func TestNewConnTruncation(t *testing.T) {
+	full := fullDatagram(t)
 	s := &userFake{in: [][]byte{full, append(full, 0)}}
 	c := NewConn(s)
 	for i := 0; i < 4; i++ {
