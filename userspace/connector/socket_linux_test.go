@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -345,5 +346,29 @@ func TestSyscallConnRead(t *testing.T) {
 	var m Message
 	if _, _, payload, _, err := nextNetlink(got); err != nil || m.UnmarshalBinary(payload) != nil || m.Seq != 4 {
 		t.Fatalf("Read got %x, want the message with seq 4", got)
+	}
+}
+
+// TestSendRefused: a send the kernel refuses (here a datagram larger than
+// the send buffer, EMSGSIZE) fails the Send, or the Request at once, with
+// the kernel's error.
+func TestSendRefused(t *testing.T) {
+	c := dialHost(t, nil)
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, 1) }); err != nil || serr != nil {
+		t.Fatalf("SO_SNDBUF: %v, %v", err, serr)
+	}
+	big := &Message{ID: echoID, Data: make([]byte, MaxData)}
+	if err := c.Send(big); !errors.Is(err, unix.EMSGSIZE) {
+		t.Errorf("Send of %d bytes with the smallest send buffer: err = %v, want EMSGSIZE", MaxData, err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := c.Request(ctx, big); !errors.Is(err, unix.EMSGSIZE) {
+		t.Errorf("Request of %d bytes with the smallest send buffer: err = %v, want EMSGSIZE", MaxData, err)
 	}
 }
