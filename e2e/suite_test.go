@@ -27,6 +27,11 @@ const replyTimeout = 5 * time.Second
 
 func TestE2E(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// What a spec waits for with Eventually happens within milliseconds on
+	// Debian's kernels, but a KASAN and lockdep kernel under TCG takes
+	// seconds to start a program or a burst: Gomega's one second default
+	// failed specs there that were not broken.
+	SetDefaultEventuallyTimeout(replyTimeout)
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
 	// A label filter or focus that selects no spec is a failure, not a
