@@ -57,10 +57,13 @@ func gcovArgs(t target) []string {
 func debugKernel(ctx context.Context, r *kernelResult, w io.Writer) {
 	out := r.out
 	var leakReport []byte
+	scanned := false
 	gcda := map[string][]byte{}
 	for _, s := range out.Steps {
 		switch s.Name {
 		case "kmemleak":
+			// An empty report (nothing unreferenced) arrives as no data.
+			scanned = true
 			leakReport = s.Files["kmemleak"]
 		case "coverage":
 			for name, b := range s.Files {
@@ -68,7 +71,7 @@ func debugKernel(ctx context.Context, r *kernelResult, w io.Writer) {
 			}
 		}
 	}
-	if leakReport != nil {
+	if scanned {
 		path := filepath.Join(r.dir, "kmemleak.txt")
 		_ = os.WriteFile(path, leakReport, 0o644)
 		leaks := vm.ModuleLeaks(string(leakReport), []string{"cnlab"})

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cnlab/cnlab/vm"
 )
 
 // fakeKernel makes a kernel image and a build tree for release, with the
@@ -216,6 +218,35 @@ func TestLaunchOrder(t *testing.T) {
 			}
 			if got := launchOrder(ts); !slices.Equal(got, tt.want) {
 				t.Errorf("launchOrder = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDebugKernelKmemleak(t *testing.T) {
+	leak := "unreferenced object 0xffff888004a1c2a0 (size 16):\n  comm \"cnctl\", pid 180, jiffies 4294937296 (age 12.040s)\n  backtrace:\n    [<ffffffff81234567>] __kmalloc+0x4b/0x150\n    [<ffffffffc0200123>] cnlab_register_extra+0x93/0x1f0 [cnlab]\n"
+	tests := []struct {
+		name     string
+		steps    []vm.StepResult
+		verdict  vm.Verdict
+		wantSays string
+	}{
+		{"a scan that found nothing (no data)", []vm.StepResult{{Name: "kmemleak", Exited: true, Files: map[string][]byte{}}}, vm.Passed,
+			"kmemleak: nothing the module allocated is unreferenced"},
+		{"a scan that found the module's object", []vm.StepResult{{Name: "kmemleak", Exited: true, Files: map[string][]byte{"kmemleak": []byte(leak)}}}, vm.KernelFailure,
+			"1 object(s) the module allocated"},
+		{"no scan (a kernel without kmemleak)", nil, vm.Passed, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &kernelResult{dir: t.TempDir(), out: &vm.Outcome{Verdict: vm.Passed, Steps: tt.steps}}
+			var w strings.Builder
+			debugKernel(context.Background(), r, &w)
+			if r.out.Verdict != tt.verdict {
+				t.Errorf("verdict %v, want %v", r.out.Verdict, tt.verdict)
+			}
+			if tt.wantSays == "" && w.Len() > 0 || !strings.Contains(w.String(), tt.wantSays) {
+				t.Errorf("said %q, want %q", w.String(), tt.wantSays)
 			}
 		})
 	}
