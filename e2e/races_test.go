@@ -1,9 +1,16 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/binary"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -207,6 +214,49 @@ var _ = Describe("What the module's users can do to it", Label("races"), func() 
 		Expect(st.Late_bytes_max).To(BeNumerically(">", wire.MaxLateBytes-2*wire.ConnectorMaxMsgSize), "the late replies reached the bound")
 	})
 
+	// The late reply is addressed by port only, and a port is anyone's to
+	// bind once its socket is closed: bind() of an explicit nl_pid needs
+	// no privilege.
+	It("drops a late reply whose requester closed its socket, so that another user who binds its port does not get it", func() {
+		const delay = 3 * time.Second
+		c := ctl()
+		Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoDelay, 1, delay)).To(Succeed())
+		DeferCleanup(func() {
+			Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoNormal, 0, 0)).To(Succeed())
+			Eventually(func() bool { st := stats(); return st.Late_pending == 0 && st.Allocs == st.Frees }).
+				WithTimeout(delay+30*time.Second).Should(BeTrue(), "the late reply went and was freed")
+		})
+		before := stats()
+		start := time.Now()
+
+		// A, uid 65534: asks, closes its socket and exits.
+		out, err := racesHelper("ask:"+echoID.String(), 65534).Output()
+		Expect(err).NotTo(HaveOccurred(), "the requester: %s", out)
+		port, err := strconv.ParseUint(strings.TrimSpace(string(out)), 10, 32)
+		Expect(err).NotTo(HaveOccurred(), "the requester's port: %q", out)
+
+		// B, uid 65533: binds A's port and waits past the reply's time.
+		wait := time.Until(start.Add(delay + 2*time.Second))
+		b := racesHelper(fmt.Sprintf("steal:%d:%d", port, wait.Milliseconds()), 65533)
+		stdout, err := b.StdoutPipe()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(b.Start()).To(Succeed())
+		r := bufio.NewReader(stdout)
+		line, _ := r.ReadString('\n')
+		bound := time.Since(start)
+		Expect(line).To(Equal("bound\n"), "uid 65533 binds port %d, which uid 65534 closed", port)
+		rest, _ := io.ReadAll(r)
+		Expect(b.Wait()).To(Succeed(), "the second user: %s", rest)
+		// Bound after the reply was due, B would show nothing either way.
+		Expect(bound).To(BeNumerically("<", delay), "uid 65533 bound port %d only %v after the request: too late to show anything", port, bound)
+		Expect(string(rest)).To(Equal("nothing\n"), "the late reply to uid 65534's closed socket, at uid 65533's socket bound to port %d", port)
+
+		Eventually(func() uint64 { return stats().Late_pending }).WithTimeout(delay).Should(BeZero(), "the late reply's work ran")
+		after := stats()
+		Expect(after.Late_dropped-before.Late_dropped).To(Equal(uint64(1)), "late replies dropped for a closed socket")
+		Expect(after.Replied-before.Replied).To(BeZero(), "echo replies sent")
+	})
+
 	It("builds the echo reply in its own buffer, so that others who see the request see it as sent", func() {
 		listener := dial(&connector.Config{Groups: []uint32{raceGroup}})
 		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM, unix.NETLINK_CONNECTOR)
@@ -292,4 +342,101 @@ func ctlRaw(op, reserved uint32, args ...byte) int32 {
 	Expect(err).NotTo(HaveOccurred(), "op %d", op)
 	Expect(len(reply.Data)).To(BeNumerically(">=", wire.SizeofCtlReply))
 	return int32(binary.NativeEndian.Uint32(reply.Data[4:8]))
+}
+
+// racesHelperEnv names the helper a re-executed test binary runs instead of
+// the suites (racesHelper).
+const racesHelperEnv = "CNLAB_RACES_HELPER"
+
+func init() {
+	if h := os.Getenv(racesHelperEnv); h != "" {
+		os.Exit(racesHelperMain(h))
+	}
+}
+
+// racesHelper runs the test binary as helper h, as uid and gid id, without
+// capabilities.
+func racesHelper(h string, id uint32) *exec.Cmd {
+	cmd := exec.Command(selfPath())
+	cmd.Env = append(os.Environ(), racesHelperEnv+"="+h)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: id, Gid: id}}
+	return cmd
+}
+
+// racesHelperMain runs a helper and returns its exit code:
+//   - ask:ID sends one request to ID, closes its socket and prints the port
+//     it had;
+//   - steal:PORT:MS binds a socket to PORT, prints "bound", and prints
+//     what arrives within MS ms, or "nothing".
+func racesHelperMain(h string) int {
+	name, arg, _ := strings.Cut(h, ":")
+	switch name {
+	case "ask":
+		id, err := connector.ParseID(arg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		c, err := connector.Dial(nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		port := c.PortID()
+		err = c.Send(&connector.Message{ID: id, Seq: 1, Data: []byte("uid 65534's secret")})
+		c.Close()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(port)
+		return 0
+	case "steal":
+		p, ms, _ := strings.Cut(arg, ":")
+		port, err1 := strconv.ParseUint(p, 10, 32)
+		wait, err2 := strconv.Atoi(ms)
+		if err := errors.Join(err1, err2); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		return steal(uint32(port), time.Duration(wait)*time.Millisecond)
+	}
+	fmt.Fprintf(os.Stderr, "unknown helper %q\n", h)
+	return 2
+}
+
+// steal binds a NETLINK_CONNECTOR socket to port and reports what arrives
+// there within wait.
+func steal(port uint32, wait time.Duration) int {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM, unix.NETLINK_CONNECTOR)
+	if err != nil {
+		fmt.Println("socket:", err)
+		return 1
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: port}); err != nil {
+		fmt.Println("bind:", err)
+		return 1
+	}
+	fmt.Println("bound")
+	end := time.Now().Add(wait)
+	buf := make([]byte, 65536)
+	for left := wait; left > 0; left = time.Until(end) {
+		tv := unix.NsecToTimeval(left.Nanoseconds())
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			fmt.Println("SO_RCVTIMEO:", err)
+			return 1
+		}
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		switch {
+		case err == nil:
+			fmt.Printf("received %d bytes: %q\n", n, buf[:n])
+			return 0
+		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+		default:
+			fmt.Println("recv:", err)
+			return 1
+		}
+	}
+	fmt.Println("nothing")
+	return 0
 }

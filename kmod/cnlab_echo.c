@@ -10,10 +10,13 @@
 
 #include <linux/jiffies.h>
 #include <linux/list.h>
+#include <linux/netlink.h>
+#include <linux/notifier.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/workqueue.h>
+#include <net/sock.h>
 
 #include "cnlab.h"
 #include "cnlab_compat.h"
@@ -70,12 +73,28 @@ static struct cn_msg *cnlab_reply_alloc(const struct cn_msg *req, u32 ack,
  * work takes it off, under cnlab_late_lock, to send and free it. Together
  * they hold at most CNLAB_MAX_LATE_BYTES, as the allocator rounds them,
  * charged to the memory cgroup of the task that asked for them.
+ *
+ * A late reply goes to a port, and the port of a closed socket is anyone's
+ * to bind(): an explicit nl_pid needs no privilege. So when the requester's
+ * socket is released, its late replies are marked orphaned (on the
+ * NETLINK_URELEASE notification, cnlab_late_release()), and dropped
+ * instead of sent to whoever binds the port next. The requester's socket
+ * is not held until the reply goes: a closed netlink socket keeps its
+ * receive queue until it is freed (netlink_sock_destruct()), so a late
+ * reply from each of many sockets closed with a full queue would pin a
+ * receive buffer's worth apiece, far beyond CNLAB_MAX_LATE_BYTES.
+ *
+ * A window remains: netlink_release() frees the port (netlink_remove())
+ * a few steps before it notifies, so a socket that binds the port in
+ * between gets the reply whose work runs in that very gap.
  */
 struct cnlab_late_reply {
 	struct delayed_work work;
 	struct list_head node;
 	size_t bytes;
+	const struct net *net;	/* the requester's, compared, never followed */
 	u32 portid;
+	bool orphaned;		/* under cnlab_late_lock */
 	struct cn_msg *msg;
 };
 
@@ -86,6 +105,7 @@ static LIST_HEAD(cnlab_late_list);
 static u64 cnlab_late_pending;
 static u64 cnlab_late_bytes;
 static u64 cnlab_late_bytes_max;
+static u64 cnlab_late_dropped;
 
 void cnlab_late_stats(struct cnlab_stats *out)
 {
@@ -93,6 +113,7 @@ void cnlab_late_stats(struct cnlab_stats *out)
 	out->late_pending = cnlab_late_pending;
 	out->late_bytes = cnlab_late_bytes;
 	out->late_bytes_max = cnlab_late_bytes_max;
+	out->late_dropped = cnlab_late_dropped;
 	spin_unlock(&cnlab_late_lock);
 }
 
@@ -112,24 +133,35 @@ static bool cnlab_late_reserve(size_t bytes)
 	return ok;
 }
 
-static void cnlab_late_unreserve(size_t bytes)
+static void cnlab_late_unreserve(size_t bytes, bool dropped)
 {
 	spin_lock(&cnlab_late_lock);
 	cnlab_late_pending--;
 	cnlab_late_bytes -= bytes;
+	if (dropped)
+		cnlab_late_dropped++;
 	spin_unlock(&cnlab_late_lock);
 }
 
-/* Sends r, off the list, and frees it. */
+/*
+ * Takes r off the list, sends it unless its requester's socket is gone,
+ * and frees it.
+ */
 static void cnlab_late_finish(struct cnlab_late_reply *r)
 {
 	size_t bytes = r->bytes;
+	bool orphaned;
 
-	if (cnlab_unicast(r->msg, r->portid) >= 0)
+	spin_lock(&cnlab_late_lock);
+	list_del(&r->node);
+	orphaned = r->orphaned;
+	spin_unlock(&cnlab_late_lock);
+
+	if (!orphaned && cnlab_unicast(r->msg, r->portid) >= 0)
 		atomic64_inc(&cnlab_counters.replied);
 	cnlab_free(r->msg);
 	cnlab_free(r);
-	cnlab_late_unreserve(bytes);
+	cnlab_late_unreserve(bytes, orphaned);
 }
 
 static void cnlab_late_send(struct work_struct *work)
@@ -138,19 +170,46 @@ static void cnlab_late_send(struct work_struct *work)
 		container_of(to_delayed_work(work), struct cnlab_late_reply, work);
 
 	cnlab_hold(CNLAB_HOLD_LATE_WORK);
-	spin_lock(&cnlab_late_lock);
-	list_del(&r->node);
-	spin_unlock(&cnlab_late_lock);
 	cnlab_late_finish(r);
 }
 
 /*
- * Queues the reply to req for delay_ms later. -ENOSPC: the late replies
- * hold all they may, so the caller answers at once; -ENOMEM: the reply is
- * lost (cnlab_alloc() counted it).
+ * A NETLINK_CONNECTOR socket was released: the late replies to its port
+ * are its no more. Called for every netlink socket with a port, in the
+ * releasing task's context.
  */
-static int cnlab_reply_late(const struct cn_msg *req, u32 ack, u32 portid,
-			    u32 delay_ms)
+static int cnlab_late_release(struct notifier_block *nb, unsigned long event,
+			      void *ptr)
+{
+	const struct netlink_notify *n = ptr;
+	struct cnlab_late_reply *r;
+
+	if (event != NETLINK_URELEASE || n->protocol != NETLINK_CONNECTOR)
+		return NOTIFY_DONE;
+	spin_lock(&cnlab_late_lock);
+	list_for_each_entry(r, &cnlab_late_list, node)
+		if (r->portid == n->portid && net_eq(r->net, n->net))
+			r->orphaned = true;
+	spin_unlock(&cnlab_late_lock);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block cnlab_late_nb = {
+	.notifier_call = cnlab_late_release,
+};
+
+/*
+ * Queues the reply to req, from the socket nsp describes, for delay_ms
+ * later. -ENOSPC: the late replies hold all they may, so the caller answers
+ * at once; -ENOMEM: the reply is lost (cnlab_alloc() counted it).
+ *
+ * nsp->sk is the requester's own socket: netlink_sendmsg() hands it to
+ * netlink_unicast() as the sender, netlink_unicast_kernel() sets
+ * NETLINK_CB(skb).sk to it (6.1 and 6.12 alike), and the callback runs
+ * inside that send(), so the socket is there, and not yet released.
+ */
+static int cnlab_reply_late(const struct cn_msg *req, u32 ack,
+			    const struct netlink_skb_parms *nsp, u32 delay_ms)
 {
 	size_t bytes = kmalloc_size_roundup(sizeof(struct cnlab_late_reply)) +
 		       kmalloc_size_roundup(sizeof(*req) + req->len);
@@ -165,7 +224,8 @@ static int cnlab_reply_late(const struct cn_msg *req, u32 ack, u32 portid,
 	if (!r->msg)
 		goto err_free_r;
 	r->bytes = bytes;
-	r->portid = portid;
+	r->net = sock_net(nsp->sk);
+	r->portid = nsp->portid;
 	INIT_DELAYED_WORK(&r->work, cnlab_late_send);
 
 	spin_lock(&cnlab_late_lock);
@@ -177,13 +237,15 @@ static int cnlab_reply_late(const struct cn_msg *req, u32 ack, u32 portid,
 err_free_r:
 	cnlab_free(r);
 err_unreserve:
-	cnlab_late_unreserve(bytes);
+	cnlab_late_unreserve(bytes, false);
 	return -ENOMEM;
 }
 
-static void cnlab_echo(const struct cn_msg *req, u32 portid)
+static void cnlab_echo(const struct cn_msg *req,
+		       const struct netlink_skb_parms *nsp)
 {
 	u32 ack = req->seq + 1 + cnlab_ack_skew;
+	u32 portid = nsp->portid;
 	struct cn_msg *reply;
 	u32 delay_ms = 0;
 	u32 mode;
@@ -203,7 +265,7 @@ static void cnlab_echo(const struct cn_msg *req, u32 portid)
 		cnlab_hold(CNLAB_HOLD_ECHO_LATE);
 		/* While unloading, and beyond the bound, it goes at once. */
 		if (!cnlab_stopping() &&
-		    cnlab_reply_late(req, ack, portid, delay_ms) != -ENOSPC)
+		    cnlab_reply_late(req, ack, nsp, delay_ms) != -ENOSPC)
 			return;
 	}
 
@@ -221,7 +283,7 @@ void cnlab_echo_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 {
 	if (!cnlab_enter())
 		return;
-	cnlab_echo(msg, nsp->portid);
+	cnlab_echo(msg, nsp);
 	cnlab_leave();
 }
 
@@ -257,30 +319,44 @@ out:
 
 int cnlab_echo_init(void)
 {
+	int err;
+
 	cnlab_late_wq = alloc_workqueue("cnlab_late", CNLAB_WQ_PERCPU, 0);
-	return cnlab_late_wq ? 0 : -ENOMEM;
+	if (!cnlab_late_wq)
+		return -ENOMEM;
+	err = netlink_register_notifier(&cnlab_late_nb);
+	if (err)
+		destroy_workqueue(cnlab_late_wq);
+	return err;
 }
 
 /*
  * Called once no callback runs or can start one: late replies still
- * waiting are sent now rather than dropped. Those whose work is already
- * running are left to it (cancel_delayed_work() fails on them), and the
- * workqueue's destruction waits for it.
+ * waiting are sent now rather than dropped, unless their requester's
+ * socket is gone. Those whose work is already running are left to it
+ * (cancel_delayed_work() fails on them, and their work takes them off the
+ * list), and the workqueue's destruction waits for it; what is left on the
+ * list then was cancelled. The cancelled stay on the list until sent, so
+ * that a release of their requester's socket still marks them.
  */
 void cnlab_echo_exit(void)
 {
-	struct cnlab_late_reply *r, *next;
-	LIST_HEAD(taken);
+	struct cnlab_late_reply *r;
 
 	spin_lock(&cnlab_late_lock);
-	list_for_each_entry_safe(r, next, &cnlab_late_list, node)
-		if (cancel_delayed_work(&r->work))
-			list_move_tail(&r->node, &taken);
+	list_for_each_entry(r, &cnlab_late_list, node)
+		cancel_delayed_work(&r->work);
 	spin_unlock(&cnlab_late_lock);
 	destroy_workqueue(cnlab_late_wq);
 
-	list_for_each_entry_safe(r, next, &taken, node) {
-		list_del(&r->node);
+	for (;;) {
+		spin_lock(&cnlab_late_lock);
+		r = list_first_entry_or_null(&cnlab_late_list,
+					     struct cnlab_late_reply, node);
+		spin_unlock(&cnlab_late_lock);
+		if (!r)
+			break;
 		cnlab_late_finish(r);
 	}
+	netlink_unregister_notifier(&cnlab_late_nb);
 }

@@ -230,7 +230,9 @@ struct cnlab_extra_stats {
  * once the module is idle; a reading is taken before its own reply is
  * allocated.
  * late_pending and late_bytes are the late replies waiting now and the
- * memory they hold, late_bytes_max the most they ever held.
+ * memory they hold, late_bytes_max the most they ever held; late_dropped
+ * counts late replies not sent because their requester had closed its
+ * socket, whose port another socket may have bound since.
  */
 struct cnlab_stats {
 	__u64 received;
@@ -249,6 +251,7 @@ struct cnlab_stats {
 	__u64 late_pending;
 	__u64 late_bytes;
 	__u64 late_bytes_max;
+	__u64 late_dropped;
 	__u64 send_errors[CNLAB_ERRNO_SLOTS];
 	struct cnlab_dest_stats dests[CNLAB_GROUPS + 1];
 	struct cnlab_extra_stats extra[CNLAB_MAX_EXTRA_IDS];

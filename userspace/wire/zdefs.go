@@ -43,7 +43,7 @@ const (
 	SizeofCnMsg    = 0x14
 	SizeofCtlReq   = 0x8
 	SizeofCtlReply = 0x8
-	SizeofStats    = 0xca0
+	SizeofStats    = 0xca8
 	SizeofExtra    = 0x20
 	SizeofBcast    = 0x10
 	SizeofNotify   = 0x10
@@ -89,6 +89,7 @@ type Stats struct {
 	Late_pending   uint64
 	Late_bytes     uint64
 	Late_bytes_max uint64
+	Late_dropped   uint64
 	Send_errors    [135]uint64
 	Dests          [27]DestStats
 	Extra          [16]ExtraStats
