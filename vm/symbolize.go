@@ -53,8 +53,16 @@ func TroubleReport(log string, before, most int) string {
 // own scripts/decode_stacktrace.sh, the kernel's debug symbols and the
 // module's build directory. When the symbols are missing it says how to get
 // them instead.
-func Symbolize(trace, release, decodeScript, moduleDir string) (string, error) {
+//
+// kdir is the kernel's build tree: a kernel built from source keeps its
+// vmlinux there, which is used before Debian's package.
+func Symbolize(trace, release, kdir, decodeScript, moduleDir string) (string, error) {
 	vmlinux := DebugVmlinux(release)
+	if kdir != "" {
+		if _, err := os.Stat(filepath.Join(kdir, "vmlinux")); err == nil {
+			vmlinux = filepath.Join(kdir, "vmlinux")
+		}
+	}
 	if _, err := os.Stat(vmlinux); err != nil {
 		return "", fmt.Errorf("no debug symbols for %s at %s: install them with apt-get install linux-image-%s-dbg (about 900 MB; Debian's package of the same version as the image), then rerun or decode the trace in the console log with the kernel's scripts/decode_stacktrace.sh", release, vmlinux, release)
 	}
