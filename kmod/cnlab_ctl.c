@@ -118,6 +118,17 @@ static int cnlab_timer_start(const struct cnlab_timer *t)
 		err = -ESHUTDOWN;
 		goto out;
 	}
+	/*
+	 * A tick running on another CPU re-arms the timer with the period it
+	 * read: read before the new one is written and re-armed after the
+	 * mod_timer() below, the old period would win. So a timer that is on
+	 * is stopped first, its running tick waited for, as cnlab_timer_stop()
+	 * does; only then does it get its new group and period.
+	 */
+	if (cnlab_timer_on) {
+		WRITE_ONCE(cnlab_timer_on, false);
+		cnlab_timer_delete_sync(&cnlab_timer);
+	}
 	WRITE_ONCE(cnlab_timer_group, t->group);
 	WRITE_ONCE(cnlab_timer_period, max(1UL, msecs_to_jiffies(t->period)));
 	WRITE_ONCE(cnlab_timer_on, true);
