@@ -202,6 +202,63 @@ var _ = Describe("Several ids", Label("ids"), func() {
 		Expect(c.Register(timeout(replyTimeout), ctlID)).To(MatchError(syscall.EINVAL))
 	})
 
+	It("refuses a further id with ENOSPC once every slot is taken, changing nothing, and takes one again once a slot is free", func() {
+		listener := dial(&connector.Config{Groups: []uint32{wire.NotifyGroup}})
+		before := stats()
+		// Every free slot, each with an id of its own.
+		var ids []connector.ID
+		for i, e := range before.Extra {
+			if e.Used == 0 {
+				ids = append(ids, connector.ID{Idx: wire.Idx, Val: 0x930 + uint32(i)})
+			}
+		}
+		Expect(ids).NotTo(BeEmpty(), "free slots before the spec: %v", slotLines(before.Extra[:]))
+		for _, id := range ids {
+			register(id)
+		}
+		full := stats()
+		for i, e := range full.Extra {
+			Expect(e.Used).To(Equal(uint32(1)), "slot %d once %d ids took the free slots: %v", i, len(ids), slotLines(full.Extra[:]))
+		}
+		msgs, _ := receiveAll(listener)
+		Expect(msgs).To(HaveLen(len(ids)), "a notification for each id registered")
+
+		over := connector.ID{Idx: wire.Idx, Val: 0x92f}
+		Expect(c.Register(timeout(replyTimeout), over)).To(MatchError(syscall.ENOSPC), "a %dth further id", wire.MaxExtraIDs+1)
+		after := stats()
+		Expect(slotLines(after.Extra[:])).To(Equal(slotLines(full.Extra[:])), "the slots after the refused REGISTER")
+		Expect(after.Notifications).To(Equal(full.Notifications), "notifications counted for the refused id")
+		Expect(after.Allocs-after.Frees).To(Equal(full.Allocs-full.Frees), "the module's allocations outstanding")
+		msgs, _ = receiveAll(listener)
+		Expect(msgs).To(BeEmpty(), "notifications of the refused id")
+		unanswered(over)
+		request(ids[len(ids)-1], "the last id still answers")
+
+		// A slot freed takes an id again: the lowest, which is the first
+		// id's.
+		Expect(c.Unregister(timeout(replyTimeout), ids[0])).To(Succeed())
+		register(over)
+		request(over, "registered once a slot is free")
+		st := stats()
+		var used int
+		for _, e := range st.Extra {
+			used += int(e.Used)
+		}
+		Expect(used).To(Equal(wire.MaxExtraIDs), "slots used")
+		Expect(c.Register(timeout(replyTimeout), ids[0])).To(MatchError(syscall.ENOSPC), "full again")
+
+		// Unregistered, every id goes, and with them the callbacks.
+		for _, id := range append(ids[1:], over) {
+			Expect(c.Unregister(timeout(replyTimeout), id)).To(Succeed(), "unregister %s", id)
+		}
+		st = stats()
+		for i, e := range st.Extra {
+			Expect(e.Used).To(Equal(before.Extra[i].Used), "slot %d after every id of the spec went: %v", i, slotLines(st.Extra[:]))
+		}
+		Expect(cnlabCallbacks()).To(Equal(map[connector.ID]string{echoID: "cnlab_echo", ctlID: "cnlab_ctl"}), "cnlab's callbacks, as /proc/net/connector lists them")
+		unanswered(ids[len(ids)-1])
+	})
+
 	It("notifies registration and unregistration on the notification group", func() {
 		listener := dial(&connector.Config{Groups: []uint32{wire.NotifyGroup}})
 		before := stats().Notifications
