@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -17,6 +19,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/control"
+	"github.com/cnlab/cnlab/userspace/wire"
 )
 
 var (
@@ -156,5 +160,127 @@ var _ = Describe("Loading and unloading the module", Label("lifecycle"), func() 
 		reply, err := dial(nil).Request(timeout(replyTimeout), &connector.Message{ID: echoID, Data: []byte("after")})
 		Expect(err).NotTo(HaveOccurred(), "the echo after the last load")
 		Expect(string(reply.Data)).To(Equal("after"))
+	})
+})
+
+// What unloading does with what the module's users left in it. The counters
+// restart with every load, so these specs keep no ledger.
+var _ = Describe("Unloading the module", Label("lifecycle", "unload"), func() {
+	It("removes the further ids still registered, announces each, and leaves them free for the next load", func() {
+		params := moduleParams()
+		c := ctl()
+		conn := dial(nil)
+		notes := dial(&connector.Config{Groups: []uint32{wire.NotifyGroup}})
+		ids := []connector.ID{{Idx: wire.Idx, Val: 0x950}, {Idx: wire.Idx, Val: 0x951}, {Idx: wire.Idx + 1, Val: 0x952}}
+		for _, id := range ids {
+			Expect(c.Register(timeout(replyTimeout), id)).To(Succeed(), "register %s", id)
+		}
+		// The spec's first client: the one made after the reload is
+		// closed by the time this runs (cleanups run last first).
+		first := c
+		DeferCleanup(func() {
+			if !moduleLoaded() {
+				loadModule(params)
+			}
+			for _, id := range ids {
+				if err := first.Unregister(timeout(replyTimeout), id); err != nil {
+					Expect(err).To(MatchError(syscall.ENOENT), "unregister %s after the spec", id)
+				}
+			}
+		})
+		want := map[connector.ID]string{echoID: "cnlab_echo", ctlID: "cnlab_ctl"}
+		for _, id := range ids {
+			want[id] = "cnlab_extra"
+			reply, err := conn.Request(timeout(replyTimeout), &connector.Message{ID: id, Data: []byte("before")})
+			Expect(err).NotTo(HaveOccurred(), "request to %s before the unload", id)
+			Expect(reply.ID).To(Equal(id))
+		}
+		Expect(cnlabCallbacks()).To(Equal(want), "cnlab's callbacks before the unload")
+		var on []string
+		for _, id := range ids {
+			on = append(on, notifyLine(id, true))
+		}
+		Expect(notifications(notes)).To(Equal(on))
+
+		klog := openKernelLog()
+		took := unloadModule()
+		GinkgoWriter.Printf("unloaded with %d further ids in %v\n", len(ids), took)
+		Expect(cnlabCallbacks()).To(BeEmpty(), "cnlab's callbacks after the unload")
+		// The control id and the echo id go first, then the further ids,
+		// slot by slot.
+		off := []string{notifyLine(ctlID, false), notifyLine(echoID, false)}
+		for _, id := range ids {
+			off = append(off, notifyLine(id, false))
+		}
+		Expect(notifications(notes)).To(Equal(off), "what the unload announced")
+		for _, id := range ids {
+			_, err := conn.Request(timeout(quiet), &connector.Message{ID: id, Data: []byte("anyone?")})
+			Expect(err).To(MatchError(context.DeadlineExceeded), "an answer from %s after the unload", id)
+		}
+		for _, line := range klog.lines() {
+			Expect(line).NotTo(ContainSubstring("WARNING"), "the kernel's log during the unload")
+		}
+
+		// The core holds none of them: a new load registers them again.
+		loadModule(params)
+		c = ctl()
+		for _, id := range ids {
+			Expect(c.Register(timeout(replyTimeout), id)).To(Succeed(), "register %s after the reload", id)
+			reply, err := conn.Request(timeout(replyTimeout), &connector.Message{ID: id, Data: []byte("after")})
+			Expect(err).NotTo(HaveOccurred(), "request to %s after the reload", id)
+			Expect(reply.ID).To(Equal(id))
+			Expect(c.Unregister(timeout(replyTimeout), id)).To(Succeed(), "unregister %s after the reload", id)
+		}
+	})
+
+	It("sends the late replies still waiting at once, without waiting for their delay, frees them, and sends nothing after", func() {
+		const (
+			delay   = 6 * time.Second
+			pending = 3
+		)
+		params := moduleParams()
+		DeferCleanup(func() {
+			if !moduleLoaded() {
+				loadModule(params)
+			}
+		})
+		c := ctl()
+		conn := dial(nil)
+		Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoDelay, pending, delay)).To(Succeed())
+		start := time.Now()
+		for i := range pending {
+			Expect(conn.Send(&connector.Message{ID: echoID, Seq: uint32(100 + i), Data: []byte(fmt.Sprintf("late #%d", i))})).To(Succeed())
+		}
+		st := stats()
+		Expect(st.Late_pending).To(Equal(uint64(pending)), "late replies waiting")
+		// Each late reply is two allocations: its work and its message.
+		Expect(st.Allocs-st.Frees).To(Equal(uint64(2*pending)), "the module's allocations outstanding with %d late replies waiting", pending)
+		_, _, err := conn.Receive(timeout(quiet))
+		Expect(err).To(MatchError(context.DeadlineExceeded), "a late reply before its delay, or before the unload")
+
+		klog := openKernelLog()
+		took := unloadModule()
+		GinkgoWriter.Printf("unloaded with %d late replies waiting in %v\n", pending, took)
+		Expect(took).To(BeNumerically("<", delay/2), "the unload waited for the late replies' delay")
+		got := map[uint32]string{}
+		for range pending {
+			m, _, err := conn.Receive(timeout(replyTimeout))
+			Expect(err).NotTo(HaveOccurred(), "the late replies at the unload; got %v", got)
+			Expect(m.ID).To(Equal(echoID))
+			Expect(m.Ack).To(Equal(m.Seq+1), "the late reply to seq %d", m.Seq)
+			got[m.Seq] = string(m.Data)
+		}
+		Expect(time.Since(start)).To(BeNumerically("<", delay), "the late replies came at the unload, not at their delay")
+		Expect(got).To(Equal(map[uint32]string{100: "late #0", 101: "late #1", 102: "late #2"}))
+		// Past their delay: nothing more, neither the replies again nor
+		// anything else.
+		_, _, err = conn.Receive(timeout(time.Until(start.Add(delay + time.Second))))
+		Expect(err).To(MatchError(context.DeadlineExceeded), "a message after the unload's late replies")
+		for _, line := range klog.lines() {
+			// cnlab_exit() WARNs when allocations and frees differ.
+			Expect(line).NotTo(ContainSubstring("WARNING"), "the kernel's log during the unload")
+			Expect(line).NotTo(ContainSubstring("unloading with"), "the kernel's log during the unload")
+		}
+		loadModule(params)
 	})
 })
