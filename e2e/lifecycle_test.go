@@ -233,6 +233,71 @@ var _ = Describe("Unloading the module", Label("lifecycle", "unload"), func() {
 		}
 	})
 
+	// A request to a further id that the core found before the unload
+	// removed it reaches the callback only after the gate closed, and gets
+	// no answer: the lowest slot's id goes first, and each id after it
+	// (removed and announced in turn) widens that window.
+	It("answers a further id hammered through unloads from that id, or not at all", func() {
+		const cycles = 20
+		params := moduleParams()
+		DeferCleanup(func() {
+			if !moduleLoaded() {
+				loadModule(params)
+			}
+		})
+		var ids []connector.ID
+		for i := range 8 {
+			ids = append(ids, connector.ID{Idx: wire.Idx, Val: 0x960 + uint32(i)})
+		}
+		var stop atomic.Bool
+		var answered, unanswered atomic.Uint64
+		var wrong atomic.Value
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				c, err := connector.Dial(nil)
+				Expect(err).NotTo(HaveOccurred())
+				defer c.Close()
+				for n := 0; !stop.Load(); n++ {
+					data := fmt.Sprintf("hammer #%d", n)
+					ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+					r, err := c.Request(ctx, &connector.Message{ID: ids[0], Data: []byte(data)})
+					cancel()
+					switch {
+					case err != nil:
+						unanswered.Add(1)
+					case r.ID != ids[0] || string(r.Data) != data:
+						wrong.Store(fmt.Sprintf("asked %s for %q, got %+v", ids[0], data, r))
+					default:
+						answered.Add(1)
+					}
+				}
+			}()
+		}
+		DeferCleanup(func() {
+			stop.Store(true)
+			wg.Wait()
+		})
+		for i := range cycles {
+			c := ctl()
+			for _, id := range ids {
+				Expect(c.Register(timeout(replyTimeout), id)).To(Succeed(), "cycle %d: register %s", i, id)
+			}
+			seen := answered.Load()
+			Eventually(answered.Load).Should(BeNumerically(">", seen), "cycle %d: the hammers' requests to %s are answered", i, ids[0])
+			unloadModule()
+			Expect(cnlabCallbacks()).To(BeEmpty(), "cycle %d: cnlab's callbacks after the unload", i)
+			loadModule(params)
+		}
+		stop.Store(true)
+		wg.Wait()
+		GinkgoWriter.Printf("%d unloads with %s hammered: %d answered, %d unanswered\n", cycles, ids[0], answered.Load(), unanswered.Load())
+		Expect(wrong.Load()).To(BeNil(), "a reply that is not the echo of the request")
+	})
+
 	It("sends the late replies still waiting at once, without waiting for their delay, frees them, and sends nothing after", func() {
 		const (
 			delay   = 6 * time.Second
