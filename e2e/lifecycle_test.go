@@ -287,7 +287,10 @@ var _ = Describe("Unloading the module", Label("lifecycle", "unload"), func() {
 				Expect(c.Register(timeout(replyTimeout), id)).To(Succeed(), "cycle %d: register %s", i, id)
 			}
 			seen := answered.Load()
-			Eventually(answered.Load).Should(BeNumerically(">", seen), "cycle %d: the hammers' requests to %s are answered", i, ids[0])
+			Eventually(func(g Gomega) {
+				g.Expect(wrong.Load()).To(BeNil(), "cycle %d: a reply that is not the echo of the request", i)
+				g.Expect(answered.Load()).To(BeNumerically(">", seen), "cycle %d: the hammers' requests to %s are answered", i, ids[0])
+			}).Should(Succeed())
 			unloadModule()
 			Expect(cnlabCallbacks()).To(BeEmpty(), "cycle %d: cnlab's callbacks after the unload", i)
 			loadModule(params)
