@@ -6,106 +6,182 @@
 # the first spec that failed on it (killed) or SURVIVED. A mutant that does
 # not apply or does not build is listed as such; either is a mutant to fix.
 #
-# "none" as a PATCH (or MUTANT=none) runs the copy unmutated: the suites
-# must pass on it. Environment: KERNEL (default 6.1), VMFLAGS (more runner
-# flags, e.g. "-labels groups"), MUTANTS_WORK (default /tmp/cnlab-mutants),
-# MUTANTS_BATCH (mutants per hold of the guest lock, default 4), RUNNER.
-# Guests boot under flock /tmp/cnlab-vm.lock, one at a time, taken for a
-# batch of mutants at once so that a run is not starved by other users.
+# The default list starts with "none": the copy unmutated, which must pass,
+# or no mutant can be judged (MUTANT=none runs only that). Environment:
+# KERNEL (default 6.1), VMFLAGS (more runner flags, e.g. "-labels groups"),
+# MUTANTS_WORK (default /tmp/cnlab-mutants), MUTANTS_JOBS (guests at once,
+# default the number of CPUs: each TCG guest keeps one busy), MUTANTS_BATCH
+# (mutants per guest per hold of the guest lock, default 4), RUNNER.
+# Guests boot under flock /tmp/cnlab-vm.lock, taken for a batch at a time so
+# that a long table does not starve other users of the machine.
 # A kernel built from source (KERNEL=6.1-debug) is built or found in the
 # cache first (make kernels). A mutant whose header has a line "Needs:
-# kmemleak" leaks what only kmemleak sees: on a kernel without kmemleak it
-# is listed as NEEDS KMEMLEAK (not run, not killed) and fails the table;
-# run it with KERNEL=6.1-debug.
-# Exit status: 0 if every mutant was killed, 1 if not.
+# kmemleak" leaks what only kmemleak sees: when KERNEL has no kmemleak it
+# runs on MUTANTS_LEAK_KERNEL (default 6.1-debug, built or found the same
+# way), and its row names that kernel; MUTANTS_LEAK_KERNEL=none lists it as
+# NEEDS KMEMLEAK instead (not run, not killed), which fails the table.
+# Exit status: 0 if every mutant was killed (and the unmutated copy passed),
+# 1 if not, 3 if the run could not be set up.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 KERNEL=${KERNEL:-6.1}
-rel=$(scripts/kernel-info release "$KERNEL") || exit 3
-package=$(scripts/kernel-info package "$KERNEL") || exit 3
 work=${MUTANTS_WORK:-/tmp/cnlab-mutants}
 runner=${RUNNER:-$top/build/cnlab-vm}
-src=$work/src
 table=$work/table.txt
 VMFLAGS=${VMFLAGS:-}
+
+# kernel_env NAME PREFIX: set PREFIX_rel, PREFIX_args (the runner's kernel
+# flags), PREFIX_config and PREFIX_timeout for a kernel of kernels.conf,
+# building it first when it is built from source and not cached.
+kernel_env() {
+	local name=$1 p=$2 rel package dir
+	rel=$(scripts/kernel-info release "$name") || return 3
+	package=$(scripts/kernel-info package "$name") || return 3
+	if [ -n "$package" ]; then
+		go build -o "$top/build/cnlab-kernels" ./vm/cmd/cnlab-kernels || return 3
+		dir=$("$top/build/cnlab-kernels" -print dir "$name") || return 3
+		printf -v "${p}_args" '%s' "-kernel-dir $dir"
+		printf -v "${p}_config" '%s' "$dir/config"
+		# The debug kernel's suites run about six times slower under TCG.
+		printf -v "${p}_timeout" '%s' 40m
+	else
+		printf -v "${p}_args" '%s' "-kernel /boot/vmlinuz-$rel -kdir /lib/modules/$rel/build -modules-dir /lib/modules/$rel"
+		printf -v "${p}_config" '%s' "/boot/config-$rel"
+		printf -v "${p}_timeout" '%s' 5m
+	fi
+	printf -v "${p}_rel" '%s' "$rel"
+	export "${p}_rel" "${p}_args" "${p}_config" "${p}_timeout"
+}
+
+# run_one PATCH SRC: one mutant in the copy SRC, one table row.
+run_one() {
+	local p=$1 src=$2 name log k rel args config timeout start code secs report first result on=""
+	name=$(basename "$p" .patch)
+	log=$work/logs/$name.log
+	k=main
+	if [ "$p" != none ] && grep -q '^Needs: kmemleak' "$p" && ! grep -q '^CONFIG_DEBUG_KMEMLEAK=y' "$main_config"; then
+		if [ -z "${leak_rel:-}" ]; then
+			row "$name" "NEEDS KMEMLEAK: run it with KERNEL=6.1-debug or MUTANTS_LEAK_KERNEL=6.1-debug"
+			return
+		fi
+		k=leak on=" [on $MUTANTS_LEAK_KERNEL]"
+	fi
+	eval "rel=\$${k}_rel args=\$${k}_args config=\$${k}_config timeout=\$${k}_timeout"
+	rm -rf "$src/kmod" "$src/e2e" "$src/build/$rel" && cp -r "$top/kmod" "$top/e2e" "$src/" || return 3
+	: >"$log"
+	if [ "$p" != none ] && ! patch -s -p1 -d "$src" <"$p" >"$log" 2>&1; then
+		row "$name" "DOES NOT APPLY (see $log)"
+		return
+	fi
+	start=$(date +%s)
+	# shellcheck disable=SC2086 # args and VMFLAGS are lists of flags
+	"$runner" -src "$src" $args -timeout "$timeout" \
+		-suite-args "-ginkgo.fail-fast -ginkgo.seed=1" $VMFLAGS >>"$log" 2>&1
+	code=$?
+	secs=$(($(date +%s) - start))
+	report=$src/build/$rel/e2e-report.json
+	first=""
+	if [ -f "$report" ]; then
+		first=$(jq -r '[.[].SpecReports[]
+			| select(.State | test("failed|panicked|timedout|aborted|interrupted"))
+			| ((.ContainerHierarchyTexts // []) + [.LeafNodeText] | map(select(. != "")) | join(" "))
+			+ (if .LeafNodeType != "It" then " [" + .LeafNodeType + "]" else "" end)] | first // ""' "$report" 2>/dev/null)
+	fi
+	case $code in
+	0) result="SURVIVED" ;;
+	1) result="killed by: ${first:-a failed step (see $log)}" ;;
+	2) result="killed by the kernel verdict: $(jq -r .reason "$src/build/$rel/summary.json" 2>/dev/null | head -c 120)${first:+; first spec: $first}" ;;
+	*) result="COULD NOT RUN, exit $code (see $log)" ;;
+	esac
+	if [ "$p" = none ]; then
+		[ "$code" = 0 ] && result="passed (unmutated)" || result="UNMUTATED FAILS: $result"
+	fi
+	row "$name" "$result$on ($secs s)"
+}
+
+# One line each, written whole: guests of several jobs share the table.
+row() {
+	local line
+	line=$(printf '%-34s %s' "$1" "$2")
+	(flock 9 && printf '%s\n' "$line" >&9) 9>>"$table"
+	printf '%s\n' "$line"
+}
+
+# The inner run: one batch, with the guest lock held by the outer one. Each
+# of MUTANTS_JOBS workers has its own copy and takes the batch's next mutant.
+if [ -n "${CNLAB_MUTANTS_INNER:-}" ]; then
+	printf '%s\n' "$@" >"$work/queue"
+	echo 0 >"$work/queue.next"
+	next() {
+		(
+			flock 9 || exit 1
+			n=$(cat "$work/queue.next")
+			echo $((n + 1)) >"$work/queue.next"
+			sed -n "$((n + 1))p" "$work/queue"
+		) 9>"$work/queue.lock"
+	}
+	for ((j = 0; j < ${MUTANTS_JOBS:-1}; j++)); do
+		(
+			while p=$(next) && [ -n "$p" ]; do
+				run_one "$p" "$work/src.$j"
+			done
+		) &
+	done
+	wait
+	exit 0
+fi
 
 if [ $# -eq 0 ]; then
 	if [ "${MUTANT:-}" = none ]; then
 		set -- none
 	else
-		set -- mutants/*.patch
+		set -- none mutants/*.patch
 	fi
 fi
-
-# The inner run: one batch, with the lock held by the outer one.
-if [ -n "${CNLAB_MUTANTS_INNER:-}" ]; then
-	# shellcheck disable=SC2206 # a list of flags without spaces in them
-	kernel=(${MUTANTS_KERNEL_ARGS:--kernel /boot/vmlinuz-$rel -kdir /lib/modules/$rel/build -modules-dir /lib/modules/$rel})
-	config=${MUTANTS_CONFIG:-/boot/config-$rel}
-	timeout=${MUTANTS_TIMEOUT:-5m}
-	for p in "$@"; do
-		name=$(basename "$p" .patch)
-		log=$work/logs/$name.log
-		rm -rf "$src/kmod" "$src/e2e" "$src/build/$rel" && cp -r "$top/kmod" "$top/e2e" "$src/" || exit 3
-		if [ "$p" != none ] && ! patch -s -p1 -d "$src" <"$p" >"$log" 2>&1; then
-			printf '%-34s %s\n' "$name" "DOES NOT APPLY (see $log)" | tee -a "$table"
-			continue
-		fi
-		if [ "$p" != none ] && grep -q '^Needs: kmemleak' "$p" && ! grep -q '^CONFIG_DEBUG_KMEMLEAK=y' "$config"; then
-			printf '%-34s %s\n' "$name" "NEEDS KMEMLEAK: run it with KERNEL=6.1-debug" | tee -a "$table"
-			continue
-		fi
-		start=$(date +%s)
-		# shellcheck disable=SC2086 # kernel and VMFLAGS are lists of flags
-		"$runner" -src "$src" "${kernel[@]}" -timeout "$timeout" \
-			-suite-args "-ginkgo.fail-fast -ginkgo.seed=1" $VMFLAGS >>"$log" 2>&1
-		code=$?
-		secs=$(($(date +%s) - start))
-		report=$src/build/$rel/e2e-report.json
-		first=""
-		if [ -f "$report" ]; then
-			first=$(jq -r '[.[].SpecReports[]
-				| select(.State | test("failed|panicked|timedout|aborted|interrupted"))
-				| ((.ContainerHierarchyTexts // []) + [.LeafNodeText] | map(select(. != "")) | join(" "))
-				+ (if .LeafNodeType != "It" then " [" + .LeafNodeType + "]" else "" end)] | first // ""' "$report" 2>/dev/null)
-		fi
-		case $code in
-		0) result="SURVIVED" ;;
-		1) result="killed by: ${first:-a failed step (see $log)}" ;;
-		2) result="killed by the kernel verdict: $(jq -r .reason "$src/build/$rel/summary.json" 2>/dev/null | head -c 120)${first:+; first spec: $first}" ;;
-		*) result="COULD NOT RUN, exit $code (see $log)" ;;
-		esac
-		if [ "$p" = none ]; then
-			[ "$code" = 0 ] && result="passed (unmutated)" || result="UNMUTATED FAILS: $result"
-		fi
-		printf '%-34s %s (%ss)\n' "$name" "$result" "$secs" | tee -a "$table"
-		case $result in "UNMUTATED FAILS"*) exit 4 ;; esac
-	done
-	exit 0
+kernel_env "$KERNEL" main || exit 3
+leak=${MUTANTS_LEAK_KERNEL:-6.1-debug}
+patches=()
+for p in "$@"; do [ "$p" = none ] || patches+=("$p"); done
+if [ "$leak" != none ] && [ ${#patches[@]} -gt 0 ] && ! grep -q '^CONFIG_DEBUG_KMEMLEAK=y' "$main_config" &&
+	grep -q '^Needs: kmemleak' "${patches[@]}"; then
+	kernel_env "$leak" leak || exit 3
+	export MUTANTS_LEAK_KERNEL=$leak
 fi
+jobs=${MUTANTS_JOBS:-$(nproc)}
+export MUTANTS_JOBS=$jobs main_config work
 
-# The kernel: Debian's, or one built from source (built now if not cached).
-if [ -n "$package" ]; then
-	go build -o "$top/build/cnlab-kernels" ./vm/cmd/cnlab-kernels || exit 3
-	dir=$("$top/build/cnlab-kernels" -print dir "$KERNEL") || exit 3
-	export MUTANTS_KERNEL_ARGS="-kernel-dir $dir" MUTANTS_CONFIG=$dir/config
-	# The debug kernel's suites run about six times slower under TCG.
-	export MUTANTS_TIMEOUT=40m
-fi
-
-# One copy of the tree, without build output, git or caches; its kmod/ and
-# e2e/ are restored from the tree before each mutant (a patch may also
-# break a spec, to show that a check can fail).
-rm -rf "$src" && mkdir -p "$src" "$work/logs" || exit 3
-tar -C "$top" --exclude=./build --exclude=./.git --exclude=./.cache -cf - . | tar -C "$src" -xf - || exit 3
+# One copy of the tree per job, without build output, git or caches; its
+# kmod/ and e2e/ are restored from the tree before each mutant (a patch may
+# also break a spec, to show that a check can fail).
+rm -rf "$work" && mkdir -p "$work/logs" || exit 3
+for ((j = 0; j < jobs; j++)); do
+	mkdir -p "$work/src.$j" &&
+		tar -C "$top" --exclude=./build --exclude=./.git --exclude=./.cache -cf - . | tar -C "$work/src.$j" -xf - || exit 3
+done
 printf '%-34s %s\n' MUTANT RESULT | tee "$table"
-batch=${MUTANTS_BATCH:-4}
-all=("$@")
+batch=$((${MUTANTS_BATCH:-4} * jobs))
+# The unmutated copy first, then the mutants for the slower kernel of
+# kmemleak: the long pole starts while the others share the other guests.
+all=()
+for p in "$@"; do [ "$p" = none ] && all+=("$p"); done
+if [ -n "${leak_rel:-}" ]; then
+	for p in "${patches[@]}"; do grep -q '^Needs: kmemleak' "$p" && all+=("$p"); done
+fi
+for p in "${patches[@]}"; do [ -n "${leak_rel:-}" ] && grep -q '^Needs: kmemleak' "$p" || all+=("$p"); done
+echo "${#all[@]} to run, $jobs guest(s) at a time, on $KERNEL ($main_rel)${leak_rel:+; the kmemleak mutants on $leak ($leak_rel)}"
 for ((i = 0; i < ${#all[@]}; i += batch)); do
 	CNLAB_MUTANTS_INNER=1 flock /tmp/cnlab-vm.lock "$top/scripts/mutants.sh" "${all[@]:i:batch}"
-	[ $? = 4 ] && { echo "the unmutated tree fails: mutants cannot be judged"; exit 1; }
+	if grep -q '^none .*UNMUTATED FAILS' "$table"; then
+		echo "mutants: the unmutated copy fails on $KERNEL: no mutant can be judged (see $work/logs/none.log)" >&2
+		exit 1
+	fi
 done
 echo "table: $table; logs: $work/logs"
-! grep -qE 'SURVIVED|DOES NOT APPLY|COULD NOT RUN|NEEDS KMEMLEAK' "$table"
+rows=$(($(wc -l <"$table") - 1))
+if [ "$rows" != ${#all[@]} ]; then
+	echo "mutants: $rows row(s) for ${#all[@]} mutant(s): a run was lost (see $work/logs)" >&2
+	exit 1
+fi
+! grep -qE 'SURVIVED|DOES NOT APPLY|COULD NOT RUN|NEEDS KMEMLEAK|UNMUTATED FAILS' "$table"
