@@ -160,16 +160,19 @@ func runCtl(e *env, args []string) int {
 func printStats(w io.Writer, st *control.Stats) {
 	fmt.Fprintf(w, "echo: received %d, replied %d, invalid %d\n", st.Received, st.Replied, st.Invalid)
 	fmt.Fprintf(w, "control: received %d, invalid %d, refused %d\n", st.Ctl_received, st.Ctl_invalid, st.Ctl_refused)
-	fmt.Fprintf(w, "further ids: received %d; timer ticks %d; notifications %d\n", st.Extra_received, st.Timer_ticks, st.Notifications)
+	fmt.Fprintf(w, "further ids: received %d, invalid %d; timer ticks %d; notifications %d\n",
+		st.Extra_received, st.Extra_invalid, st.Timer_ticks, st.Notifications)
 	for i, e := range st.Extra {
 		id := connector.ID{Idx: e.Idx, Val: e.Val}
 		switch {
 		case e.Used != 0:
 			fmt.Fprintf(w, "further id %s in slot %d: received %d, invalid %d\n", id, i, e.Received, e.Invalid)
-		case e.Received != 0:
+		case e.Received != 0 || e.Invalid != 0:
 			fmt.Fprintf(w, "further id %s, unregistered, in slot %d: received %d, invalid %d\n", id, i, e.Received, e.Invalid)
 		}
 	}
+	fmt.Fprintf(w, "late replies: pending %d (%d bytes, at most %d), dropped %d (their requester's socket closed)\n",
+		st.Late_pending, st.Late_bytes, st.Late_bytes_max, st.Late_dropped)
 	fmt.Fprintf(w, "allocations %d, frees %d\n", st.Allocs, st.Frees)
 	for _, ec := range control.SendErrors(st) {
 		fmt.Fprintf(w, "send error %s (%d): %d\n", ec.Errno.Error(), int(ec.Errno), ec.Count)

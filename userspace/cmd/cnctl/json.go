@@ -5,6 +5,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/control"
 	"github.com/cnlab/cnlab/userspace/seqgap"
 )
@@ -85,6 +86,16 @@ type stats struct {
 		Refused  uint64 `json:"refused"`
 	} `json:"control"`
 	ExtraReceived uint64 `json:"extra_received"`
+	ExtraInvalid  uint64 `json:"extra_invalid"`
+	// Slots are the further ids' counters by slot ("0" to "15"), only
+	// the slots registered or with messages counted since.
+	Slots map[string]slotStats `json:"slots"`
+	Late  struct {
+		Pending  uint64 `json:"pending"`
+		Bytes    uint64 `json:"bytes"`
+		BytesMax uint64 `json:"bytes_max"`
+		Dropped  uint64 `json:"dropped"`
+	} `json:"late"`
 	TimerTicks    uint64 `json:"timer_ticks"`
 	Notifications uint64 `json:"notifications"`
 	Allocs        uint64 `json:"allocs"`
@@ -95,6 +106,13 @@ type stats struct {
 	// Dests are the send results per destination: "unicast" and
 	// "group N", only those sent to.
 	Dests map[string]destStats `json:"dests"`
+}
+
+type slotStats struct {
+	ID         string `json:"id"`
+	Registered bool   `json:"registered"`
+	Received   uint64 `json:"received"`
+	Invalid    uint64 `json:"invalid"`
 }
 
 type destStats struct {
@@ -119,7 +137,17 @@ func toStats(st *control.Stats) *stats {
 	var s stats
 	s.Echo.Received, s.Echo.Replied, s.Echo.Invalid = st.Received, st.Replied, st.Invalid
 	s.Control.Received, s.Control.Invalid, s.Control.Refused = st.Ctl_received, st.Ctl_invalid, st.Ctl_refused
-	s.ExtraReceived, s.TimerTicks, s.Notifications = st.Extra_received, st.Timer_ticks, st.Notifications
+	s.ExtraReceived, s.ExtraInvalid = st.Extra_received, st.Extra_invalid
+	s.TimerTicks, s.Notifications = st.Timer_ticks, st.Notifications
+	s.Slots = map[string]slotStats{}
+	for i, e := range st.Extra {
+		if e.Used != 0 || e.Received != 0 || e.Invalid != 0 {
+			id := connector.ID{Idx: e.Idx, Val: e.Val}
+			s.Slots[strconv.Itoa(i)] = slotStats{id.String(), e.Used != 0, e.Received, e.Invalid}
+		}
+	}
+	s.Late.Pending, s.Late.Bytes = st.Late_pending, st.Late_bytes
+	s.Late.BytesMax, s.Late.Dropped = st.Late_bytes_max, st.Late_dropped
 	s.Allocs, s.Frees, s.Held = st.Allocs, st.Frees, st.Held
 	s.SendErrors = map[string]uint64{}
 	for _, ec := range control.SendErrors(st) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/connector/cntest"
+	"github.com/cnlab/cnlab/userspace/wire"
 )
 
 // cnctl runs cnctl with args against k (nil: a dial fails the test) and
@@ -192,7 +193,7 @@ func keys(m map[string]any, prefix string) []string {
 	var ks []string
 	for k, v := range m {
 		ks = append(ks, prefix+k)
-		if sub, ok := v.(map[string]any); ok && k != "send_errors" && k != "dests" {
+		if sub, ok := v.(map[string]any); ok && k != "send_errors" && k != "dests" && k != "slots" {
 			ks = append(ks, keys(sub, prefix+k+".")...)
 		}
 	}
@@ -207,6 +208,8 @@ func TestJSONSchema(t *testing.T) {
 	mod := k.LoadModule()
 	mod.Stats.Send_errors[11] = 2
 	mod.Stats.Dests[20].Sent = 2
+	mod.Stats.Extra[3] = wire.ExtraStats{Idx: 14, Val: 0x900, Received: 5, Invalid: 1}
+	mod.Stats.Late_dropped = 4
 
 	type want struct {
 		event string // the "event" or "op" field's value
@@ -252,16 +255,22 @@ func TestJSONSchema(t *testing.T) {
 	t.Run("stats", func(t *testing.T) {
 		_, out, _ := cnctl(t, k, "stats", "-json")
 		check(t, out, []want{{"stats", "module_id ok op stats stats.allocs stats.control stats.control.invalid stats.control.received stats.control.refused " +
-			"stats.dests stats.echo stats.echo.invalid stats.echo.received stats.echo.replied stats.extra_received stats.frees stats.held " +
-			"stats.notifications stats.send_errors stats.timer_ticks time"}})
+			"stats.dests stats.echo stats.echo.invalid stats.echo.received stats.echo.replied stats.extra_invalid stats.extra_received stats.frees stats.held " +
+			"stats.late stats.late.bytes stats.late.bytes_max stats.late.dropped stats.late.pending " +
+			"stats.notifications stats.send_errors stats.slots stats.timer_ticks time"}})
 		var r struct {
 			Stats struct {
 				SendErrors map[string]uint64    `json:"send_errors"`
 				Dests      map[string]destStats `json:"dests"`
+				Slots      map[string]slotStats `json:"slots"`
+				Late       struct {
+					Dropped uint64 `json:"dropped"`
+				} `json:"late"`
 			} `json:"stats"`
 		}
 		_ = json.Unmarshal([]byte(out), &r)
-		if r.Stats.SendErrors["EAGAIN"] != 2 || r.Stats.Dests["group 20"].Sent != 2 {
+		if r.Stats.SendErrors["EAGAIN"] != 2 || r.Stats.Dests["group 20"].Sent != 2 || r.Stats.Late.Dropped != 4 ||
+			len(r.Stats.Slots) != 1 || r.Stats.Slots["3"] != (slotStats{ID: "14:0x900", Received: 5, Invalid: 1}) {
 			t.Errorf("counters by name: %s", out)
 		}
 	})
@@ -332,6 +341,7 @@ func TestCtlText(t *testing.T) {
 		{[]string{"ctl", "timer-start", "-g", "21", "-period", "0.5"}, 0, "timer broadcasts to group 21 every 500ms"},
 		{[]string{"ctl", "register", "-id", "14:0x999"}, 0, "registered 14:0x999"},
 		{[]string{"stats"}, 0, "further id 14:0x999 in slot 0: received 0, invalid 0"},
+		{[]string{"stats"}, 0, "late replies: pending 0 (0 bytes, at most 0), dropped 0"},
 		{[]string{"ctl", "unregister", "-id", "14:0x998"}, 2, "refused: no such file or directory"},
 	}
 	for _, tt := range tests {
