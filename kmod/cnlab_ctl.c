@@ -253,16 +253,22 @@ static int cnlab_unregister_extra(const struct cnlab_id_arg *a)
 }
 
 /*
- * The further ids' callback counts a message to *id here, under the slot
- * that holds that id, and replies with that slot's id, which *id becomes.
- * A message whose id no slot holds (the id went while its callback ran) is
- * counted under none and keeps its id.
+ * The further ids' callback counts a message to *id here: in the totals,
+ * and under the slot that holds that id, whose id *id becomes (the same
+ * id, as the core calls a callback for its exact id only: the reply is
+ * tied to the slot it was counted under). A message whose id no slot
+ * holds (the id went while its callback ran) is counted in the totals
+ * only and keeps its id. Totals and slots change under one lock, so that
+ * a snapshot never has more in the slots than in the totals.
  */
 void cnlab_extra_count(struct cb_id *id, bool valid)
 {
 	int i;
 
 	spin_lock(&cnlab_extra_lock);
+	atomic64_inc(&cnlab_counters.extra_received);
+	if (!valid)
+		atomic64_inc(&cnlab_counters.extra_invalid);
 	i = cnlab_find_extra(id->idx, id->val);
 	if (i >= 0) {
 		cnlab_extra[i].received++;
@@ -280,6 +286,8 @@ void cnlab_extra_stats(struct cnlab_stats *out)
 	int i;
 
 	spin_lock(&cnlab_extra_lock);
+	out->extra_received = atomic64_read(&cnlab_counters.extra_received);
+	out->extra_invalid = atomic64_read(&cnlab_counters.extra_invalid);
 	for (i = 0; i < CNLAB_MAX_EXTRA_IDS; i++) {
 		e = &out->extra[i];
 		e->idx = cnlab_extra[i].id.idx;

@@ -84,9 +84,14 @@ static struct cn_msg *cnlab_reply_alloc(const struct cn_msg *req, u32 ack,
  * reply from each of many sockets closed with a full queue would pin a
  * receive buffer's worth apiece, far beyond CNLAB_MAX_LATE_BYTES.
  *
- * A window remains: netlink_release() frees the port (netlink_remove())
- * a few steps before it notifies, so a socket that binds the port in
- * between gets the reply whose work runs in that very gap.
+ * Two windows remain, both between netlink_release() freeing the port
+ * (netlink_remove()) and notifying a few steps later, because the
+ * notification names a port, not a socket: a socket that binds the port
+ * in between gets the reply whose work runs in that very gap; and a
+ * request from a socket that binds the port in between (autobind tries
+ * the process's tgid first, so another socket of the same process is
+ * likely to) is queued in time to be marked with the released one's, and
+ * its late reply is dropped (and counted in late_dropped).
  */
 struct cnlab_late_reply {
 	struct delayed_work work;
@@ -145,19 +150,25 @@ static void cnlab_late_unreserve(size_t bytes, bool dropped)
 
 /*
  * Takes r off the list, sends it unless its requester's socket is gone,
- * and frees it.
+ * and frees it. The check and the send are under one hold of the lock:
+ * were the lock dropped between them, the socket could be released (its
+ * notification finding r no longer listed) and the port bound by another
+ * before the send. cnlab_unicast() does not sleep (GFP_NOWAIT, and a
+ * unicast that may not block does not wait for room).
  */
 static void cnlab_late_finish(struct cnlab_late_reply *r)
 {
 	size_t bytes = r->bytes;
-	bool orphaned;
+	bool orphaned, sent = false;
 
 	spin_lock(&cnlab_late_lock);
 	list_del(&r->node);
 	orphaned = r->orphaned;
+	if (!orphaned)
+		sent = cnlab_unicast(r->msg, r->portid) >= 0;
 	spin_unlock(&cnlab_late_lock);
 
-	if (!orphaned && cnlab_unicast(r->msg, r->portid) >= 0)
+	if (sent)
 		atomic64_inc(&cnlab_counters.replied);
 	cnlab_free(r->msg);
 	cnlab_free(r);
@@ -300,10 +311,7 @@ void cnlab_extra_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 
 	if (!cnlab_enter())
 		return;
-	atomic64_inc(&cnlab_counters.extra_received);
 	valid = cnlab_msg_len_ok(msg);
-	if (!valid)
-		atomic64_inc(&cnlab_counters.extra_invalid);
 	cnlab_extra_count(&id, valid);
 	if (!valid)
 		goto out;

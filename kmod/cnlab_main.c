@@ -270,8 +270,6 @@ void cnlab_stats_snapshot(struct cnlab_stats *out)
 	out->ctl_received = atomic64_read(&c->ctl_received);
 	out->ctl_invalid = atomic64_read(&c->ctl_invalid);
 	out->ctl_refused = atomic64_read(&c->ctl_refused);
-	out->extra_received = atomic64_read(&c->extra_received);
-	out->extra_invalid = atomic64_read(&c->extra_invalid);
 	out->timer_ticks = atomic64_read(&c->timer_ticks);
 	out->notifications = atomic64_read(&c->notifications);
 	out->frees = atomic64_read(&c->frees);

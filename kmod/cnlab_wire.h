@@ -206,7 +206,10 @@ struct cnlab_dest_stats {
  * message carries the id of the slot it was counted under. CNLAB_OP_REGISTER
  * takes the lowest free slot and starts its counts at zero. A message whose
  * callback runs while no slot holds its id (the id went meanwhile) is counted
- * in extra_received only.
+ * in extra_received only; one whose callback the core had found before its
+ * id was unregistered and registered again is counted under the new
+ * registration. extra_received and extra_invalid change with the slots'
+ * counts, under one lock: a reading never has more in the slots.
  */
 struct cnlab_extra_stats {
 	__u32 idx;
