@@ -83,6 +83,52 @@ func unloadModule() time.Duration {
 	}
 }
 
+// hammers are clients that each send requests to one id until stopped (at
+// the latest when the spec ends), and check each reply: answered counts
+// the echoes of their requests, unanswered the requests that got nothing
+// (the module was away), wrong keeps the last reply that was not the echo.
+type hammers struct {
+	answered, unanswered atomic.Uint64
+	wrong                atomic.Value
+	stopped              atomic.Bool
+	wg                   sync.WaitGroup
+}
+
+func startHammers(n int, id connector.ID) *hammers {
+	h := &hammers{}
+	for range n {
+		h.wg.Add(1)
+		go func() {
+			defer GinkgoRecover()
+			defer h.wg.Done()
+			c, err := connector.Dial(nil)
+			Expect(err).NotTo(HaveOccurred())
+			defer c.Close()
+			for n := 0; !h.stopped.Load(); n++ {
+				data := fmt.Sprintf("hammer #%d", n)
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				r, err := c.Request(ctx, &connector.Message{ID: id, Data: []byte(data)})
+				cancel()
+				switch {
+				case err != nil:
+					h.unanswered.Add(1)
+				case r.ID != id || string(r.Data) != data:
+					h.wrong.Store(fmt.Sprintf("asked %s for %q, got %+v", id, data, r))
+				default:
+					h.answered.Add(1)
+				}
+			}
+		}()
+	}
+	DeferCleanup(h.stop)
+	return h
+}
+
+func (h *hammers) stop() {
+	h.stopped.Store(true)
+	h.wg.Wait()
+}
+
 // The counters restart with every load, so this spec keeps no ledger; it
 // checks the module's allocations before each unload instead.
 var _ = Describe("Loading and unloading the module", Label("lifecycle"), func() {
@@ -90,34 +136,8 @@ var _ = Describe("Loading and unloading the module", Label("lifecycle"), func() 
 		params := moduleParams()
 		slabBefore := slabKB()
 
-		var stop atomic.Bool
-		var answered, unanswered atomic.Uint64
-		var wg sync.WaitGroup
 		const hammers = 3
-		for w := 0; w < hammers; w++ {
-			wg.Add(1)
-			go func() {
-				defer GinkgoRecover()
-				defer wg.Done()
-				c, err := connector.Dial(nil)
-				Expect(err).NotTo(HaveOccurred())
-				defer c.Close()
-				for !stop.Load() {
-					ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-					_, err := c.Request(ctx, &connector.Message{ID: echoID, Data: []byte("hammer")})
-					cancel()
-					if err == nil {
-						answered.Add(1)
-					} else {
-						unanswered.Add(1) // the module was away
-					}
-				}
-			}()
-		}
-		DeferCleanup(func() {
-			stop.Store(true)
-			wg.Wait()
-		})
+		h := startHammers(hammers, echoID)
 
 		var slowest time.Duration
 		for i := 0; i < *reloadCycles; i++ {
@@ -137,8 +157,8 @@ var _ = Describe("Loading and unloading the module", Label("lifecycle"), func() 
 			slowest = max(slowest, unloadModule())
 			loadModule(params)
 		}
-		stop.Store(true)
-		wg.Wait()
+		h.stop()
+		Expect(h.wrong.Load()).To(BeNil(), "a reply that is not the echo of the request")
 
 		// What the module still holds after the last cycle's traffic.
 		c := ctl()
@@ -148,11 +168,11 @@ var _ = Describe("Loading and unloading the module", Label("lifecycle"), func() 
 		Expect(st.Allocs).To(Equal(st.Frees))
 
 		slabAfter := slabKB()
-		AddReportEntry("lifecycle", map[string]any{"cycles": *reloadCycles, "answered": answered.Load(), "unanswered": unanswered.Load(),
+		AddReportEntry("lifecycle", map[string]any{"cycles": *reloadCycles, "answered": h.answered.Load(), "unanswered": h.unanswered.Load(),
 			"slowest unload": slowest.String(), "slab kB before": slabBefore, "slab kB after": slabAfter})
 		GinkgoWriter.Printf("%d cycles; echo answered %d, unanswered %d; slowest unload %v; slab %d kB -> %d kB\n",
-			*reloadCycles, answered.Load(), unanswered.Load(), slowest, slabBefore, slabAfter)
-		Expect(answered.Load()).To(BeNumerically(">", 0), "the hammering clients got answers between reloads")
+			*reloadCycles, h.answered.Load(), h.unanswered.Load(), slowest, slabBefore, slabAfter)
+		Expect(h.answered.Load()).To(BeNumerically(">", 0), "the hammering clients got answers between reloads")
 		// Slab use moves with everything the kernel does; a leak of even a
 		// few hundred bytes per cycle would show beyond this.
 		Expect(slabAfter-slabBefore).To(BeNumerically("<", 2048), "slab growth in kB over %d cycles", *reloadCycles)
@@ -249,56 +269,24 @@ var _ = Describe("Unloading the module", Label("lifecycle", "unload"), func() {
 		for i := range 8 {
 			ids = append(ids, connector.ID{Idx: wire.Idx, Val: 0x960 + uint32(i)})
 		}
-		var stop atomic.Bool
-		var answered, unanswered atomic.Uint64
-		var wrong atomic.Value
-		var wg sync.WaitGroup
-		for range 2 {
-			wg.Add(1)
-			go func() {
-				defer GinkgoRecover()
-				defer wg.Done()
-				c, err := connector.Dial(nil)
-				Expect(err).NotTo(HaveOccurred())
-				defer c.Close()
-				for n := 0; !stop.Load(); n++ {
-					data := fmt.Sprintf("hammer #%d", n)
-					ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-					r, err := c.Request(ctx, &connector.Message{ID: ids[0], Data: []byte(data)})
-					cancel()
-					switch {
-					case err != nil:
-						unanswered.Add(1)
-					case r.ID != ids[0] || string(r.Data) != data:
-						wrong.Store(fmt.Sprintf("asked %s for %q, got %+v", ids[0], data, r))
-					default:
-						answered.Add(1)
-					}
-				}
-			}()
-		}
-		DeferCleanup(func() {
-			stop.Store(true)
-			wg.Wait()
-		})
+		h := startHammers(2, ids[0])
 		for i := range cycles {
 			c := ctl()
 			for _, id := range ids {
 				Expect(c.Register(timeout(replyTimeout), id)).To(Succeed(), "cycle %d: register %s", i, id)
 			}
-			seen := answered.Load()
+			seen := h.answered.Load()
 			Eventually(func(g Gomega) {
-				g.Expect(wrong.Load()).To(BeNil(), "cycle %d: a reply that is not the echo of the request", i)
-				g.Expect(answered.Load()).To(BeNumerically(">", seen), "cycle %d: the hammers' requests to %s are answered", i, ids[0])
+				g.Expect(h.wrong.Load()).To(BeNil(), "cycle %d: a reply that is not the echo of the request", i)
+				g.Expect(h.answered.Load()).To(BeNumerically(">", seen), "cycle %d: the hammers' requests to %s are answered", i, ids[0])
 			}).Should(Succeed())
 			unloadModule()
 			Expect(cnlabCallbacks()).To(BeEmpty(), "cycle %d: cnlab's callbacks after the unload", i)
 			loadModule(params)
 		}
-		stop.Store(true)
-		wg.Wait()
-		GinkgoWriter.Printf("%d unloads with %s hammered: %d answered, %d unanswered\n", cycles, ids[0], answered.Load(), unanswered.Load())
-		Expect(wrong.Load()).To(BeNil(), "a reply that is not the echo of the request")
+		h.stop()
+		GinkgoWriter.Printf("%d unloads with %s hammered: %d answered, %d unanswered\n", cycles, ids[0], h.answered.Load(), h.unanswered.Load())
+		Expect(h.wrong.Load()).To(BeNil(), "a reply that is not the echo of the request")
 	})
 
 	It("sends the late replies still waiting at once, without waiting for their delay, frees them, and sends nothing after", func() {
