@@ -15,6 +15,10 @@ func TestRecordStringMoreSockets(t *testing.T) {
 	if s := r.String(); !strings.HasSuffix(s, " (+2 more sockets)") {
 		t.Errorf("%q: want (+2 more sockets) at the end", s)
 	}
+	r = Record{Group: 20, Delivered: 1, Failed: 2, Receivers: make([]Receiver, 1)}
+	if s := r.String(); !strings.HasSuffix(s, " (+2 more sockets)") {
+		t.Errorf("%q: want (+2 more sockets) at the end: the failed count too", s)
+	}
 	r = Record{PortID: 5, Ret: 40, Delivered: 1, Receivers: []Receiver{{PortID: 5, Outcome: Delivered}}}
 	if s := r.String(); strings.Contains(s, "more sockets") || !strings.HasSuffix(s, "[port 5: delivered]") {
 		t.Errorf("%q: every socket is listed", s)

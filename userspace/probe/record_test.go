@@ -32,6 +32,8 @@ func TestOutcome(t *testing.T) {
 		{"clone failed and overran", Record{Ret: -int32(syscall.ESRCH), Group: 20, Dropped: 1, Failed: 1,
 			Receivers: []Receiver{{PortID: 1, Outcome: QueueFull}, {PortID: 2, Outcome: NoClone}}}, "no listener took it: dropped at 1 (receive queue full), not taken at 1 (filter or failed clone)"},
 		{"losses: one listener of several overran", Record{Ret: 0, Group: 20, Dropped: 1, LossesOnly: true}, "not delivered everywhere: dropped at 1 (receive queue full)"},
+		{"broadcast partly filtered, nothing dropped", Record{Ret: 0, Group: 20, Delivered: 1, Failed: 1}, "delivered to 1, not taken at 1 (filter or failed clone)"},
+		{"listeners, none took it, none listed", Record{Ret: -int32(syscall.ESRCH), Group: 20, Failed: 2}, "no listener took it: not taken at 2 (filter or failed clone)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
