@@ -58,6 +58,27 @@ var _ = Describe("Message genealogy (connector.rst)", Label("genealogy"), func()
 		Expect(string(m.Data)).To(Equal("unasked"))
 	})
 
+	It("applies an echo mode to the next requests it was set for only, then answers by the rule again", func() {
+		const count, after = 3, 2
+		Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoWrongAck, count, 0)).To(Succeed())
+		DeferCleanup(func() { Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoNormal, 0, 0)).To(Succeed()) })
+		for i := range uint32(count + after) {
+			Expect(conn.Send(&connector.Message{ID: echoID, Seq: 300 + i, Data: []byte("mode")})).To(Succeed())
+			l.sent.Add(1)
+		}
+		for i := range uint32(count + after) {
+			m, _, err := conn.Receive(timeout(replyTimeout))
+			Expect(err).NotTo(HaveOccurred(), "the echo of seq %d", 300+i)
+			l.replies.Add(1)
+			Expect(m.Seq).To(Equal(300+i), "the echoes in the order sent")
+			if i < count {
+				Expect(m.Ack).To(Equal(m.Seq+2), "request %d of the %d the wrong-ack mode was set for", i+1, count)
+			} else {
+				Expect(m.Ack).To(Equal(m.Seq+1), "request %d, after the mode's %d ran out", i+1, count)
+			}
+		}
+	})
+
 	It("treats the same seq with a wrong ack as a new message, not the reply", func() {
 		setMode(control.EchoWrongAck, 0)
 		req := &connector.Message{ID: echoID}
