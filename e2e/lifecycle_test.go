@@ -104,8 +104,8 @@ func startHammers(n int, id connector.ID) *hammers {
 			c, err := connector.Dial(nil)
 			Expect(err).NotTo(HaveOccurred())
 			defer c.Close()
-			for n := 0; !h.stopped.Load(); n++ {
-				data := fmt.Sprintf("hammer #%d", n)
+			for i := 0; !h.stopped.Load(); i++ {
+				data := fmt.Sprintf("hammer #%d", i)
 				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 				r, err := c.Request(ctx, &connector.Message{ID: id, Data: []byte(data)})
 				cancel()
@@ -136,8 +136,8 @@ var _ = Describe("Loading and unloading the module", Label("lifecycle"), func() 
 		params := moduleParams()
 		slabBefore := slabKB()
 
-		const hammers = 3
-		h := startHammers(hammers, echoID)
+		const clients = 3
+		h := startHammers(clients, echoID)
 
 		var slowest time.Duration
 		for i := 0; i < *reloadCycles; i++ {
@@ -149,7 +149,7 @@ var _ = Describe("Loading and unloading the module", Label("lifecycle"), func() 
 			Expect(err).NotTo(HaveOccurred())
 			// Each hammering client may have one echo reply in flight;
 			// the module's exit checks allocs == frees exactly.
-			Expect(st.Allocs-st.Frees).To(BeNumerically("<=", hammers), "cycle %d: the module's allocations outstanding before unloading (%d, %d freed)", i, st.Allocs, st.Frees)
+			Expect(st.Allocs-st.Frees).To(BeNumerically("<=", clients), "cycle %d: the module's allocations outstanding before unloading (%d, %d freed)", i, st.Allocs, st.Frees)
 			if i%2 == 0 {
 				// Every other cycle, unload with the timer running.
 				Expect(c.TimerStart(timeout(replyTimeout), groupC, 5*time.Millisecond)).To(Succeed())

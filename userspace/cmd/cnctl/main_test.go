@@ -209,7 +209,8 @@ func TestJSONSchema(t *testing.T) {
 	mod.Stats.Send_errors[11] = 2
 	mod.Stats.Dests[20].Sent = 2
 	mod.Stats.Extra[3] = wire.ExtraStats{Idx: 14, Val: 0x900, Received: 5, Invalid: 1}
-	mod.Stats.Late_dropped = 4
+	mod.Stats.Late_pending, mod.Stats.Late_bytes, mod.Stats.Late_bytes_max, mod.Stats.Late_dropped = 6, 7000, 8000, 4
+	mod.Stats.Extra_received, mod.Stats.Extra_invalid = 9, 3
 
 	type want struct {
 		event string // the "event" or "op" field's value
@@ -264,12 +265,20 @@ func TestJSONSchema(t *testing.T) {
 				Dests      map[string]destStats `json:"dests"`
 				Slots      map[string]slotStats `json:"slots"`
 				Late       struct {
-					Dropped uint64 `json:"dropped"`
+					Pending  uint64 `json:"pending"`
+					Bytes    uint64 `json:"bytes"`
+					BytesMax uint64 `json:"bytes_max"`
+					Dropped  uint64 `json:"dropped"`
 				} `json:"late"`
+				ExtraReceived uint64 `json:"extra_received"`
+				ExtraInvalid  uint64 `json:"extra_invalid"`
 			} `json:"stats"`
 		}
 		_ = json.Unmarshal([]byte(out), &r)
-		if r.Stats.SendErrors["EAGAIN"] != 2 || r.Stats.Dests["group 20"].Sent != 2 || r.Stats.Late.Dropped != 4 ||
+		late := r.Stats.Late
+		if r.Stats.SendErrors["EAGAIN"] != 2 || r.Stats.Dests["group 20"].Sent != 2 ||
+			late.Pending != 6 || late.Bytes != 7000 || late.BytesMax != 8000 || late.Dropped != 4 ||
+			r.Stats.ExtraReceived != 9 || r.Stats.ExtraInvalid != 3 ||
 			len(r.Stats.Slots) != 1 || r.Stats.Slots["3"] != (slotStats{ID: "14:0x900", Received: 5, Invalid: 1}) {
 			t.Errorf("counters by name: %s", out)
 		}
@@ -331,6 +340,8 @@ func connectorMessage(seq uint32) connector.Message {
 func TestCtlText(t *testing.T) {
 	k := cntest.New(nil)
 	mod := k.LoadModule()
+	mod.Stats.Late_pending, mod.Stats.Late_bytes, mod.Stats.Late_bytes_max, mod.Stats.Late_dropped = 6, 7000, 8000, 4
+	mod.Stats.Extra_received, mod.Stats.Extra_invalid, mod.Stats.Timer_ticks, mod.Stats.Notifications = 9, 3, 11, 12
 	tests := []struct {
 		args []string
 		code int
@@ -341,7 +352,8 @@ func TestCtlText(t *testing.T) {
 		{[]string{"ctl", "timer-start", "-g", "21", "-period", "0.5"}, 0, "timer broadcasts to group 21 every 500ms"},
 		{[]string{"ctl", "register", "-id", "14:0x999"}, 0, "registered 14:0x999"},
 		{[]string{"stats"}, 0, "further id 14:0x999 in slot 0: received 0, invalid 0"},
-		{[]string{"stats"}, 0, "late replies: pending 0 (0 bytes, at most 0), dropped 0"},
+		{[]string{"stats"}, 0, "late replies: pending 6 (7000 bytes, at most 8000), dropped 4"},
+		{[]string{"stats"}, 0, "further ids: received 9, invalid 3; timer ticks 11; notifications 12"},
 		{[]string{"ctl", "unregister", "-id", "14:0x998"}, 2, "refused: no such file or directory"},
 	}
 	for _, tt := range tests {
