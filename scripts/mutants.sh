@@ -58,13 +58,17 @@ kernel_env() {
 	export "${p}_rel" "${p}_args" "${p}_config" "${p}_timeout"
 }
 
+# needs_kmemleak PATCH...: whether one of the mutants leaks what only
+# kmemleak sees (a "Needs: kmemleak" line in its header).
+needs_kmemleak() { grep -q '^Needs: kmemleak' "$@"; }
+
 # run_one PATCH SRC: one mutant in the copy SRC, one table row.
 run_one() {
 	local p=$1 src=$2 name log k rel args config timeout start code secs report first result on=""
 	name=$(basename "$p" .patch)
 	log=$work/logs/$name.log
 	k=main
-	if [ "$p" != none ] && grep -q '^Needs: kmemleak' "$p" && ! grep -q '^CONFIG_DEBUG_KMEMLEAK=y' "$main_config"; then
+	if [ "$p" != none ] && needs_kmemleak "$p" && ! grep -q '^CONFIG_DEBUG_KMEMLEAK=y' "$main_config"; then
 		if [ -z "${leak_rel:-}" ]; then
 			row "$name" "NEEDS KMEMLEAK: run it with KERNEL=6.1-debug or MUTANTS_LEAK_KERNEL=6.1-debug"
 			return
@@ -138,7 +142,7 @@ if [ -n "${CNLAB_MUTANTS_INNER:-}" ]; then
 	# them and their guests, rather than leaving them booting without the
 	# guest lock.
 	workers=()
-	trap 'kill -TERM "${workers[@]}" 2>/dev/null; pkill -TERM -P "$(printf "%s," "${workers[@]}" | sed "s/,$//")" 2>/dev/null; wait; exit 130' INT TERM HUP
+	trap 'kill -TERM "${workers[@]}" 2>/dev/null; (IFS=,; pkill -TERM -P "${workers[*]}"); wait; exit 130' INT TERM HUP
 	for ((j = 0; j < ${MUTANTS_JOBS:-1}; j++)); do
 		(
 			trap 'exit 130' TERM
@@ -167,7 +171,7 @@ leak=${MUTANTS_LEAK_KERNEL:-6.1-debug}
 patches=()
 for p in "$@"; do [ "$p" = none ] || patches+=("$p"); done
 if [ "$leak" != none ] && [ ${#patches[@]} -gt 0 ] && ! grep -q '^CONFIG_DEBUG_KMEMLEAK=y' "$main_config" &&
-	grep -q '^Needs: kmemleak' "${patches[@]}"; then
+	needs_kmemleak "${patches[@]}"; then
 	kernel_env "$leak" leak || exit 3
 	export MUTANTS_LEAK_KERNEL=$leak
 fi
@@ -195,9 +199,9 @@ batch=$((${MUTANTS_BATCH:-4} * jobs))
 all=()
 for p in "$@"; do [ "$p" = none ] && all+=("$p"); done
 if [ -n "${leak_rel:-}" ]; then
-	for p in "${patches[@]}"; do grep -q '^Needs: kmemleak' "$p" && all+=("$p"); done
+	for p in "${patches[@]}"; do needs_kmemleak "$p" && all+=("$p"); done
 fi
-for p in "${patches[@]}"; do [ -n "${leak_rel:-}" ] && grep -q '^Needs: kmemleak' "$p" || all+=("$p"); done
+for p in "${patches[@]}"; do [ -n "${leak_rel:-}" ] && needs_kmemleak "$p" || all+=("$p"); done
 echo "${#all[@]} to run, $jobs guest(s) at a time, on $KERNEL ($main_rel)${leak_rel:+; the kmemleak mutants on $leak ($leak_rel)}"
 for ((i = 0; i < ${#all[@]}; i += batch)); do
 	CNLAB_MUTANTS_INNER=1 flock /tmp/cnlab-vm.lock "$top/scripts/mutants.sh" "${all[@]:i:batch}"
