@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/probe"
 	"github.com/cnlab/cnlab/userspace/proc"
 )
 
@@ -593,17 +594,21 @@ var _ = Describe("The process events connector", Label("proc"), func() {
 		ncpu := markCPUs()
 		receiveEvents(c, marked(ncpu))
 		before := stableCounters(c)
+		skipsBefore := suiteSkips()
 
 		const storm = 300
+		stop := startPreemptPressure()
 		for range storm {
 			pid, _ := forkChild(childExit, 0, 0)
 			reap(pid)
 		}
+		stop()
 		// Read what is queued, which ends the socket's congestion, then
 		// a marker on every CPU closes the gaps at the storm's end.
 		log := receiveEvents(c, nil)
 		markCPUs()
 		after := stableCounters(c, log, receiveEvents(c, marked(ncpu)))
+		skips := suiteSkips().Minus(skipsBefore)
 
 		var missed uint64
 		perCPU := map[uint32]uint64{}
@@ -612,17 +617,144 @@ var _ = Describe("The process events connector", Label("proc"), func() {
 			perCPU[g.CPU] += g.Seqs.Len()
 		}
 		received := uint64(len(log.events))
-		GinkgoWriter.Printf("%d forks: received %d events, missed %d in gaps %v, %d overruns; probes: %+v\n",
-			storm, received, missed, perCPU, log.overruns, after.minus(before))
+		d := after.minus(before)
+		GinkgoWriter.Printf("%d forks: received %d events, missed %d in gaps %v, %d overruns; probes: %+v; probe skips: %s\n",
+			storm, received, missed, perCPU, log.overruns, d, skips)
 		Expect(log.overruns).To(BeNumerically(">=", 1), "ENOBUFS")
 		Expect(missed).To(BeNumerically(">", 0), "gaps")
-		Expect(received).To(BeNumerically("<", 2*storm))
-		d := after.minus(before)
-		Expect(d.Sent).To(Equal(received+missed), "cn_proc's sends (probes) vs. received + missed")
-		Expect(d.Delivered).To(Equal(received), "deliveries (probes) vs. received")
-		Expect(d.Dropped).To(Equal(missed), "overruns at the socket (probes) vs. seqs missing per CPU")
+		if !*preemptPressure {
+			// The pressure's own comm events are received too.
+			Expect(received).To(BeNumerically("<", 2*storm))
+		}
+		checkAccount("cn_proc's sends (probes) vs. received + missed", d.Sent, received+missed, skips,
+			"fexit cn_netlink_send_mult")
+		checkAccount("deliveries (probes) vs. received", d.Delivered, received, skips,
+			"fentry cn_netlink_send_mult", "fentry __netlink_sendskb")
+		checkAccount("overruns at the socket (probes) vs. seqs missing per CPU", d.Dropped, missed, skips,
+			"fentry cn_netlink_send_mult", "fentry netlink_overrun")
 	})
 })
+
+// suiteSkips is what the suite's probes could not record so far.
+func suiteSkips() probe.Skips {
+	GinkgoHelper()
+	s, err := suiteWitness.p.Skips()
+	Expect(err).NotTo(HaveOccurred(), "read the probes' skips")
+	return s
+}
+
+// checkAccount holds a count of the suite's probes against what a spec's
+// socket saw. The probes may fall short by no more than the runs the kernel
+// skipped, in the window, of the programs that make the count (on a
+// preemptible kernel another task preempted inside the same program on the
+// CPU makes the kernel skip it there): those are said loudly in the report.
+// Any other difference fails with the window's skips, naming the one that
+// explains it or saying that none does.
+func checkAccount(what string, probes, seen uint64, skips probe.Skips, programs ...string) {
+	GinkgoHelper()
+	if probes == seen {
+		return
+	}
+	var skipped uint64
+	for _, p := range programs {
+		skipped += skips.Skipped[p]
+	}
+	if probes < seen && seen-probes <= skipped {
+		AddReportEntry("probe skips", fmt.Sprintf("%s: the probes counted %d of %d; the kernel skipped %d runs of %s in the window (%s)",
+			what, probes, seen, skipped, strings.Join(programs, ", "), skips))
+		return
+	}
+	diff := fmt.Sprintf("%d more", probes-seen)
+	if probes < seen {
+		diff = fmt.Sprintf("%d fewer", seen-probes)
+	}
+	why := "none of the probes' skips explains it"
+	switch n := max(probes, seen) - min(probes, seen); {
+	case probes < seen && skips.NoStorage >= n:
+		why = fmt.Sprintf("the %d no-storage skips cover it: the probes lost sends for want of per-task storage", skips.NoStorage)
+	case probes < seen && skips.Unattributed >= n:
+		why = fmt.Sprintf("the %d unattributed socket events cover it: the probes saw them but matched no send", skips.Unattributed)
+	case probes < seen && skips.Recursion >= n:
+		why = fmt.Sprintf("the kernel skipped %d runs of the probes, but not of %s", skips.Recursion, strings.Join(programs, ", "))
+	}
+	Fail(fmt.Sprintf("%s: the probes counted %d, %s than seen (%d); probe skips in the window: %s; %s",
+		what, probes, diff, seen, skips, why))
+}
+
+// startPreemptPressure, with -cnlab.preempt-pressure, runs the pressure
+// helper until the returned func stops it; without, it does nothing.
+func startPreemptPressure() (stop func()) {
+	GinkgoHelper()
+	if !*preemptPressure {
+		return func() {}
+	}
+	cmd := helperCmd("pressure")
+	in, err := cmd.StdinPipe()
+	Expect(err).NotTo(HaveOccurred())
+	out, err := cmd.StdoutPipe()
+	Expect(err).NotTo(HaveOccurred())
+	cmd.Stderr = GinkgoWriter
+	Expect(cmd.Start()).To(Succeed(), "start the pressure helper")
+	line, err := bufio.NewReader(out).ReadString('\n')
+	Expect(err).NotTo(HaveOccurred(), "the pressure helper: %q", line)
+	Expect(line).To(HavePrefix("ready"), "the pressure helper")
+	GinkgoWriter.Printf("preempt pressure: %s", line)
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		in.Close()
+		Expect(cmd.Wait()).To(Succeed(), "the pressure helper")
+	}
+	DeferCleanup(stop)
+	return stop
+}
+
+// pressureHelper, on every CPU, runs a thread of the lowest priority
+// (SCHED_IDLE) that renames itself in a loop, each rename a cn_proc comm
+// event, so that it spends its time inside the probes' programs and is
+// preempted there whenever anything else wants its CPU. On a preemptible
+// kernel (PREEMPT_RT) a task preempted inside a BPF program holds that
+// program's per-CPU recursion guard, and task storage's per-CPU lock if it
+// was taking it, until it runs again. It stops when stdin closes.
+func pressureHelper() int {
+	n := runtime.NumCPU()
+	errs := make(chan error, n)
+	for cpu := range n {
+		go func() {
+			runtime.LockOSThread()
+			var set unix.CPUSet
+			set.Set(cpu)
+			if err := unix.SchedSetaffinity(0, &set); err != nil {
+				errs <- fmt.Errorf("cpu %d: sched_setaffinity: %w", cpu, err)
+				return
+			}
+			if err := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}, 0); err != nil {
+				errs <- fmt.Errorf("cpu %d: sched_setattr SCHED_IDLE: %w", cpu, err)
+				return
+			}
+			errs <- nil
+			names := [2][16]byte{}
+			copy(names[0][:], fmt.Sprintf("cnlab-press%d", cpu))
+			copy(names[1][:], fmt.Sprintf("cnlab-PRESS%d", cpu))
+			for i := 0; ; i++ {
+				unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&names[i&1][0])), 0, 0, 0)
+			}
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			fmt.Fprintln(os.Stderr, "pressure:", err)
+			return 1
+		}
+	}
+	fmt.Printf("ready: %d SCHED_IDLE threads renaming themselves, one per CPU\n", n)
+	var b [1]byte
+	os.Stdin.Read(b[:])
+	return 0
+}
 
 // markName is the comm a marker thread takes.
 var markName = [16]byte{'c', 'n', 'l', 'a', 'b', '-', 'm', 'a', 'r', 'k'}
@@ -741,6 +873,8 @@ func procHelper(h string) int {
 		return 0
 	case "who":
 		return whoHelper(arg)
+	case "pressure":
+		return pressureHelper()
 	}
 	fmt.Fprintf(os.Stderr, "unknown helper %q\n", h)
 	return 2

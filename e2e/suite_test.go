@@ -17,6 +17,10 @@ import (
 var (
 	echoIDFlag = flag.String("cnlab.echo-id", control.DefaultEchoID.String(), "the module's echo id, idx:val")
 	ctlIDFlag  = flag.String("cnlab.ctl-id", control.DefaultID.String(), "the module's control id, idx:val")
+	// preemptPressure makes the fork storm's spec run the pressure helper
+	// (pressureHelper) beside the storm: on a preemptible kernel it shows
+	// what the probes do when their programs are preempted.
+	preemptPressure = flag.Bool("cnlab.preempt-pressure", false, "run lowest-priority threads inside the probes' programs on every CPU during the fork storm")
 
 	echoID, ctlID connector.ID
 )

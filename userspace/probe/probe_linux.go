@@ -305,20 +305,6 @@ func receiverOutcome(o uint8) Outcome {
 	return Outcome(fmt.Sprintf("outcome %d", o))
 }
 
-// Skips are what the probes could not record, by cause.
-type Skips struct {
-	RingBuffer   uint64 // records the ring buffer refused
-	TooDeep      uint64 // sends nested deeper than the probes follow
-	NoStorage    uint64 // task storage returned NULL (6.1: its per-CPU lock was busy)
-	Unattributed uint64 // a socket's delivery or drop matching no send in progress
-	Recursion    uint64 // runs the kernel skipped: a BPF program already ran on the CPU
-}
-
-// Total is every skip.
-func (s Skips) Total() uint64 {
-	return s.RingBuffer + s.TooDeep + s.NoStorage + s.Unattributed + s.Recursion
-}
-
 // Skips returns what the probes could not record so far.
 func (p *Probe) Skips() (Skips, error) {
 	var s Skips
@@ -340,6 +326,12 @@ func (p *Probe) Skips() (Skips, error) {
 			return s, fmt.Errorf("read the %s program's skipped runs: %w", a.what, err)
 		}
 		s.Recursion += st.RecursionMisses
+		if st.RecursionMisses > 0 {
+			if s.Skipped == nil {
+				s.Skipped = map[string]uint64{}
+			}
+			s.Skipped[a.what] += st.RecursionMisses
+		}
 	}
 	return s, nil
 }

@@ -31,16 +31,6 @@ type Counters struct {
 	Inbound                       uint64
 }
 
-// Skips are what the probes could not record, by cause.
-type Skips struct {
-	RingBuffer, TooDeep, NoStorage, Unattributed, Recursion uint64
-}
-
-// Total is every skip.
-func (s Skips) Total() uint64 {
-	return s.RingBuffer + s.TooDeep + s.NoStorage + s.Unattributed + s.Recursion
-}
-
 // Skips fails.
 func (p *Probe) Skips() (Skips, error) { return Skips{}, errUnsupported }
 
