@@ -89,6 +89,9 @@ type Conn struct {
 	// too, so gaps say nothing.
 	trackGaps bool
 	gaps      seqgap.Tracker[uint32]
+	// awaiting is set while request waits for the ack with ack awaitAck.
+	awaiting bool
+	awaitAck uint32
 
 	pending []item
 	stats   Stats
@@ -265,6 +268,8 @@ func (c *Conn) request(ctx context.Context, data []byte) error {
 	}
 	actx, cancel := context.WithTimeout(ctx, c.ackTimeout)
 	defer cancel()
+	c.awaiting, c.awaitAck = true, nonce+1
+	defer func() { c.awaiting = false }()
 	for {
 		start := len(c.pending)
 		err := c.fill(actx)
@@ -314,6 +319,12 @@ func (c *Conn) fill(ctx context.Context) error {
 		c.stats.Malformed++
 		c.pending = append(c.pending, item{err: err})
 		return nil
+	}
+	if c.awaiting && e.What == None && e.Ack == c.awaitAck {
+		// The ack of a subscription starts its seqs afresh: what the
+		// kernel sent before, while this socket was unsubscribed or
+		// filtered, was not meant for it.
+		c.gaps = seqgap.Tracker[uint32]{}
 	}
 	if c.trackGaps {
 		if v, r := c.gaps.Observe(e.CPU, e.Seq); v == seqgap.Gap {

@@ -255,3 +255,64 @@ func TestReceiveMalformedIsAnError(t *testing.T) {
 		t.Fatalf("after it: %v %v", e.What, err)
 	}
 }
+
+// skipSeqs has the fake's kernel send n events this socket never gets, as
+// cn_proc does for other listeners while this one is unsubscribed or
+// filters them out: the CPU's seq moves on.
+func (f *fakeProc) skipSeqs(n uint32) {
+	f.mu.Lock()
+	f.seq += n
+	f.mu.Unlock()
+}
+
+// A new Subscribe starts the gap tracking afresh: the seqs the kernel used
+// while the socket was unsubscribed, or filtered in the kernel, were never
+// meant for it and are no gap.
+func TestResubscribeForgetsOldSeqs(t *testing.T) {
+	tests := []struct {
+		name   string
+		before func(t *testing.T, c *Conn) // leaves the socket not getting everything
+	}{
+		{"after an unsubscribe", func(t *testing.T, c *Conn) {
+			if err := c.Unsubscribe(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"after a kernel-filtered subscription", func(t *testing.T, c *Conn) {
+			if err := c.Subscribe(ctx(t), Exit); err != nil || !c.KernelFilter() {
+				t.Fatalf("Subscribe(Exit): %v, kernel filter %v", err, c.KernelFilter())
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := fakeProc{input: true}
+			c := newFake(t, &f)
+			if err := c.Subscribe(ctx(t), All); err != nil {
+				t.Fatal(err)
+			}
+			f.send(Event{What: Fork, PID: 5, TGID: 5}, 0)
+			if e, err := c.Receive(ctx(t)); err != nil || e.What != Fork {
+				t.Fatalf("Receive: %v %v", e.What, err)
+			}
+			tt.before(t, c)
+			f.skipSeqs(5)
+			if err := c.Subscribe(ctx(t), All); err != nil {
+				t.Fatal(err)
+			}
+			f.send(Event{What: Exit, PID: 5, TGID: 5}, 0)
+			for {
+				e, err := c.Receive(ctx(t))
+				if err != nil {
+					t.Fatalf("Receive after subscribing again: %v", err)
+				}
+				if e.What == Exit {
+					break
+				}
+			}
+			if st := c.Stats(); st.Missed != 0 {
+				t.Fatalf("%d events counted missed, want 0", st.Missed)
+			}
+		})
+	}
+}
