@@ -317,6 +317,12 @@ func (c *Conn) fill(ctx context.Context) error {
 	e, err := Decode(m)
 	if err != nil {
 		c.stats.Malformed++
+		// A type this package does not know, or an event cut short,
+		// still took its CPU's seq: when the header names the CPU,
+		// the seq is counted, or the next event would look like a gap.
+		if m.ID == ID && len(m.Data) >= 8 {
+			c.observe(binary.NativeEndian.Uint32(m.Data[4:8]), m.Seq)
+		}
 		c.pending = append(c.pending, item{err: err})
 		return nil
 	}
@@ -326,14 +332,21 @@ func (c *Conn) fill(ctx context.Context) error {
 		// filtered, was not meant for it.
 		c.gaps = seqgap.Tracker[uint32]{}
 	}
-	if c.trackGaps {
-		if v, r := c.gaps.Observe(e.CPU, e.Seq); v == seqgap.Gap {
-			c.stats.Missed += r.Len()
-			c.pending = append(c.pending, item{err: &GapError{CPU: e.CPU, Seqs: r}})
-		}
-	}
+	c.observe(e.CPU, e.Seq)
 	c.pending = append(c.pending, item{ev: e})
 	return nil
+}
+
+// observe records a seq of cpu, and queues a *GapError if seqs were
+// skipped before it.
+func (c *Conn) observe(cpu, seq uint32) {
+	if !c.trackGaps {
+		return
+	}
+	if v, r := c.gaps.Observe(cpu, seq); v == seqgap.Gap {
+		c.stats.Missed += r.Len()
+		c.pending = append(c.pending, item{err: &GapError{CPU: cpu, Seqs: r}})
+	}
 }
 
 // Wanted reports whether an event passes the filter mask, as the kernel's

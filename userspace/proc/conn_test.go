@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 	"syscall"
 	"testing"
@@ -312,6 +313,53 @@ func TestResubscribeForgetsOldSeqs(t *testing.T) {
 			}
 			if st := c.Stats(); st.Missed != 0 {
 				t.Fatalf("%d events counted missed, want 0", st.Missed)
+			}
+		})
+	}
+}
+
+// A message Decode refuses still used its CPU's seq: when its header says
+// which CPU, the seq is counted, and the event after it is no gap.
+func TestReceiveRefusedEventKeepsSeqs(t *testing.T) {
+	good, _ := (&Event{What: Exit, CPU: 1}).MarshalBinary()
+	unknown := append([]byte(nil), good...)
+	binary.NativeEndian.PutUint32(unknown, 0x400)
+	tests := []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"an unknown type", unknown, ErrUnknownEvent},
+		{"an exit cut short", good[:30], ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := fakeProc{}
+			c := newFake(t, &f)
+			if err := c.Subscribe(ctx(t), All); err != nil {
+				t.Fatal(err)
+			}
+			push := func(seq uint32, data []byte) {
+				f.k.Multicast(Group, connector.Message{ID: ID, Seq: seq, Data: data})
+			}
+			fork, _ := (&Event{What: Fork, CPU: 1}).MarshalBinary()
+			push(10, fork)
+			push(11, tt.data)
+			push(12, fork)
+			var got []string
+			for range 3 {
+				e, err := c.Receive(ctx(t))
+				switch {
+				case errors.Is(err, tt.want):
+					got = append(got, "refused")
+				case err != nil:
+					got = append(got, err.Error())
+				default:
+					got = append(got, e.What.String())
+				}
+			}
+			if s := fmt.Sprint(got); s != "[fork refused fork]" || c.Stats().Missed != 0 {
+				t.Fatalf("received %s, %d missed; want [fork refused fork], 0 missed", s, c.Stats().Missed)
 			}
 		})
 	}
