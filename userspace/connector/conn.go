@@ -59,8 +59,9 @@ const maxBacklog = 1024
 // Conn is a connection to the kernel connector. Its methods are safe for
 // concurrent use. As in github.com/mdlayher/netlink, sending and receiving
 // have separate locks: Send never waits for a blocked Receive. Receiving is
-// serialized (a Request receives too): give each concurrent requester its
-// own Conn.
+// serialized (a Request receives too), and a call waiting for another's
+// receive to end gives up when its context does: give each concurrent
+// requester its own Conn.
 type Conn struct {
 	sock   socket
 	portID uint32
@@ -69,7 +70,7 @@ type Conn struct {
 	sendMu sync.Mutex // guards wbuf and the socket's writes
 	wbuf   []byte
 
-	recvMu  sync.Mutex // guards everything below and the socket's reads
+	recvMu  ctxLock // guards everything below and the socket's reads
 	backlog []received
 	// dropped counts messages that did not fit in the backlog, reported
 	// as an overrun once the backlog is drained.
@@ -96,6 +97,7 @@ func newConn(s socket) *Conn {
 		sock:   s,
 		portID: s.portID(),
 		wbuf:   make([]byte, 0, nlmsgHdrLen+HeaderLen+MaxData),
+		recvMu: newCtxLock(),
 		rbuf:   make([]byte, rbufSize),
 	}
 	// Sequence numbers start at random so that replies meant for an
@@ -111,11 +113,11 @@ func (c *Conn) PortID() uint32 { return c.portID }
 // net.ErrClosed, as does every later call.
 func (c *Conn) Close() error {
 	err := c.sock.close()
-	c.recvMu.Lock()
+	_ = c.recvMu.lock(context.Background())
 	c.sendMu.Lock()
 	c.sock.release()
 	c.sendMu.Unlock()
-	c.recvMu.Unlock()
+	c.recvMu.unlock()
 	return err
 }
 
@@ -207,17 +209,19 @@ func (c *Conn) WriteRaw(b []byte) error {
 // not receive on it, and m.Data is valid only during the call. A nil f stops
 // the calls.
 func (c *Conn) Observe(f func(m Message, src Source)) {
-	c.recvMu.Lock()
-	defer c.recvMu.Unlock()
+	_ = c.recvMu.lock(context.Background())
+	defer c.recvMu.unlock()
 	c.observe = f
 }
 
 // Receive returns the next message for this socket: one that a Request set
 // aside as not its reply, or else the next to arrive. It waits until ctx is
-// done.
+// done, which also bounds its wait for another receive on the Conn to end.
 func (c *Conn) Receive(ctx context.Context) (Message, Source, error) {
-	c.recvMu.Lock()
-	defer c.recvMu.Unlock()
+	if err := c.recvMu.lock(ctx); err != nil {
+		return Message{}, Source{}, fmt.Errorf("receive: %w", err)
+	}
+	defer c.recvMu.unlock()
 	if len(c.backlog) > 0 {
 		r := c.backlog[0]
 		c.backlog[0] = received{}
@@ -266,8 +270,10 @@ func (c *Conn) RequestIntoDeadline(ctx context.Context, req *Message, reply *Mes
 }
 
 func (c *Conn) requestInto(ctx context.Context, req *Message, reply *Message, deadline time.Time) error {
-	c.recvMu.Lock()
-	defer c.recvMu.Unlock()
+	if err := c.recvMu.lock(ctx); err != nil {
+		return fmt.Errorf("request %s: waiting for another receive on the connection: %w", req.ID, err)
+	}
+	defer c.recvMu.unlock()
 
 	req.Seq = c.seq.Add(1)
 	if len(c.rest) > 0 || c.pendingErr != nil {

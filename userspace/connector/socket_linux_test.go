@@ -217,8 +217,8 @@ func TestDeadlineAtEpoch(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() {
-			c.recvMu.Lock()
-			defer c.recvMu.Unlock()
+			_ = c.recvMu.lock(context.Background())
+			defer c.recvMu.unlock()
 			_, _, _, err := s.read(c.rbuf, true)
 			done <- err
 		}()
