@@ -26,7 +26,12 @@ CHECKPATCH = .cache/linux-source-6.1/scripts/checkpatch.pl
 RUNNER_BIN = build/cnlab-vm
 # For a kernel built from source, KPREP builds it (or finds it in the cache)
 # and the runner takes it from there.
-KPREP = $(if $(KPACKAGE),d=$$($(KERNELS_BIN) -print dir $(KERNEL)) || exit 3;,)
+# KERNEL_PATCHES=a.patch,b.patch: that series on top of a kernel built from
+# source (make e2e KERNEL=7.2 KERNEL_PATCHES=...): built from the kernel's
+# cached build, keyed by the patches' contents; one that does not apply or
+# build is one line and exit 3, before anything boots.
+KERNEL_PATCHES ?=
+KPREP = $(if $(or $(KPACKAGE),$(KERNEL_PATCHES)),d=$$($(KERNELS_BIN) $(if $(KERNEL_PATCHES),-patches "$(KERNEL_PATCHES)") -print dir $(KERNEL)) || exit 3;,)
 RUNNER = $(RUNNER_BIN) $(if $(KPACKAGE),-kernel "$$d/bzImage" -kdir "$$d/build" -modules-dir "$$d/modules/lib/modules/$(KVER)",-kernel $(KIMAGE) -kdir $(KDIR))
 
 .PHONY: all setup setup-all setup-bpf setup-vng generate modules e2e e2e-all e2e-debian e2e-source bench test unit faults fuzz-long lint lint-go lint-c mutation mutants clean kernels coverage $(RUNNER_BIN) $(KERNELS_BIN)

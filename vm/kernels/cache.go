@@ -64,8 +64,13 @@ type Build struct {
 type Info struct {
 	Name, Release, Package, Version, Key string
 	Fragments                            []string
-	BuildSeconds                         float64
-	Built                                time.Time
+	// Patches are the patches of a patched build (EnsurePatched) applied
+	// on top of the kernel's own, in order; Base is the build it was made
+	// from.
+	Patches      []string `json:",omitempty"`
+	Base         string   `json:",omitempty"`
+	BuildSeconds float64
+	Built        time.Time
 }
 
 // Key is the hash of everything a build of k is made from.
