@@ -245,7 +245,8 @@ func (c *Conn) Receive(ctx context.Context) (Message, Source, error) {
 // Request sends req with a fresh seq and returns its reply: the message from
 // the kernel with req's id, the same seq, and ack = seq + 1. Every other
 // message that arrives meanwhile is kept for Receive. req.Seq is set to the
-// seq used; req.Ack is sent as it is.
+// seq used; req.Ack is sent as it is. A ctx that is done before the request
+// is sent fails it without sending.
 func (c *Conn) Request(ctx context.Context, req *Message) (Message, error) {
 	var reply Message
 	err := c.RequestInto(ctx, req, &reply)
@@ -274,6 +275,12 @@ func (c *Conn) requestInto(ctx context.Context, req *Message, reply *Message, de
 		return fmt.Errorf("request %s: waiting for another receive on the connection: %w", req.ID, err)
 	}
 	defer c.recvMu.unlock()
+	// A context that is done sends nothing: what the request asks of the
+	// kernel must not happen after its caller gave up. (Err is an atomic
+	// load, and reads no clock.)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("request %s: not sent: %w", req.ID, err)
+	}
 
 	req.Seq = c.seq.Add(1)
 	if len(c.rest) > 0 || c.pendingErr != nil {

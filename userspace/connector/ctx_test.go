@@ -113,3 +113,31 @@ func TestCtxLockExcludes(t *testing.T) {
 	}
 	t.Logf("%d takes, %d gave up", got.Load(), gave.Load())
 }
+
+// TestDoneContextSendsNothing: a Request whose context is already done
+// fails without sending, so that nothing it asks of the kernel happens
+// after its caller gave up.
+func TestDoneContextSendsNothing(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		want error
+	}{
+		{"cancelled", cancelled, context.Canceled},
+		{"past its deadline", expired, context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &fakeSocket{onWrite: func(s *fakeSocket, req *Message) { s.queueMsg(t, reply(req, req.Seq+1), Source{}) }}
+			c := newConn(s)
+			_, err := c.Request(tt.ctx, &Message{ID: echoID})
+			if !errors.Is(err, tt.want) || len(s.writes) != 0 {
+				t.Fatalf("Request with a context %s: err = %v and %d datagrams sent; want %v and none sent", tt.name, err, len(s.writes), tt.want)
+			}
+		})
+	}
+}
