@@ -34,7 +34,7 @@ KERNEL_PATCHES ?=
 KPREP = $(if $(or $(KPACKAGE),$(KERNEL_PATCHES)),d=$$($(KERNELS_BIN) $(if $(KERNEL_PATCHES),-patches "$(KERNEL_PATCHES)") -print dir $(KERNEL)) || exit 3;,)
 RUNNER = $(RUNNER_BIN) $(if $(KPACKAGE),-kernel "$$d/bzImage" -kdir "$$d/build" -modules-dir "$$d/modules/lib/modules/$(KVER)",-kernel $(KIMAGE) -kdir $(KDIR))
 
-.PHONY: all setup setup-all setup-bpf setup-vng generate modules e2e e2e-all e2e-debian e2e-source bench test unit faults fuzz-long lint lint-go lint-c mutation mutants clean kernels coverage $(RUNNER_BIN) $(KERNELS_BIN)
+.PHONY: all setup setup-all setup-bpf setup-vng generate modules e2e e2e-all e2e-debian e2e-source bench test unit faults fuzz-long lint lint-go lint-c mutation mutants soak clean kernels coverage $(RUNNER_BIN) $(KERNELS_BIN)
 
 all: modules
 
@@ -157,6 +157,13 @@ mutation: setup-all
 # in a copy against KERNEL and run through the suites: which spec kills it.
 mutants: setup $(RUNNER_BIN)
 	KERNEL=$(KERNEL) VMFLAGS="$(VMFLAGS)" scripts/mutants.sh
+
+# On demand: chosen labels run again and again on chosen kernels with the
+# host loaded, and a table of the failures (scripts/soak.sh: SOAK_KERNELS,
+# SOAK_LABELS, SOAK_RUNS, SOAK_LOAD, SOAK_ARGS), e.g.
+# make soak SOAK_KERNELS="6.12-rt 6.1-debug" SOAK_LABELS="probes proc".
+soak: setup-all $(RUNNER_BIN)
+	VMFLAGS="$(VMFLAGS)" scripts/soak.sh
 
 clean:
 	rm -rf build
