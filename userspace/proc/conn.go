@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"syscall"
 	"time"
 
@@ -89,9 +90,9 @@ type Conn struct {
 	// too, so gaps say nothing.
 	trackGaps bool
 	gaps      seqgap.Tracker[uint32]
-	// awaiting is set while request waits for the ack with ack awaitAck.
-	awaiting bool
-	awaitAck uint32
+	// awaitAcks holds the acks requests waits for; the first of them to
+	// arrive restarts the gap tracking.
+	awaitAcks map[uint32]bool
 
 	pending []item
 	stats   Stats
@@ -154,12 +155,29 @@ func EncodeInput(op Op, events What) []byte {
 }
 
 // Subscribe asks for events of the given types (0 is All). With All it
-// sends the 4-byte LISTEN every kernel takes. With fewer types it first
-// sends a struct proc_input for All: a kernel that acks it filters, and the
-// filter is then set with a second proc_input (whose ack the filter itself
-// keeps from this socket); a kernel that ignores it (before 6.6) gets the
-// 4-byte LISTEN, and the Conn filters. KernelFilter tells which.
+// sends the 4-byte LISTEN every kernel takes. With fewer types it sends a
+// struct proc_input for All and, right behind it, the 4-byte LISTEN: a
+// kernel that acks the first filters, and the filter is then set with a
+// second proc_input (whose ack the filter itself keeps from this socket); a
+// kernel that acks only the second (before 6.6) has subscribed the socket
+// with it, and the Conn filters. KernelFilter tells which.
 func (c *Conn) Subscribe(ctx context.Context, events What) error {
+	return c.subscribe(ctx, events, false)
+}
+
+// ErrNoKernelFilter is returned by SubscribeFiltered when the kernel did
+// not ack a struct proc_input: before 6.6 it takes only the 4-byte op. The
+// error is also ErrNoAck, for what the proc_input got.
+var ErrNoKernelFilter = errors.New("the kernel does not filter process events by type (struct proc_input came in 6.6)")
+
+// SubscribeFiltered is Subscribe that insists on the kernel's filter: it
+// fails with ErrNoKernelFilter, unsubscribed, where Subscribe would filter
+// in the client.
+func (c *Conn) SubscribeFiltered(ctx context.Context, events What) error {
+	return c.subscribe(ctx, events, true)
+}
+
+func (c *Conn) subscribe(ctx context.Context, events What, strict bool) error {
 	if events == None {
 		events = All
 	}
@@ -168,51 +186,35 @@ func (c *Conn) Subscribe(ctx context.Context, events What) error {
 	}
 	// Until the filter is set, everything arrives.
 	c.mask, c.kernelFilter, c.trackGaps = events, false, true
-	if events == All {
+	if events == All && !strict {
 		if err := c.request(ctx, EncodeOp(OpListen)); err != nil {
 			return fmt.Errorf("subscribe: %w", err)
 		}
 		c.subscribed = true
 		return nil
 	}
-	err := c.SubscribeFiltered(ctx, events)
-	if errors.Is(err, ErrNoKernelFilter) {
-		// 6.1 takes only the 4-byte op (cn_proc_mcast_ctl: msg->len
-		// != sizeof(*mc_op) returns).
-		if err := c.request(ctx, EncodeOp(OpListen)); err != nil {
-			return fmt.Errorf("subscribe: %w", err)
-		}
-		c.subscribed = true
-		return nil
-	}
-	return err
-}
-
-// ErrNoKernelFilter is returned by SubscribeFiltered when the kernel did
-// not ack a struct proc_input: before 6.6 it takes only the 4-byte op. The
-// error is also ErrNoAck, since a requester outside the initial user and
-// pid namespaces gets no ack either.
-var ErrNoKernelFilter = errors.New("the kernel does not filter process events by type (struct proc_input came in 6.6)")
-
-// SubscribeFiltered is Subscribe that insists on the kernel's filter: it
-// fails with ErrNoKernelFilter, unsubscribed, where Subscribe would filter
-// in the client.
-func (c *Conn) SubscribeFiltered(ctx context.Context, events What) error {
-	if events == None {
-		events = All
-	}
-	if events&^All != 0 {
-		return fmt.Errorf("subscribe: %w: %#x has bits the kernel does not know", ErrUnknownEvent, uint32(events&^All))
-	}
-	c.mask, c.kernelFilter, c.trackGaps = events, false, true
-	err := c.request(ctx, EncodeInput(OpListen, All))
-	if errors.Is(err, ErrNoAck) {
-		return fmt.Errorf("subscribe: %w: %w", ErrNoKernelFilter, err)
-	}
+	// cn_proc answers inside the send (the connector runs its callback
+	// in the sender's context), so the proc_input's ack, if the kernel
+	// took it, is queued before the 4-byte LISTEN's: no wait for an ack
+	// that does not come.
+	acks, err := c.requests(ctx, EncodeInput(OpListen, All), EncodeOp(OpListen))
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	c.subscribed = true
+	if !acks[0] {
+		if strict {
+			// The 4-byte LISTEN counted this socket: take it back.
+			if err := c.Unsubscribe(); err != nil {
+				return fmt.Errorf("subscribe: %w (and %w)", ErrNoKernelFilter, err)
+			}
+			return fmt.Errorf("subscribe: %w: %w to a %d-byte request, though the 4-byte one behind it was acked", ErrNoKernelFilter, ErrNoAck, SizeofInput)
+		}
+		// 6.1 takes only the 4-byte op (cn_proc_mcast_ctl: msg->len
+		// != sizeof(*mc_op) returns): the socket is subscribed, and
+		// the Conn filters.
+		return nil
+	}
 	if events == All {
 		return nil
 	}
@@ -253,45 +255,78 @@ func (c *Conn) Close() error {
 }
 
 func (c *Conn) send(data []byte) error {
+	_, err := c.sendNonce(data)
+	return err
+}
+
+// sendNonce sends data with a fresh random seq and ack, and returns the
+// ack: the kernel answers with that ack + 1.
+func (c *Conn) sendNonce(data []byte) (uint32, error) {
 	nonce := rand.Uint32()
-	return c.c.Send(&connector.Message{ID: ID, Seq: nonce, Ack: nonce, Data: data})
+	return nonce, c.c.Send(&connector.Message{ID: ID, Seq: nonce, Ack: nonce, Data: data})
 }
 
 // request sends data and waits for its ack, which the kernel broadcasts
 // with ack = the request's ack + 1; everything else that arrives is kept for
 // Receive.
 func (c *Conn) request(ctx context.Context, data []byte) error {
-	nonce := rand.Uint32()
-	m := connector.Message{ID: ID, Seq: nonce, Ack: nonce, Data: data}
-	if err := c.c.Send(&m); err != nil {
-		return err
+	_, err := c.requests(ctx, data)
+	return err
+}
+
+// requests sends each of reqs, one right after the other, and waits for the
+// last one's ack; it reports which of the others were acked before it.
+// Only the last one's ack is waited for: the kernel acks inside each send,
+// so an earlier request's ack, if any, is queued before the last one's. An
+// ack with an error fails the call.
+func (c *Conn) requests(ctx context.Context, reqs ...[]byte) ([]bool, error) {
+	nonces := make([]uint32, len(reqs))
+	for i, data := range reqs {
+		n, err := c.sendNonce(data)
+		if err != nil {
+			return nil, err
+		}
+		nonces[i] = n
 	}
+	acked := make([]bool, len(reqs))
 	actx, cancel := context.WithTimeout(ctx, c.ackTimeout)
 	defer cancel()
-	c.awaiting, c.awaitAck = true, nonce+1
-	defer func() { c.awaiting = false }()
+	c.awaitAcks = make(map[uint32]bool, len(nonces))
+	for _, n := range nonces {
+		c.awaitAcks[n+1] = true
+	}
+	defer func() { c.awaitAcks = nil }()
+	last := len(reqs) - 1
 	for {
 		start := len(c.pending)
 		err := c.fill(actx)
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return fmt.Errorf("%w within %s of a %d-byte request: cn_proc ignores requests from outside the initial user and pid namespaces, and %d-byte ones before 6.6", ErrNoAck, c.ackTimeout, len(data), SizeofInput)
+			return nil, fmt.Errorf("%w within %s of a %d-byte request: cn_proc ignores requests from outside the initial user and pid namespaces, and %d-byte ones before 6.6", ErrNoAck, c.ackTimeout, len(reqs[last]), SizeofInput)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for i := start; i < len(c.pending); i++ {
 			it := c.pending[i]
-			if it.err != nil || it.ev.What != None || it.ev.Ack != nonce+1 {
+			if it.err != nil || it.ev.What != None {
 				continue
 			}
-			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+			r := slices.IndexFunc(nonces, func(n uint32) bool { return it.ev.Ack == n+1 })
+			if r < 0 {
+				continue
+			}
+			c.pending = slices.Delete(c.pending, i, i+1)
+			i--
+			acked[r] = true
 			switch it.ev.Err {
 			case 0:
-				return nil
 			case syscall.EPERM:
-				return fmt.Errorf("the process events connector refused it: %w (before 6.6 subscribing needs CAP_NET_ADMIN in the initial user namespace)", it.ev.Err)
+				return nil, fmt.Errorf("the process events connector refused it: %w (before 6.6 subscribing needs CAP_NET_ADMIN in the initial user namespace)", it.ev.Err)
 			default:
-				return fmt.Errorf("the process events connector refused it: %w", it.ev.Err)
+				return nil, fmt.Errorf("the process events connector refused it: %w", it.ev.Err)
+			}
+			if r == last {
+				return acked, nil
 			}
 		}
 	}
@@ -326,11 +361,12 @@ func (c *Conn) fill(ctx context.Context) error {
 		c.pending = append(c.pending, item{err: err})
 		return nil
 	}
-	if c.awaiting && e.What == None && e.Ack == c.awaitAck {
+	if e.What == None && c.awaitAcks[e.Ack] {
 		// The ack of a subscription starts its seqs afresh: what the
 		// kernel sent before, while this socket was unsubscribed or
 		// filtered, was not meant for it.
 		c.gaps = seqgap.Tracker[uint32]{}
+		clear(c.awaitAcks)
 	}
 	c.observe(e.CPU, e.Seq)
 	c.pending = append(c.pending, item{ev: e})

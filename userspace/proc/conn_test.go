@@ -109,7 +109,7 @@ func TestSubscribe(t *testing.T) {
 	}{
 		{"all, 6.1", fakeOpts{}, All, nil, false, []int{4}},
 		{"all, 6.12", fakeOpts{input: true}, 0, nil, false, []int{4}},
-		{"exit only, 6.12: the kernel filters", fakeOpts{input: true}, Exit, nil, true, []int{8, 8}},
+		{"exit only, 6.12: the kernel filters", fakeOpts{input: true}, Exit, nil, true, []int{8, 4, 8}},
 		{"exit only, 6.1: the client filters", fakeOpts{}, Exit, nil, false, []int{8, 4}},
 		{"refused", fakeOpts{refuse: syscall.EPERM}, All, syscall.EPERM, false, []int{4}},
 		{"from another namespace", fakeOpts{silent: true, input: true}, All, ErrNoAck, false, []int{4}},
@@ -360,6 +360,36 @@ func TestReceiveRefusedEventKeepsSeqs(t *testing.T) {
 			}
 			if s := fmt.Sprint(got); s != "[fork refused fork]" || c.Stats().Missed != 0 {
 				t.Fatalf("received %s, %d missed; want [fork refused fork], 0 missed", s, c.Stats().Missed)
+			}
+		})
+	}
+}
+
+// A filtered Subscribe on a kernel before 6.6 learns at once that the
+// kernel ignored its struct proc_input, not after the ack timeout: a 4-byte
+// LISTEN sent right behind it is acked, and its ack would have come second.
+func TestSubscribeFilteredFallsBackAtOnce(t *testing.T) {
+	tests := []struct {
+		name         string
+		fake         fakeOpts
+		kernelFilter bool
+	}{
+		{"6.1: the client filters", fakeOpts{}, false},
+		{"6.12: the kernel filters", fakeOpts{input: true}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := fakeProc{input: tt.fake.input}
+			c := newFake(t, &f)
+			c.ackTimeout = time.Second // New's default
+			start := time.Now()
+			err := c.Subscribe(ctx(t), Exit)
+			took := time.Since(start)
+			if err != nil || c.KernelFilter() != tt.kernelFilter || f.listeners != 1 {
+				t.Fatalf("Subscribe: %v, kernel filter %v, %d listeners", err, c.KernelFilter(), f.listeners)
+			}
+			if took > 300*time.Millisecond {
+				t.Fatalf("Subscribe took %s: it waited out the ack timeout", took)
 			}
 		})
 	}

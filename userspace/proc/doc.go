@@ -34,8 +34,11 @@
 //     nothing. A filtered socket does not get its own ack (its type, NONE,
 //     is in no filter but PROC_EVENT_ALL), nor anything after IGNORE.
 //
-// So Subscribe with a filter first sends {LISTEN, ALL} as a proc_input: an
-// ack says the kernel reads proc_input, and then {LISTEN, filter} is sent;
-// no ack (6.1 ignores an 8-byte op) makes it subscribe with the 4-byte op
-// and filter in the client. KernelFilter says which it got.
+// So Subscribe with a filter sends {LISTEN, ALL} as a proc_input and, right
+// behind it, the 4-byte LISTEN. The connector runs cn_proc's callback inside
+// the send, so the first request's ack, if any, comes before the second's:
+// both acked says the kernel reads proc_input, and then {LISTEN, filter} is
+// sent; only the second acked (6.1 ignores an 8-byte op) leaves the socket
+// subscribed by the 4-byte op, filtering in the client, with no wait for an
+// ack that never comes. KernelFilter says which it got.
 package proc
