@@ -354,14 +354,16 @@ func takeReply(dgram []byte, src Source, addr bool, req *Message, reply *Message
 // message for Receive.
 func (c *Conn) awaitReply(ctx context.Context, req *Message, reply *Message, deadline time.Time) error {
 	overrun := false
+	var kept error       // the last error kept for Receive, to explain a missing reply
 	var wrongAck *uint32 // kept to explain a missing reply
 	for {
 		src, d, err := c.next(ctx, deadline)
-		if errors.Is(err, ErrOverrun) || errors.Is(err, ErrMalformed) {
-			// Neither ends the wait: the reply may still be queued
-			// behind an overflow or another sender's garbage. Both
-			// are kept for Receive to report.
+		if err != nil && !connErr(err) {
+			// An error of one datagram or message, not of the
+			// connection, does not end the wait: the reply may still
+			// be queued behind it. It is kept for Receive to report.
 			overrun = overrun || errors.Is(err, ErrOverrun)
+			kept = err
 			c.keep(received{src: src, err: err})
 			continue
 		}
@@ -369,6 +371,8 @@ func (c *Conn) awaitReply(ctx context.Context, req *Message, reply *Message, dea
 			why := ""
 			if overrun {
 				why += ", and the receive queue overflowed meanwhile, so it may have been dropped"
+			} else if kept != nil {
+				why += fmt.Sprintf(" (meanwhile, kept for Receive: %v)", kept)
 			}
 			if wrongAck != nil {
 				why += fmt.Sprintf("; a message with this id and seq but ack %d arrived, which is not a reply (a reply's ack is seq + 1 = %d)", *wrongAck, req.Seq+1)
@@ -393,6 +397,15 @@ func (c *Conn) awaitReply(ctx context.Context, req *Message, reply *Message, dea
 		m.Data = append([]byte(nil), d.data...)
 		c.keep(received{msg: m, src: src})
 	}
+}
+
+// connErr reports whether err, from next, is the connection's (closed, a
+// deadline or cancellation, a failed system call) rather than one
+// datagram's or message's, which a Request keeps for Receive and waits on.
+func connErr(err error) bool {
+	var nerr *NetlinkError
+	return !errors.Is(err, ErrOverrun) && !errors.Is(err, ErrMalformed) &&
+		!errors.Is(err, ErrTruncated) && !errors.As(err, &nerr)
 }
 
 // keep adds r to the backlog for Receive, or counts it dropped when the
@@ -440,7 +453,7 @@ func (c *Conn) next(ctx context.Context, deadline time.Time) (Source, decoded, e
 		case nlmsgError:
 			if len(payload) >= 4 {
 				if e := int32(binary.NativeEndian.Uint32(payload)); e < 0 {
-					return c.restSrc, decoded{}, fmt.Errorf("netlink error from port %d: %w", c.restSrc.PortID, syscall.Errno(-e))
+					return c.restSrc, decoded{}, &NetlinkError{PortID: c.restSrc.PortID, Err: syscall.Errno(-e)}
 				}
 			}
 			continue // an ack, which the connector never asks for

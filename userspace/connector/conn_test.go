@@ -287,8 +287,15 @@ func TestRequestNetlinkError(t *testing.T) {
 		s.queue(b, Source{})
 	}
 	c := newConn(s)
-	if _, err := c.Request(t.Context(), &Message{ID: echoID}); !errors.Is(err, syscall.EINVAL) {
-		t.Fatalf("err = %v, want EINVAL", err)
+	// The error is not the reply: the Request waits on, and its error
+	// names what it kept.
+	_, err := c.Request(t.Context(), &Message{ID: echoID})
+	if !errors.Is(err, errNothingQueued) || !strings.Contains(err.Error(), "kept for Receive: netlink error from port 0: invalid argument") {
+		t.Fatalf("err = %v, want no reply, naming the netlink error kept", err)
+	}
+	var nerr *NetlinkError
+	if _, _, err := c.Receive(t.Context()); !errors.As(err, &nerr) || nerr.Err != syscall.EINVAL || !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("Receive after the Request: err = %v, want the NetlinkError EINVAL", err)
 	}
 }
 
