@@ -199,6 +199,10 @@ func (c *Conn) subscribe(ctx context.Context, events What, strict bool) error {
 	// that does not come.
 	acks, err := c.requests(ctx, EncodeInput(OpListen, All), EncodeOp(OpListen))
 	if err != nil {
+		if slices.Contains(acks, true) {
+			// The kernel counted the socket: take it back.
+			return c.undoListen(fmt.Errorf("subscribe: %w", err))
+		}
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	c.subscribed = true
@@ -219,10 +223,23 @@ func (c *Conn) subscribe(ctx context.Context, events What, strict bool) error {
 		return nil
 	}
 	if err := c.send(EncodeInput(OpListen, events)); err != nil {
-		return fmt.Errorf("subscribe: set the kernel's filter: %w", err)
+		return c.undoListen(fmt.Errorf("subscribe: set the kernel's filter: %w", err))
 	}
 	c.kernelFilter, c.trackGaps = true, false
 	return nil
+}
+
+// undoListen sends IGNORE for a subscription that failed after the kernel
+// acked one of its LISTENs, so that the kernel does not go on counting a
+// listener nobody closes, and returns err. If the IGNORE cannot be sent,
+// Close tries again. Only then: before 6.6 an IGNORE
+// from a socket that never listened takes another listener's count away.
+func (c *Conn) undoListen(err error) error {
+	c.subscribed = true // until the IGNORE is sent: Close tries again
+	if uerr := c.Unsubscribe(); uerr != nil {
+		return fmt.Errorf("%w; and the IGNORE that takes the listener back failed, so the kernel still counts it: %w", err, uerr)
+	}
+	return err
 }
 
 // Unsubscribe sends PROC_CN_MCAST_IGNORE. It does not wait for the ack:
@@ -275,20 +292,38 @@ func (c *Conn) request(ctx context.Context, data []byte) error {
 }
 
 // requests sends each of reqs, one right after the other, and waits for the
-// last one's ack; it reports which of the others were acked before it.
+// last one's ack; it reports which of them were acked without an error.
 // Only the last one's ack is waited for: the kernel acks inside each send,
 // so an earlier request's ack, if any, is queued before the last one's. An
-// ack with an error fails the call.
+// ack with an error fails the call. When a send fails, the acks of those
+// sent before it are still waited for, so that the caller knows whether the
+// kernel counted the socket as a listener.
 func (c *Conn) requests(ctx context.Context, reqs ...[]byte) ([]bool, error) {
-	nonces := make([]uint32, len(reqs))
-	for i, data := range reqs {
+	acked := make([]bool, len(reqs))
+	nonces := make([]uint32, 0, len(reqs))
+	var sendErr error
+	for _, data := range reqs {
 		n, err := c.sendNonce(data)
 		if err != nil {
-			return nil, err
+			sendErr = err
+			break
 		}
-		nonces[i] = n
+		nonces = append(nonces, n)
 	}
-	acked := make([]bool, len(reqs))
+	if len(nonces) == 0 {
+		return acked, sendErr
+	}
+	err := c.await(ctx, nonces, acked, len(reqs[len(nonces)-1]))
+	if sendErr != nil {
+		return acked, sendErr
+	}
+	return acked, err
+}
+
+// await reads until the ack of the last of nonces arrives, marking in acked
+// those that came without an error; everything else that arrives is kept
+// for Receive.
+func (c *Conn) await(ctx context.Context, nonces []uint32, acked []bool, lastSize int) error {
 	actx, cancel := context.WithTimeout(ctx, c.ackTimeout)
 	defer cancel()
 	c.awaitAcks = make(map[uint32]bool, len(nonces))
@@ -296,15 +331,15 @@ func (c *Conn) requests(ctx context.Context, reqs ...[]byte) ([]bool, error) {
 		c.awaitAcks[n+1] = true
 	}
 	defer func() { c.awaitAcks = nil }()
-	last := len(reqs) - 1
+	last := len(nonces) - 1
 	for {
 		start := len(c.pending)
 		err := c.fill(actx)
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return nil, fmt.Errorf("%w within %s of a %d-byte request: cn_proc ignores requests from outside the initial user and pid namespaces, and %d-byte ones before 6.6", ErrNoAck, c.ackTimeout, len(reqs[last]), SizeofInput)
+			return fmt.Errorf("%w within %s of a %d-byte request: cn_proc ignores requests from outside the initial user and pid namespaces, and %d-byte ones before 6.6", ErrNoAck, c.ackTimeout, lastSize, SizeofInput)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for i := start; i < len(c.pending); i++ {
 			it := c.pending[i]
@@ -317,16 +352,16 @@ func (c *Conn) requests(ctx context.Context, reqs ...[]byte) ([]bool, error) {
 			}
 			c.pending = slices.Delete(c.pending, i, i+1)
 			i--
-			acked[r] = true
 			switch it.ev.Err {
 			case 0:
+				acked[r] = true
 			case syscall.EPERM:
-				return nil, fmt.Errorf("the process events connector refused it: %w (before 6.6 subscribing needs CAP_NET_ADMIN in the initial user namespace)", it.ev.Err)
+				return fmt.Errorf("the process events connector refused it: %w (before 6.6 subscribing needs CAP_NET_ADMIN in the initial user namespace)", it.ev.Err)
 			default:
-				return nil, fmt.Errorf("the process events connector refused it: %w", it.ev.Err)
+				return fmt.Errorf("the process events connector refused it: %w", it.ev.Err)
 			}
 			if r == last {
-				return acked, nil
+				return nil
 			}
 		}
 	}

@@ -23,7 +23,9 @@ type fakeProc struct {
 	input     bool          // takes struct proc_input (6.6+)
 	refuse    syscall.Errno // put in every ack
 	silent    bool          // acks nothing, as for a requester in another namespace
+	failOn    int           // the send of this request (1 is the first) fails
 	mu        sync.Mutex
+	requests  int
 	seq       uint32
 	listeners int
 	listening map[uint32]bool // per socket, as 6.6+ keeps it in sk_user_data
@@ -39,6 +41,13 @@ type fakeOpts struct {
 func (f *fakeProc) callback(from uint32, m connector.Message) ([]connector.Message, error) {
 	if m.ID != ID || f.silent {
 		return nil, nil
+	}
+	f.mu.Lock()
+	f.requests++
+	n := f.requests
+	f.mu.Unlock()
+	if n == f.failOn {
+		return nil, syscall.ENOBUFS
 	}
 	switch {
 	case len(m.Data) == SizeofOp:
@@ -390,6 +399,37 @@ func TestSubscribeFilteredFallsBackAtOnce(t *testing.T) {
 			}
 			if took > 300*time.Millisecond {
 				t.Fatalf("Subscribe took %s: it waited out the ack timeout", took)
+			}
+		})
+	}
+}
+
+// A Subscribe that fails after the kernel counted the socket as a listener
+// takes it back with IGNORE, and one that fails before sends none (on 6.1
+// an IGNORE from a socket that never listened takes another's place).
+func TestSubscribeFailureLeavesNoListener(t *testing.T) {
+	tests := []struct {
+		name   string
+		input  bool
+		failOn int
+	}{
+		{"6.12: setting the filter fails", true, 3},
+		{"6.12: the LISTEN behind the proc_input fails", true, 2},
+		{"6.1: the LISTEN behind the proc_input fails", false, 2},
+		{"6.1: the proc_input's send fails", false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := fakeProc{input: tt.input, failOn: tt.failOn}
+			c := newFake(t, &f)
+			if err := c.Subscribe(ctx(t), Exit); !errors.Is(err, syscall.ENOBUFS) {
+				t.Fatalf("Subscribe: %v, want the failed send's ENOBUFS", err)
+			}
+			if f.listeners != 0 {
+				t.Fatalf("the fake counts %d listeners after the failed Subscribe, want 0", f.listeners)
+			}
+			if err := c.Close(); err != nil || f.listeners != 0 {
+				t.Fatalf("Close: %v, %d listeners", err, f.listeners)
 			}
 		})
 	}
