@@ -21,6 +21,14 @@ var ErrOverrun = connector.ErrOverrun
 // ErrGap is what a *GapError is: events of one CPU were missed.
 var ErrGap = errors.New("process events missed")
 
+// ErrForged is what Receive reports, in its place, for a message on the
+// process events group that did not come from the kernel: its sender's
+// port id (the netlink source address, which the kernel sets and the
+// sender cannot) is not 0. Since 6.6 anyone may listen on the group, and a
+// user-space socket allowed to send to it could otherwise feed listeners
+// events that never happened.
+var ErrForged = errors.New("forged process event: not from the kernel")
+
 // ErrNoAck is returned by Subscribe when the kernel did not answer. cn_proc
 // ignores, without an ack, requests from outside the initial user and pid
 // namespaces (cn_proc_mcast_ctl) and requests of a size it does not take,
@@ -68,6 +76,9 @@ type Stats struct {
 	// Missed counts events in per-CPU gaps; Overruns the ENOBUFS the
 	// socket reported; Malformed the messages Decode refused.
 	Missed, Overruns, Malformed uint64
+	// Forged counts messages from a sender other than the kernel,
+	// dropped (ErrForged).
+	Forged uint64
 }
 
 // item is a received event or an error to report in its place.
@@ -370,8 +381,9 @@ func (c *Conn) await(ctx context.Context, nonces []uint32, acked []bool, lastSiz
 // fill reads one message from the socket into pending: its event, or the
 // error to report in its place, after a gap error if seqs were skipped. It
 // returns only the errors that end a wait: the context's, or the socket's.
+// Only what port 0, the kernel, sent is decoded.
 func (c *Conn) fill(ctx context.Context) error {
-	m, _, err := c.c.Receive(ctx)
+	m, src, err := c.c.Receive(ctx)
 	switch {
 	case errors.Is(err, connector.ErrOverrun):
 		c.stats.Overruns++
@@ -383,6 +395,12 @@ func (c *Conn) fill(ctx context.Context) error {
 		return nil
 	case err != nil:
 		return err
+	case src.PortID != 0:
+		// Not from the kernel: neither an event nor an ack, and its
+		// seq is not the kernel's.
+		c.stats.Forged++
+		c.pending = append(c.pending, item{err: fmt.Errorf("%w: from port %d to group %d (id %s, seq %d, %d bytes)", ErrForged, src.PortID, src.Group(), m.ID, m.Seq, len(m.Data))})
+		return nil
 	}
 	e, err := Decode(m)
 	if err != nil {
@@ -436,8 +454,9 @@ func Wanted(mask What, e *Event) bool {
 // Receive returns the next event of the types subscribed to, waiting until
 // ctx is done. Acks are counted, not returned. An error that is ErrOverrun
 // (the kernel dropped events for this socket) or ErrGap (a *GapError:
-// which CPU's seqs were skipped) or ErrMalformed is reported in its place
-// in the stream, and the Conn stays usable.
+// which CPU's seqs were skipped) or ErrMalformed or ErrForged (a message
+// from a sender other than the kernel) is reported in its place in the
+// stream, and the Conn stays usable.
 func (c *Conn) Receive(ctx context.Context) (Event, error) {
 	for {
 		if len(c.pending) == 0 {
