@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -110,7 +111,7 @@ func (c *Conn) SyscallConn() (syscall.RawConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.alwaysAddr.Store(true)
+	s.wantAddr()
 	return rawConn{s}, nil
 }
 
@@ -162,15 +163,19 @@ type linuxSocket struct {
 	// deadline is the read deadline in Unix nanoseconds, 0 for none.
 	deadline atomic.Int64
 
-	// groups is the set of multicast groups joined, bit g-1 for group g.
-	// With none, every message is unicast, and the sender's address is
-	// not asked for: copying it out costs a receive a fifth more under
+	// addr tells receives to ask for the sender's address. Until a group
+	// is first joined, every message is unicast, and the address is not
+	// asked for: copying it out costs a receive a fifth more under
 	// emulation, and netlink_sendmsg lets only CAP_NET_ADMIN send to
-	// another socket of this protocol. alwaysAddr is set once the socket
-	// is handed out (SyscallConn), where groups may be joined unseen.
-	groups     atomic.Uint32
-	alwaysAddr atomic.Bool
-	from       unix.RawSockaddrNetlink // the Conn's receive lock guards it
+	// another socket of this protocol, so nlmsg_pid stands for the sender.
+	// It is set before the first join and never cleared: multicasts still
+	// queued after the last group is left must keep their source, or they
+	// pass for unicasts from the kernel. SyscallConn sets it too, since
+	// groups may be joined through it unseen. noAddr counts receives under
+	// way without the address; a join waits for them (see wantAddr).
+	addr   atomic.Bool
+	noAddr atomic.Int32
+	from   unix.RawSockaddrNetlink // the Conn's receive lock guards it
 }
 
 func newLinuxSocket() (*linuxSocket, error) {
@@ -217,13 +222,28 @@ func (s *linuxSocket) control(f func(fd uintptr)) error {
 	return nil
 }
 
+// wantAddr makes every receive from now on ask for the sender's address,
+// and waits for those under way without it to end. A receive counts itself
+// in noAddr and then looks at addr; wantAddr sets addr and then looks at
+// noAddr: one of the two sees the other (Go's atomics are sequentially
+// consistent), so no receive that started without the address is still
+// under way when it returns, and a join after it cannot deliver a multicast
+// to a receive that does not ask where it came from. Such receives never
+// wait (see recv), so this is short.
+func (s *linuxSocket) wantAddr() {
+	if s.addr.Swap(true) {
+		return
+	}
+	for s.noAddr.Load() != 0 {
+		runtime.Gosched()
+	}
+}
+
 func (s *linuxSocket) join(group uint32) error {
+	s.wantAddr()
 	var err error
 	if cerr := s.control(func(fd uintptr) {
 		err = unix.SetsockoptInt(int(fd), unix.SOL_NETLINK, unix.NETLINK_ADD_MEMBERSHIP, int(group))
-		if err == nil {
-			s.groups.Store(s.groups.Load() | 1<<(group-1))
-		}
 	}); cerr != nil {
 		return cerr
 	}
@@ -234,9 +254,6 @@ func (s *linuxSocket) leave(group uint32) error {
 	var err error
 	if cerr := s.control(func(fd uintptr) {
 		err = unix.SetsockoptInt(int(fd), unix.SOL_NETLINK, unix.NETLINK_DROP_MEMBERSHIP, int(group))
-		if err == nil {
-			s.groups.Store(s.groups.Load() &^ (1 << (group - 1)))
-		}
 	}); cerr != nil {
 		return cerr
 	}
@@ -276,26 +293,36 @@ func (s *linuxSocket) exchange(w, r []byte) (int, Source, bool, error, error) {
 	return n, src, addr, nil, rerr
 }
 
-// fromAddr returns where a receive should put the sender's address, or nil
-// when no group is joined and the address is not wanted.
-func (s *linuxSocket) fromAddr() *unix.RawSockaddrNetlink {
-	if s.groups.Load() != 0 || s.alwaysAddr.Load() {
-		return &s.from
+// recv is one non-blocking receive. It asks for the sender's address once
+// addr is set (from is then s.from), and otherwise not (from is nil).
+func (s *linuxSocket) recv(b []byte) (n int, from *unix.RawSockaddrNetlink, err error) {
+	if s.addr.Load() {
+		n, err = recvfrom(uintptr(s.fd), b, &s.from)
+		return n, &s.from, err
 	}
-	return nil
+	s.noAddr.Add(1)
+	if s.addr.Load() {
+		s.noAddr.Add(-1)
+		n, err = recvfrom(uintptr(s.fd), b, &s.from)
+		return n, &s.from, err
+	}
+	n, err = recvfrom(uintptr(s.fd), b, nil)
+	s.noAddr.Add(-1)
+	return n, nil, err
 }
 
 func (s *linuxSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 	if s.closed.Load() {
 		return 0, Source{}, false, net.ErrClosed
 	}
-	from := s.fromAddr()
-	n, err := recvfrom(uintptr(s.fd), b, from)
+	// Each try decides anew whether to ask for the address: a group may
+	// have been joined while this read waited.
+	n, from, err := s.recv(b)
 	for wait && err == unix.EAGAIN {
 		if err = s.wait(unix.POLLIN, recvWaker); err != nil {
 			return 0, Source{}, false, err
 		}
-		n, err = recvfrom(uintptr(s.fd), b, from)
+		n, from, err = s.recv(b)
 	}
 	if err != nil {
 		return 0, Source{}, false, err

@@ -87,11 +87,12 @@ func TestClosedErr(t *testing.T) {
 	}
 }
 
-// TestSourceAfterGroups: in a group, the socket asks for each sender's
-// address; in none, it takes the sender from nlmsg_pid and saves the copy.
-// Leaving its last group must bring it back to that, and leaving one group
-// must not make it forget another. A peer's unicast with a forged
-// nlmsg_pid shows which it does.
+// TestSourceAfterGroups: once a group has been joined, the socket asks for
+// each sender's address; before, it takes the sender from nlmsg_pid and
+// saves the copy. Leaving its last group does not bring it back to that
+// (multicasts may still be queued: see TestMulticastSourceAroundGroupChanges),
+// and leaving a group never joined changes nothing. A peer's unicast with a
+// forged nlmsg_pid shows which it does.
 func TestSourceAfterGroups(t *testing.T) {
 	const forged = 12345
 	type op struct {
@@ -105,11 +106,12 @@ func TestSourceAfterGroups(t *testing.T) {
 	}{
 		{"no group", nil, false},
 		{"joined 3", []op{{true, 3}}, true},
-		{"joined and left 3", []op{{true, 3}, {false, 3}}, false},
+		{"joined and left 3", []op{{true, 3}, {false, 3}}, true},
+		{"left 3, never joined", []op{{false, 3}}, false},
 		{"joined 3, left 5", []op{{true, 3}, {false, 5}}, true},
 		{"joined 3 and 5, left 5", []op{{true, 3}, {true, 5}, {false, 5}}, true},
 		{"joined 3 and 5, left 3", []op{{true, 3}, {true, 5}, {false, 3}}, true},
-		{"joined 3 and 5, left both", []op{{true, 3}, {true, 5}, {false, 3}, {false, 5}}, false},
+		{"joined 3 and 5, left both", []op{{true, 3}, {true, 5}, {false, 3}, {false, 5}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
