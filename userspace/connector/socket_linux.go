@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -260,34 +261,27 @@ func (s *linuxSocket) leave(group uint32) error {
 	return os.NewSyscallError("setsockopt NETLINK_DROP_MEMBERSHIP", err)
 }
 
+// errSendAgain explains a send's EAGAIN.
+var errSendAgain = fmt.Errorf("%w: the receiving socket's queue is full, and a netlink socket cannot wait for room (it always polls writable): try again later", unix.EAGAIN)
+
+// write sends b once. EAGAIN is returned at once: it comes from a full
+// queue at the receiving end (a socket connected to through SyscallConn),
+// and a netlink socket always polls writable, so there is nothing to wait
+// for.
 func (s *linuxSocket) write(b []byte) error {
 	if s.closed.Load() {
 		return net.ErrClosed
 	}
-	for {
-		err := write(uintptr(s.fd), b)
-		if err != unix.EAGAIN {
-			return err
-		}
-		// A full send buffer: wait for room.
-		if err := s.wait(unix.POLLOUT, sendWaker); err != nil {
-			return err
-		}
+	err := write(uintptr(s.fd), b)
+	if err == unix.EAGAIN {
+		return errSendAgain
 	}
+	return err
 }
 
 func (s *linuxSocket) exchange(w, r []byte) (int, Source, bool, error, error) {
-	if s.closed.Load() {
-		return 0, Source{}, false, net.ErrClosed, nil
-	}
-	werr := write(uintptr(s.fd), w)
-	if werr != nil {
-		if werr != unix.EAGAIN {
-			return 0, Source{}, false, werr, nil
-		}
-		if werr = s.write(w); werr != nil {
-			return 0, Source{}, false, werr, nil
-		}
+	if werr := s.write(w); werr != nil {
+		return 0, Source{}, false, werr, nil
 	}
 	n, src, addr, rerr := s.read(r, false)
 	return n, src, addr, nil, rerr
@@ -319,7 +313,7 @@ func (s *linuxSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 	// have been joined while this read waited.
 	n, from, err := s.recv(b)
 	for wait && err == unix.EAGAIN {
-		if err = s.wait(unix.POLLIN, recvWaker); err != nil {
+		if err = s.wait(); err != nil {
 			return 0, Source{}, false, err
 		}
 		n, from, err = s.recv(b)
@@ -336,14 +330,14 @@ func (s *linuxSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 	return n, Source{PortID: from.Pid, Groups: from.Groups}, true, nil
 }
 
-// wait blocks until the socket is ready for events (POLLIN or POLLOUT), the
-// read deadline passes (os.ErrDeadlineExceeded) or the socket is closed
-// (net.ErrClosed). It may return early; the caller tries again. ppoll is an
-// ordinary system call, so the Go scheduler runs other goroutines
-// meanwhile.
-func (s *linuxSocket) wait(events int16, waker int) error {
+// wait blocks until the socket is readable, the read deadline passes
+// (os.ErrDeadlineExceeded) or the socket is closed (net.ErrClosed). It may
+// return early; the caller tries again. ppoll is an ordinary system call,
+// so the Go scheduler runs other goroutines meanwhile. Only receives wait,
+// under the Conn's receive lock.
+func (s *linuxSocket) wait() error {
 	var drain [8]byte
-	_, _ = unix.Read(s.evfd[waker], drain[:])
+	_, _ = unix.Read(s.evfd[recvWaker], drain[:])
 	// Whatever changes after these loads writes to evfd, which ends the
 	// ppoll below at once.
 	if s.closed.Load() {
@@ -358,8 +352,28 @@ func (s *linuxSocket) wait(events int16, waker int) error {
 		ts := unix.NsecToTimespec(left)
 		timeout = &ts
 	}
-	fds := [2]unix.PollFd{{Fd: int32(s.fd), Events: events}, {Fd: int32(s.evfd[waker]), Events: unix.POLLIN}}
-	_, _, errno := unix.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), 2, uintptr(unsafe.Pointer(timeout)), 0, 0, 0)
+	fds := [2]unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}, {Fd: int32(s.evfd[recvWaker]), Events: unix.POLLIN}}
+	return ppoll(fds[:], timeout)
+}
+
+// pause waits for d or until the socket is closed (net.ErrClosed), under
+// the Conn's send lock: a netlink socket always polls writable, so a writer
+// told to try again can only wait a while.
+func (s *linuxSocket) pause(d time.Duration) error {
+	var drain [8]byte
+	_, _ = unix.Read(s.evfd[sendWaker], drain[:])
+	if s.closed.Load() {
+		return net.ErrClosed
+	}
+	ts := unix.NsecToTimespec(d.Nanoseconds())
+	fds := [1]unix.PollFd{{Fd: int32(s.evfd[sendWaker]), Events: unix.POLLIN}}
+	return ppoll(fds[:], &ts)
+}
+
+// ppoll is ppoll(2) without a signal mask; an interruption (EINTR) is not
+// an error, the caller tries again.
+func ppoll(fds []unix.PollFd, timeout *unix.Timespec) error {
+	_, _, errno := unix.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)), uintptr(unsafe.Pointer(timeout)), 0, 0, 0)
 	if errno != 0 && errno != unix.EINTR {
 		return os.NewSyscallError("ppoll", errno)
 	}
@@ -421,19 +435,13 @@ type rawConn struct{ s *linuxSocket }
 
 func (r rawConn) Control(f func(fd uintptr)) error { return r.s.control(f) }
 
+// Read calls f until it reports done, waiting for the socket to be
+// readable (or the read deadline) between calls. It is a receive: it holds
+// the Conn's receive lock, not the send lock, so sends go on meanwhile.
 func (r rawConn) Read(f func(fd uintptr) bool) error {
-	return r.io(f, unix.POLLIN)
-}
-
-func (r rawConn) Write(f func(fd uintptr) bool) error {
-	return r.io(f, unix.POLLOUT)
-}
-
-// io calls f until it reports done, waiting for events between calls, with
-// the Conn's send lock held.
-func (r rawConn) io(f func(fd uintptr) bool, events int16) error {
-	r.s.conn.sendMu.Lock()
-	defer r.s.conn.sendMu.Unlock()
+	c := r.s.conn
+	_ = c.recvMu.lock(context.Background())
+	defer c.recvMu.unlock()
 	for {
 		if r.s.closed.Load() {
 			return net.ErrClosed
@@ -441,9 +449,30 @@ func (r rawConn) io(f func(fd uintptr) bool, events int16) error {
 		if f(uintptr(r.s.fd)) {
 			return nil
 		}
-		if err := r.s.wait(events, sendWaker); err != nil {
+		if err := r.s.wait(); err != nil {
 			return err
 		}
+	}
+}
+
+// Write calls f until it reports done, with the Conn's send lock held. A
+// netlink socket always polls writable, so between calls it pauses, 1ms at
+// first and twice as long each time up to 64ms, or until Close.
+func (r rawConn) Write(f func(fd uintptr) bool) error {
+	r.s.conn.sendMu.Lock()
+	defer r.s.conn.sendMu.Unlock()
+	pause := time.Millisecond
+	for {
+		if r.s.closed.Load() {
+			return net.ErrClosed
+		}
+		if f(uintptr(r.s.fd)) {
+			return nil
+		}
+		if err := r.s.pause(pause); err != nil {
+			return err
+		}
+		pause = min(2*pause, 64*time.Millisecond)
 	}
 }
 
