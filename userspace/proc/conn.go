@@ -79,6 +79,10 @@ type Stats struct {
 	// Forged counts messages from a sender other than the kernel,
 	// dropped (ErrForged).
 	Forged uint64
+	// GapsTracked says whether Missed means anything: gaps are not
+	// tracked while the kernel filters, since the events it keeps back
+	// use seqs too.
+	GapsTracked bool
 }
 
 // item is a received event or an error to report in its place.
@@ -147,6 +151,7 @@ func (c *Conn) KernelFilter() bool { return c.kernelFilter }
 // Stats returns the counts so far.
 func (c *Conn) Stats() Stats {
 	s := c.stats
+	s.GapsTracked = c.trackGaps
 	s.Events = make(map[What]uint64, len(c.stats.Events))
 	for k, v := range c.stats.Events {
 		s.Events[k] = v

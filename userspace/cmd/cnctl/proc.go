@@ -136,10 +136,13 @@ type procJSON struct {
 	Missed uint64 `json:"missed,omitempty"`
 	Error  string `json:"error,omitempty"`
 	// summary
-	ByType   map[string]uint64 `json:"by_type,omitempty"`
-	Gaps     *uint64           `json:"missed_in_gaps,omitempty"`
-	Overruns *uint64           `json:"overruns,omitempty"`
-	Filtered *uint64           `json:"filtered_in_client,omitempty"`
+	ByType map[string]uint64 `json:"by_type,omitempty"`
+	// Gaps is left out when GapsTracked is false: where the kernel
+	// filters, the events it keeps back use seqs too.
+	Gaps        *uint64 `json:"missed_in_gaps,omitempty"`
+	GapsTracked *bool   `json:"gaps_tracked,omitempty"`
+	Overruns    *uint64 `json:"overruns,omitempty"`
+	Filtered    *uint64 `json:"filtered_in_client,omitempty"`
 }
 
 func (p *procPrinter) emit(j procJSON) {
@@ -272,7 +275,11 @@ func (p *procPrinter) summary(st proc.Stats) {
 		for w, n := range st.Events {
 			by[w.String()] = n
 		}
-		p.emit(procJSON{Type: "summary", ByType: by, Gaps: &st.Missed, Overruns: &st.Overruns, Filtered: &st.Filtered})
+		j := procJSON{Type: "summary", ByType: by, GapsTracked: &st.GapsTracked, Overruns: &st.Overruns, Filtered: &st.Filtered}
+		if st.GapsTracked {
+			j.Gaps = &st.Missed
+		}
+		p.emit(j)
 		return
 	}
 	var parts []string
@@ -283,8 +290,12 @@ func (p *procPrinter) summary(st proc.Stats) {
 			total += n
 		}
 	}
-	fmt.Fprintf(p.w, "--- %d process events: %s; %d missed in gaps, %d overruns, %d filtered in cnctl ---\n",
-		total, strings.Join(parts, ", "), st.Missed, st.Overruns, st.Filtered)
+	gaps := fmt.Sprintf("%d missed in gaps", st.Missed)
+	if !st.GapsTracked {
+		gaps = "gaps not tracked (the kernel filters, and the events it keeps back use seqs too)"
+	}
+	fmt.Fprintf(p.w, "--- %d process events: %s; %s, %d overruns, %d filtered in cnctl ---\n",
+		total, strings.Join(parts, ", "), gaps, st.Overruns, st.Filtered)
 }
 
 // readCmdline is /proc/pid/cmdline with spaces for its NULs, or "" once

@@ -14,6 +14,21 @@ import (
 // only; a struct proc_input is ignored) and then sends events, each on CPU
 // 0 with the next seq; skip leaves a gap before the last one.
 func fakeProcKernel(events []proc.Event, skip uint32) *cntest.Kernel {
+	return procFake{events: events, skip: skip}.kernel()
+}
+
+// procFake is a fake cn_proc: 6.1's, or with input 6.6's, which takes a
+// struct proc_input and filters in the kernel (every event it sends then
+// passes the filter; the seqs of those it keeps back are used all the
+// same). Once a socket has subscribed it sends events, each on CPU 0 with
+// the next seq, skip seqs left out before the last one.
+type procFake struct {
+	events []proc.Event
+	skip   uint32
+	input  bool
+}
+
+func (f procFake) kernel() *cntest.Kernel {
 	var k *cntest.Kernel
 	seq := uint32(0)
 	send := func(e proc.Event, ack uint32) {
@@ -21,14 +36,36 @@ func fakeProcKernel(events []proc.Event, skip uint32) *cntest.Kernel {
 		k.Multicast(proc.Group, connector.Message{ID: proc.ID, Seq: seq, Ack: ack, Data: data})
 		seq++
 	}
-	k = cntest.New(func(_ uint32, m connector.Message) ([]connector.Message, error) {
-		if m.ID != proc.ID || len(m.Data) != proc.SizeofOp || proc.Op(binary.NativeEndian.Uint32(m.Data)) != proc.OpListen {
+	probed := map[uint32]bool{} // sockets that sent {LISTEN, ALL} as a proc_input
+	k = cntest.New(func(from uint32, m connector.Message) ([]connector.Message, error) {
+		if m.ID != proc.ID || len(m.Data) < proc.SizeofOp || proc.Op(binary.NativeEndian.Uint32(m.Data)) != proc.OpListen {
 			return nil, nil
 		}
-		send(proc.Event{What: proc.None}, m.Ack+1)
-		for i, e := range events {
-			if i == len(events)-1 {
-				seq += skip
+		filter := proc.All
+		switch {
+		case len(m.Data) == proc.SizeofOp:
+			send(proc.Event{What: proc.None}, m.Ack+1)
+			if probed[from] {
+				return nil, nil // the LISTEN behind the proc_input: a filter follows
+			}
+		case len(m.Data) == proc.SizeofInput && f.input:
+			filter = proc.What(binary.NativeEndian.Uint32(m.Data[4:]))
+			if filter == proc.All {
+				send(proc.Event{What: proc.None}, m.Ack+1)
+				probed[from] = true
+				return nil, nil
+			}
+			seq++ // the ack, which the filter keeps from this socket
+		default:
+			return nil, nil
+		}
+		for i, e := range f.events {
+			if i == len(f.events)-1 {
+				seq += f.skip
+			}
+			if !proc.Wanted(filter, &e) {
+				seq++
+				continue
 			}
 			send(e, 0)
 		}
@@ -85,5 +122,31 @@ func TestProcBadFilter(t *testing.T) {
 	code, _, errOut := cnctl(t, nil, "proc", "-e", "forks")
 	if code != 2 || !strings.Contains(errOut, `unknown process event "forks"`) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// Where the kernel filters, the seqs of the events it keeps back are used
+// all the same, so gaps are not tracked: the summary says so, and does not
+// count gaps it never looked for.
+func TestProcKernelFilterTracksNoGaps(t *testing.T) {
+	k := procFake{events: procWorkload, input: true}
+	code, out, errOut := cnctl(t, k.kernel(), "proc", "-e", "exit", "-c", "1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "# exit, filtered in the kernel") || !strings.Contains(out, "exit 3") {
+		t.Fatalf("not the kernel-filtered exit:\n%s", out)
+	}
+	if strings.Contains(out, "missed in gaps") || !strings.Contains(out, "gaps not tracked") {
+		t.Errorf("the summary counts gaps it did not track:\n%s", out)
+	}
+	code, out, errOut = cnctl(t, k.kernel(), "proc", "-e", "exit", "-c", "1", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := jsonLines(t, out)
+	sum := lines[len(lines)-1]
+	if _, ok := sum["missed_in_gaps"]; ok || sum["gaps_tracked"] != false {
+		t.Errorf("the JSON summary counts gaps it did not track: %v", sum)
 	}
 }
