@@ -198,14 +198,14 @@ func TestInterruptedReceiveIsRetried(t *testing.T) {
 	c := dialHost(t, nil)
 	p := newPeer(t)
 	interrupts := 0
-	rawSyscall6 = func(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, uintptr, unix.Errno) {
-		if trap == unix.SYS_RECVFROM && interrupts < 2 {
+	recvFault = func() unix.Errno {
+		if interrupts < 2 {
 			interrupts++
-			return 0, 0, unix.EINTR
+			return unix.EINTR
 		}
-		return unix.RawSyscall6(trap, a1, a2, a3, a4, a5, a6)
+		return 0
 	}
-	t.Cleanup(func() { rawSyscall6 = unix.RawSyscall6 })
+	t.Cleanup(func() { recvFault = nil })
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		p.sendTo(t, c.PortID(), 0, Message{ID: echoID, Seq: 9})

@@ -476,8 +476,12 @@ func (r rawConn) Write(f func(fd uintptr) bool) error {
 	}
 }
 
-// rawSyscall6 is unix.RawSyscall6; tests replace it to inject errors.
-var rawSyscall6 = unix.RawSyscall6
+// recvFault, if set (by tests only), is consulted before each receive: a
+// nonzero errno is returned as the receive's error without making the
+// system call. Faults are injected here, not by replacing the system call
+// function: a uintptr made from a pointer is kept alive only in a direct
+// call to unix's or syscall's functions (TestPointersOnlyToSystemCalls).
+var recvFault func() unix.Errno
 
 // recvfrom is recvfrom(2) with MSG_TRUNC, so that a datagram larger than b
 // is noticed, and without the allocation unix.Recvfrom makes for the
@@ -488,12 +492,20 @@ var rawSyscall6 = unix.RawSyscall6
 // blocks or runs long.
 func recvfrom(fd uintptr, b []byte, from *unix.RawSockaddrNetlink) (int, error) {
 	for {
+		if recvFault != nil {
+			if errno := recvFault(); errno != 0 {
+				if errno == unix.EINTR {
+					continue
+				}
+				return 0, errno
+			}
+		}
 		fromLen := uint32(unix.SizeofSockaddrNetlink)
 		fromLenPtr := &fromLen
 		if from == nil {
 			fromLenPtr = nil
 		}
-		n, _, errno := rawSyscall6(unix.SYS_RECVFROM, fd,
+		n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd,
 			uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), unix.MSG_TRUNC,
 			uintptr(unsafe.Pointer(from)), uintptr(unsafe.Pointer(fromLenPtr)))
 		switch errno {
