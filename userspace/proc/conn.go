@@ -29,6 +29,25 @@ var ErrGap = errors.New("process events missed")
 // events that never happened.
 var ErrForged = errors.New("forged process event: not from the kernel")
 
+// ForgedError is a message that did not come from the kernel: what Receive
+// reports in its place. It is ErrForged.
+type ForgedError struct {
+	// Port is the sender's netlink port id; Group the group it was sent
+	// to (0 for a unicast).
+	Port, Group uint32
+	// ID, Seq and Len are the message's id, seq and data length.
+	ID  connector.ID
+	Seq uint32
+	Len int
+}
+
+func (e *ForgedError) Error() string {
+	return fmt.Sprintf("%v: from port %d to group %d (id %s, seq %d, %d bytes)", ErrForged, e.Port, e.Group, e.ID, e.Seq, e.Len)
+}
+
+// Is makes errors.Is(err, ErrForged) true.
+func (e *ForgedError) Is(target error) bool { return target == ErrForged }
+
 // ErrNoAck is returned by Subscribe when the kernel did not answer. cn_proc
 // ignores, without an ack, requests from outside the initial user and pid
 // namespaces (cn_proc_mcast_ctl) and requests of a size it does not take,
@@ -404,7 +423,7 @@ func (c *Conn) fill(ctx context.Context) error {
 		// Not from the kernel: neither an event nor an ack, and its
 		// seq is not the kernel's.
 		c.stats.Forged++
-		c.pending = append(c.pending, item{err: fmt.Errorf("%w: from port %d to group %d (id %s, seq %d, %d bytes)", ErrForged, src.PortID, src.Group(), m.ID, m.Seq, len(m.Data))})
+		c.pending = append(c.pending, item{err: &ForgedError{Port: src.PortID, Group: src.Group(), ID: m.ID, Seq: m.Seq, Len: len(m.Data)}})
 		return nil
 	}
 	e, err := Decode(m)

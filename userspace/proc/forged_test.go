@@ -1,140 +1,50 @@
 package proc
 
 import (
-	"encoding/binary"
 	"errors"
-	"net"
-	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/proc/proctest"
 )
 
-// sourceSocket is a connector socket whose datagrams come with the source
-// address the test gives them: the kernel's port 0, or a user-space
-// sender's port, as recvfrom reports it. cntest's fake sends everything
-// from port 0, so it cannot forge. Requests are acked from port 0, as
-// cn_proc does, unless ack says otherwise.
-type sourceSocket struct {
-	wake chan struct{}
-	// ack, if set, is called with each request's ack before the kernel's
-	// ack is queued: a forger's move.
-	ack func(s *sourceSocket, ack uint32)
-
-	mu       sync.Mutex
-	queue    [][]byte
-	srcs     []connector.Source
-	seq      uint32
-	deadline time.Time
-	closed   bool
+// forgery is a proctest.Socket under a Conn, acking every request from
+// port 0 as cn_proc does (CPU 0, the next seq), after the forger's ack if
+// one is given.
+type forgery struct {
+	s   *proctest.Socket
+	seq uint32
 }
 
-func newSourceSocket(t *testing.T, ack func(s *sourceSocket, ack uint32)) (*Conn, *sourceSocket) {
+func newForgery(t *testing.T, forgeAck func(f *forgery, ack uint32)) (*Conn, *forgery) {
 	t.Helper()
-	s := &sourceSocket{wake: make(chan struct{}, 1), ack: ack}
-	cc := connector.NewConn(s)
+	f := &forgery{}
+	f.s = proctest.NewSocket(func(_ *proctest.Socket, m connector.Message) error {
+		if forgeAck != nil {
+			forgeAck(f, m.Ack+1)
+		}
+		f.push(0, Event{What: None}, 0, m.Ack+1)
+		return nil
+	})
+	cc := connector.NewConn(f.s)
 	t.Cleanup(func() { cc.Close() })
 	c := New(cc)
 	c.ackTimeout = 100 * time.Millisecond
-	return c, s
+	return c, f
 }
 
-// push queues e from port as a broadcast to Group; seq is CPU 0's next
-// when port is 0, and seq as given otherwise.
-func (s *sourceSocket) push(port uint32, e Event, seq, ack uint32) {
-	data, _ := e.MarshalBinary()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// push queues e from port to Group; seq is CPU 0's next when port is 0,
+// and seq as given otherwise.
+func (f *forgery) push(port uint32, e Event, seq, ack uint32) {
 	if port == 0 {
-		seq = s.seq
-		s.seq++
+		seq = f.seq
+		f.seq++
 	}
-	b, _ := (&connector.Message{ID: ID, Seq: seq, Ack: ack, Data: data}).MarshalBinary()
-	d := make([]byte, 16, 16+len(b))
-	binary.NativeEndian.PutUint32(d[0:], uint32(16+len(b)))
-	binary.NativeEndian.PutUint16(d[4:], 3) // NLMSG_DONE
-	binary.NativeEndian.PutUint32(d[12:], port)
-	s.queue = append(s.queue, append(d, b...))
-	s.srcs = append(s.srcs, connector.Source{PortID: port, Groups: 1 << (Group - 1)})
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (s *sourceSocket) Send(b []byte) error {
-	var m connector.Message
-	if len(b) < 16 || m.UnmarshalBinary(b[16:]) != nil {
-		return syscall.EINVAL
-	}
-	if s.ack != nil {
-		s.ack(s, m.Ack+1)
-	}
-	s.push(0, Event{What: None}, 0, m.Ack+1)
-	return nil
-}
-
-func (s *sourceSocket) Receive(b []byte, wait bool) (int, connector.Source, error) {
-	for {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return 0, connector.Source{}, net.ErrClosed
-		}
-		if len(s.queue) > 0 {
-			d, src := s.queue[0], s.srcs[0]
-			s.queue, s.srcs = s.queue[1:], s.srcs[1:]
-			s.mu.Unlock()
-			return copy(b, d), src, nil
-		}
-		dl := s.deadline
-		s.mu.Unlock()
-		if !wait {
-			return 0, connector.Source{}, syscall.EAGAIN
-		}
-		var timeout <-chan time.Time
-		if !dl.IsZero() {
-			left := time.Until(dl)
-			if left <= 0 {
-				return 0, connector.Source{}, os.ErrDeadlineExceeded
-			}
-			tm := time.NewTimer(left)
-			defer tm.Stop()
-			timeout = tm.C
-		}
-		select {
-		case <-s.wake:
-		case <-timeout:
-		}
-	}
-}
-
-func (s *sourceSocket) SetReadDeadline(t time.Time) error {
-	s.mu.Lock()
-	s.deadline = t
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-func (s *sourceSocket) PortID() uint32 { return 77 }
-
-func (s *sourceSocket) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	return nil
+	data, _ := e.MarshalBinary()
+	f.s.Push(port, Group, connector.Message{ID: ID, Seq: seq, Ack: ack, Data: data})
 }
 
 // Only the kernel, port 0, sends process events: one from a user-space
@@ -145,23 +55,23 @@ func TestReceiveForged(t *testing.T) {
 	const forger = 4242
 	tests := []struct {
 		name  string
-		ack   func(s *sourceSocket, ack uint32) // the forger's answer to a request
-		forge func(s *sourceSocket)             // what it sends among the events
-		want  string                            // what Receive returns
+		ack   func(s *forgery, ack uint32) // the forger's answer to a request
+		forge func(s *forgery)             // what it sends among the events
+		want  string                       // what Receive returns
 	}{
-		{"a forged exit among the events", nil, func(s *sourceSocket) {
+		{"a forged exit among the events", nil, func(s *forgery) {
 			s.push(forger, Event{What: Exit, PID: 1, TGID: 1}, 900, 0)
 		}, "fork forged exit"},
-		{"a forged ack among the events", nil, func(s *sourceSocket) {
+		{"a forged ack among the events", nil, func(s *forgery) {
 			s.push(forger, Event{What: None}, 901, 0)
 		}, "fork forged exit"},
-		{"a forged refusal of the subscription", func(s *sourceSocket, ack uint32) {
+		{"a forged refusal of the subscription", func(s *forgery, ack uint32) {
 			s.push(forger, Event{What: None, Err: syscall.EPERM}, 902, ack)
 		}, nil, "forged fork exit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, s := newSourceSocket(t, tt.ack)
+			c, s := newForgery(t, tt.ack)
 			if err := c.Subscribe(ctx(t), All); err != nil {
 				t.Fatalf("Subscribe: %v", err)
 			}

@@ -24,7 +24,8 @@ changed (the exec'd command line from /proc while the process is there, the
 new comm, the exit status). -e picks the types: in the kernel from 6.6
 (struct proc_input), in cnctl before; the first line says which. "GAP"
 lines name the seqs a CPU's events skipped, "OVERRUN" the socket's
-overflows (ENOBUFS). A summary follows on exit. Before 6.6 listening needs
+overflows (ENOBUFS), "FORGED" a message on the group from a sender other
+than the kernel (dropped). A summary follows on exit. Before 6.6 listening needs
 CAP_NET_ADMIN; from 6.6 anyone may.`
 
 func runProc(e *env, args []string) int {
@@ -75,6 +76,7 @@ func runProc(e *env, args []string) int {
 	for *count == 0 || n < *count {
 		ev, err := c.Receive(ctx)
 		var gap *proc.GapError
+		var forged *proc.ForgedError
 		switch {
 		case err == nil:
 			n++
@@ -83,6 +85,8 @@ func runProc(e *env, args []string) int {
 			p.gap(gap)
 		case errors.Is(err, proc.ErrOverrun):
 			p.overrun()
+		case errors.As(err, &forged):
+			p.forged(forged)
 		case errors.Is(err, proc.ErrMalformed), errors.Is(err, proc.ErrUnknownEvent):
 			p.malformed(err)
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -135,6 +139,8 @@ type procJSON struct {
 	Last   *int64 `json:"last,omitempty"`
 	Missed uint64 `json:"missed,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// forged: the sender's port
+	Port *int64 `json:"port,omitempty"`
 	// summary
 	ByType map[string]uint64 `json:"by_type,omitempty"`
 	// Gaps is left out when GapsTracked is false: where the kernel
@@ -143,6 +149,7 @@ type procJSON struct {
 	GapsTracked *bool   `json:"gaps_tracked,omitempty"`
 	Overruns    *uint64 `json:"overruns,omitempty"`
 	Filtered    *uint64 `json:"filtered_in_client,omitempty"`
+	Forged      *uint64 `json:"forged,omitempty"`
 }
 
 func (p *procPrinter) emit(j procJSON) {
@@ -261,6 +268,16 @@ func (p *procPrinter) overrun() {
 	fmt.Fprintf(p.w, "OVERRUN: the receive queue overflowed (ENOBUFS): events were lost\n")
 }
 
+// forged reports a message on the group from a sender other than the
+// kernel.
+func (p *procPrinter) forged(f *proc.ForgedError) {
+	if p.json {
+		p.emit(procJSON{Type: "forged", Port: ptr(int64(f.Port)), Seq: ptr(int64(f.Seq)), Error: f.Error()})
+		return
+	}
+	fmt.Fprintf(p.w, "FORGED: %v\n", f)
+}
+
 func (p *procPrinter) malformed(err error) {
 	if p.json {
 		p.emit(procJSON{Type: "malformed", Error: err.Error()})
@@ -275,7 +292,7 @@ func (p *procPrinter) summary(st proc.Stats) {
 		for w, n := range st.Events {
 			by[w.String()] = n
 		}
-		j := procJSON{Type: "summary", ByType: by, GapsTracked: &st.GapsTracked, Overruns: &st.Overruns, Filtered: &st.Filtered}
+		j := procJSON{Type: "summary", ByType: by, GapsTracked: &st.GapsTracked, Overruns: &st.Overruns, Filtered: &st.Filtered, Forged: &st.Forged}
 		if st.GapsTracked {
 			j.Gaps = &st.Missed
 		}
@@ -294,8 +311,12 @@ func (p *procPrinter) summary(st proc.Stats) {
 	if !st.GapsTracked {
 		gaps = "gaps not tracked (the kernel filters, and the events it keeps back use seqs too)"
 	}
-	fmt.Fprintf(p.w, "--- %d process events: %s; %s, %d overruns, %d filtered in cnctl ---\n",
-		total, strings.Join(parts, ", "), gaps, st.Overruns, st.Filtered)
+	forged := ""
+	if st.Forged > 0 {
+		forged = fmt.Sprintf(", %d forged (not from the kernel: dropped)", st.Forged)
+	}
+	fmt.Fprintf(p.w, "--- %d process events: %s; %s, %d overruns, %d filtered in cnctl%s ---\n",
+		total, strings.Join(parts, ", "), gaps, st.Overruns, st.Filtered, forged)
 }
 
 // readCmdline is /proc/pid/cmdline with spaces for its NULs, or "" once

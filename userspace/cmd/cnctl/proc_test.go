@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/connector/cntest"
 	"github.com/cnlab/cnlab/userspace/proc"
+	"github.com/cnlab/cnlab/userspace/proc/proctest"
 )
 
 // fakeProcKernel answers subscriptions as 6.1's cn_proc does (the 4-byte op
@@ -148,5 +150,49 @@ func TestProcKernelFilterTracksNoGaps(t *testing.T) {
 	sum := lines[len(lines)-1]
 	if _, ok := sum["missed_in_gaps"]; ok || sum["gaps_tracked"] != false {
 		t.Errorf("the JSON summary counts gaps it did not track: %v", sum)
+	}
+}
+
+// A forged event (from a user-space port, not the kernel's 0) is reported
+// and counted, and cnctl goes on: one message from a privileged socket on
+// group 1 must not end every listener's run.
+func TestProcForged(t *testing.T) {
+	seq := uint32(0)
+	push := func(s *proctest.Socket, port uint32, e proc.Event, ack uint32) {
+		data, _ := e.MarshalBinary()
+		s.Push(port, proc.Group, connector.Message{ID: proc.ID, Seq: seq, Ack: ack, Data: data})
+		seq++
+	}
+	sock := proctest.NewSocket(func(s *proctest.Socket, m connector.Message) error {
+		if len(m.Data) != proc.SizeofOp {
+			return nil // 6.1: a proc_input is ignored
+		}
+		push(s, 0, proc.Event{What: proc.None}, m.Ack+1)
+		push(s, 0, procWorkload[0], 0)
+		push(s, 4242, proc.Event{What: proc.Exit, PID: 1, TGID: 1}, 0)
+		push(s, 0, procWorkload[3], 0)
+		return nil
+	})
+	for _, asJSON := range []bool{false, true} {
+		args := []string{"proc", "-c", "2"}
+		if asJSON {
+			args = append(args, "-json")
+		}
+		var out, errOut bytes.Buffer
+		dial := func(*connector.Config) (*connector.Conn, error) { return connector.NewConn(sock), nil }
+		code := run(&env{stdout: &out, stderr: &errOut, dial: dial, ctx: t.Context()}, args)
+		if code != 0 {
+			t.Fatalf("cnctl %s: exit %d: %s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+		}
+		want := []string{"FORGED: forged process event: not from the kernel: from port 4242", "1 forged"}
+		if asJSON {
+			want = []string{`"type":"forged"`, `"port":4242`, `"forged":1`}
+		}
+		for _, w := range want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("cnctl %s: no %q in:\n%s", strings.Join(args, " "), w, out.String())
+			}
+		}
+		sock = proctest.NewSocket(sock.OnSend)
 	}
 }
