@@ -161,7 +161,8 @@ type linuxSocket struct {
 	fd     int
 	evfd   [2]int
 	closed atomic.Bool
-	// deadline is the read deadline in Unix nanoseconds, 0 for none.
+	// deadline is the read deadline on the monotonic clock, in
+	// nanoseconds since monoBase, 0 for none.
 	deadline atomic.Int64
 
 	// addr tells receives to ask for the sender's address. Until a group
@@ -261,6 +262,11 @@ func (s *linuxSocket) leave(group uint32) error {
 	return os.NewSyscallError("setsockopt NETLINK_DROP_MEMBERSHIP", err)
 }
 
+// monoBase is when the package was initialized: read deadlines are kept as
+// monotonic nanoseconds since then (time.Time.Sub and time.Since read the
+// monotonic clock, and ppoll's timeout is measured on it).
+var monoBase = time.Now()
+
 // errSendAgain explains a send's EAGAIN.
 var errSendAgain = fmt.Errorf("%w: the receiving socket's queue is full, and a netlink socket cannot wait for room (it always polls writable): try again later", unix.EAGAIN)
 
@@ -345,7 +351,7 @@ func (s *linuxSocket) wait() error {
 	}
 	var timeout *unix.Timespec
 	if dl := s.deadline.Load(); dl != 0 {
-		left := dl - time.Now().UnixNano()
+		left := dl - int64(time.Since(monoBase))
 		if left <= 0 {
 			return os.ErrDeadlineExceeded
 		}
@@ -400,10 +406,11 @@ func (s *linuxSocket) setReadDeadline(t time.Time) error {
 	}
 	var ns int64
 	if !t.IsZero() {
-		ns = t.UnixNano()
-		if ns <= 0 {
-			ns = 1
-		}
+		// On the monotonic clock where t has a reading of it, as
+		// time.Now() and context deadlines do, so that a step of the
+		// system clock moves no deadline. Any t at or before
+		// monoBase is past.
+		ns = max(int64(t.Sub(monoBase)), 1)
 	}
 	if s.deadline.Swap(ns) != ns {
 		s.kick()
