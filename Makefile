@@ -34,7 +34,7 @@ KERNEL_PATCHES ?=
 KPREP = $(if $(or $(KPACKAGE),$(KERNEL_PATCHES)),d=$$($(KERNELS_BIN) $(if $(KERNEL_PATCHES),-patches "$(KERNEL_PATCHES)") -print dir $(KERNEL)) || exit 3;,)
 RUNNER = $(RUNNER_BIN) $(if $(KPACKAGE),-kernel "$$d/bzImage" -kdir "$$d/build" -modules-dir "$$d/modules/lib/modules/$(KVER)",-kernel $(KIMAGE) -kdir $(KDIR))
 
-.PHONY: all setup setup-all setup-bpf setup-vng generate modules e2e e2e-all e2e-debian e2e-source bench test unit faults fuzz-long lint lint-go lint-c mutation mutants soak clean kernels coverage $(RUNNER_BIN) $(KERNELS_BIN)
+.PHONY: all setup setup-all setup-bpf setup-vng generate modules e2e e2e-all e2e-debian e2e-source bench test unit faults fuzz-long lint lint-go lint-c mutation mutants kernel-mutants soak clean kernels coverage $(RUNNER_BIN) $(KERNELS_BIN)
 
 all: modules
 
@@ -157,6 +157,14 @@ mutation: setup-all
 # in a copy against KERNEL and run through the suites: which spec kills it.
 mutants: setup $(RUNNER_BIN)
 	KERNEL=$(KERNEL) VMFLAGS="$(VMFLAGS)" scripts/mutants.sh
+
+# Mutants of the kernel's connector (kernels/mutants/*.patch, each a bug of
+# drivers/connector named for it, some real fixes reverted), each built into
+# a kernel from source (KERNEL, default 7.2) from its cached build without a
+# full rebuild, then the suites (or the labels it names) on it: the same
+# table, the unmutated kernel first. On demand and weekly on the forges.
+kernel-mutants: setup-all
+	KERNEL=$(if $(filter file,$(origin KERNEL)),7.2,$(KERNEL)) VMFLAGS="$(VMFLAGS)" scripts/kernel-mutants.sh
 
 # On demand: chosen labels run again and again on chosen kernels with the
 # host loaded, and a table of the failures (scripts/soak.sh: SOAK_KERNELS,
