@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -70,7 +68,7 @@ func runProc(e *env, args []string) int {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	p := &procPrinter{w: e.stdout, json: *asJSON}
+	p := &procPrinter{w: e.stdout, json: *asJSON, cache: newProcCache(false)}
 	p.subscribed(what, c.KernelFilter())
 	var n int64
 	for *count == 0 || n < *count {
@@ -103,8 +101,9 @@ func runProc(e *env, args []string) int {
 
 // procPrinter prints cnctl proc's lines, or its JSON objects.
 type procPrinter struct {
-	w    io.Writer
-	json bool
+	w     io.Writer
+	json  bool
+	cache *procCache
 }
 
 // procJSON is one line of cnctl proc -json. Type is "subscribed", "event",
@@ -185,7 +184,11 @@ func ptr[T any](v T) *T { return &v }
 func (p *procPrinter) event(e *proc.Event) {
 	j := procJSON{Type: "event", Event: e.What.String(), TimeNS: int64(e.Timestamp), CPU: ptr(int(e.CPU)), Seq: ptr(int64(e.Seq)),
 		PID: e.PID, TGID: e.TGID, ParentPID: e.ParentPID, ParentTGID: e.ParentTGID}
+	pi := p.cache.update(e)
 	ppid := e.ParentTGID
+	if ppid == 0 {
+		ppid = pi.ppid
+	}
 	var info string
 	switch e.What {
 	case proc.Fork:
@@ -194,11 +197,11 @@ func (p *procPrinter) event(e *proc.Event) {
 		} else {
 			info = "child " + strconv.Itoa(int(e.TGID))
 		}
-		if c := readComm(e.ParentTGID); c != "" {
+		if c := p.cache.get(e.ParentTGID).comm; c != "" {
 			info += " from " + c
 		}
 	case proc.Exec:
-		j.Cmdline = readCmdline(e.PID)
+		j.Cmdline = pi.cmdline
 		info = j.Cmdline
 		if info == "" {
 			info = "(gone: no /proc/" + strconv.Itoa(int(e.PID)) + "/cmdline)"
@@ -239,6 +242,9 @@ func (p *procPrinter) event(e *proc.Event) {
 			info += fmt.Sprintf(" (thread %d)", e.PID)
 		}
 	}
+	if e.What == proc.Exit {
+		p.cache.forget(e.PID)
+	}
 	if p.json {
 		p.emit(j)
 		return
@@ -246,8 +252,6 @@ func (p *procPrinter) event(e *proc.Event) {
 	pp := "-"
 	if ppid != 0 {
 		pp = strconv.Itoa(int(ppid))
-	} else if v := readPPid(e.TGID); v != "" {
-		pp = v
 	}
 	fmt.Fprintf(p.w, "%14.6f %-8s %7d %7s %s\n", e.Timestamp.Seconds(), e.What, e.TGID, pp, info)
 }
@@ -317,48 +321,4 @@ func (p *procPrinter) summary(st proc.Stats) {
 	}
 	fmt.Fprintf(p.w, "--- %d process events: %s; %s, %d overruns, %d filtered in cnctl%s ---\n",
 		total, strings.Join(parts, ", "), gaps, st.Overruns, st.Filtered, forged)
-}
-
-// readCmdline is /proc/pid/cmdline with spaces for its NULs, or "" once
-// the process is gone.
-func readCmdline(pid int32) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/cmdline")
-	if err != nil {
-		return ""
-	}
-	s := strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' ' // NULs between arguments, and newlines inside them
-		}
-		return r
-	}, string(bytes.TrimRight(b, "\x00")))
-	if len(s) > maxCmdline {
-		s = s[:maxCmdline] + "..."
-	}
-	return s
-}
-
-// maxCmdline keeps an exec's line readable.
-const maxCmdline = 200
-
-func readComm(pid int32) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/comm")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// readPPid is the PPid line of /proc/pid/status, or "".
-func readPPid(pid int32) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/status")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }

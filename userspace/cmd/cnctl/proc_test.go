@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/connector/cntest"
@@ -84,6 +88,7 @@ var procWorkload = []proc.Event{
 }
 
 func TestProcText(t *testing.T) {
+	fakeProcFS(t, nil)
 	code, out, errOut := cnctl(t, fakeProcKernel(procWorkload, 2), "proc", "-e", "fork,exec,exit", "-c", "3")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -91,7 +96,7 @@ func TestProcText(t *testing.T) {
 	for _, want := range []string{
 		"# fork,exec,exit, filtered in cnctl: this kernel ignores struct proc_input (before 6.6)",
 		"fork      999998       1 child 999998",
-		"exec      999998       - (gone: no /proc/999998/cmdline)",
+		"exec      999998       1 (gone: no /proc/999998/cmdline)",
 		"GAP: cpu 0 missed seq 4-5 (2 events)",
 		"exit      999998       1 exit 3",
 		"--- 3 process events: 1 fork, 1 exec, 1 exit; 2 missed in gaps, 0 overruns, 1 filtered in cnctl ---",
@@ -103,6 +108,7 @@ func TestProcText(t *testing.T) {
 }
 
 func TestProcJSON(t *testing.T) {
+	fakeProcFS(t, nil)
 	code, out, errOut := cnctl(t, fakeProcKernel(procWorkload, 0), "proc", "-json", "-c", "4")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -131,6 +137,7 @@ func TestProcBadFilter(t *testing.T) {
 // all the same, so gaps are not tracked: the summary says so, and does not
 // count gaps it never looked for.
 func TestProcKernelFilterTracksNoGaps(t *testing.T) {
+	fakeProcFS(t, nil)
 	k := procFake{events: procWorkload, input: true}
 	code, out, errOut := cnctl(t, k.kernel(), "proc", "-e", "exit", "-c", "1")
 	if code != 0 {
@@ -157,6 +164,7 @@ func TestProcKernelFilterTracksNoGaps(t *testing.T) {
 // and counted, and cnctl goes on: one message from a privileged socket on
 // group 1 must not end every listener's run.
 func TestProcForged(t *testing.T) {
+	fakeProcFS(t, nil)
 	seq := uint32(0)
 	push := func(s *proctest.Socket, port uint32, e proc.Event, ack uint32) {
 		data, _ := e.MarshalBinary()
@@ -194,5 +202,83 @@ func TestProcForged(t *testing.T) {
 			}
 		}
 		sock = proctest.NewSocket(sock.OnSend)
+	}
+}
+
+// fakeProcFS has cnctl read files from files ("pid/name": content) instead
+// of /proc, and counts the reads.
+func fakeProcFS(t *testing.T, files map[string]string) *int {
+	t.Helper()
+	reads := new(int)
+	old := readProc
+	readProc = func(pid int32, name string) ([]byte, error) {
+		*reads++
+		if c, ok := files[strconv.Itoa(int(pid))+"/"+name]; ok {
+			return []byte(c), nil
+		}
+		return nil, os.ErrNotExist
+	}
+	t.Cleanup(func() { readProc = old })
+	return reads
+}
+
+// procStat is a /proc/pid/stat line: comm, state, ppid, ..., flags
+// (field 9), ..., starttime (field 22, in clock ticks since boot).
+func procStat(pid int, comm string, ppid int, flags uint32, start uint64) string {
+	return fmt.Sprintf("%d (%s) S %d %d %d 0 -1 %d 0 0 0 0 0 0 0 0 20 0 1 0 %d 1000 100\n", pid, comm, ppid, pid, pid, flags, start)
+}
+
+// A fork storm costs cnctl a /proc read per process it did not see being
+// born, and one per exec (its command line), not one or two per event: the
+// reads are on the one receive loop, and a slow reader overruns.
+func TestProcForkStormReads(t *testing.T) {
+	const parent, children = 4000, 50
+	files := map[string]string{
+		"4000/comm":   "make\n",
+		"4000/stat":   procStat(parent, "make", 1, 0, 100),
+		"4000/status": "Name:\tmake\nPPid:\t1\nUid:\t1000\t1000\t1000\t1000\n",
+	}
+	var events []proc.Event
+	for i := range children {
+		pid := int32(5000 + i)
+		files[fmt.Sprintf("%d/cmdline", pid)] = "cc\x00-c\x00f.c\x00"
+		events = append(events,
+			proc.Event{What: proc.Fork, ParentPID: parent, ParentTGID: parent, PID: pid, TGID: pid, Timestamp: time.Duration(i) * time.Millisecond},
+			proc.Event{What: proc.Exec, PID: pid, TGID: pid, Timestamp: time.Duration(i)*time.Millisecond + 100*time.Microsecond},
+			proc.Event{What: proc.Exit, PID: pid, TGID: pid, ParentPID: parent, ParentTGID: parent, Timestamp: time.Duration(i)*time.Millisecond + 500*time.Microsecond})
+	}
+	reads := fakeProcFS(t, files)
+	code, out, errOut := cnctl(t, fakeProcKernel(events, 0), "proc", "-c", strconv.Itoa(len(events)))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if *reads > children+1 {
+		t.Fatalf("%d reads of /proc for %d events of %d children of one parent, want at most %d (the parent once, each exec's command line)", *reads, len(events), children, children+1)
+	}
+	if !strings.Contains(out, "cc -c f.c") {
+		t.Fatalf("no exec'd command line in:\n%s", out)
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		name string
+		stat string
+		want procInfo
+	}{
+		{"a process", procStat(300, "make", 1, 0x400100, 250), procInfo{comm: "make", ppid: 1, start: 2500 * time.Millisecond, known: true}},
+		{"a kernel thread", procStat(40, "kworker/0:1", 2, 0x4208060, 3), procInfo{comm: "kworker/0:1", ppid: 2, kthread: true, start: 30 * time.Millisecond, known: true}},
+		{"a comm with ') ' in it", procStat(301, "a) (b", 300, 0, 7), procInfo{comm: "a) (b", ppid: 300, start: 70 * time.Millisecond, known: true}},
+		{"cut short", "302 (sh) S", procInfo{comm: "sh"}},
+		{"garbage", "no parentheses", procInfo{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var pi procInfo
+			parseStat(&pi, tt.stat)
+			if pi != tt.want {
+				t.Fatalf("parseStat(%q) = %+v, want %+v", tt.stat, pi, tt.want)
+			}
+		})
 	}
 }
