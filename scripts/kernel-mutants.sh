@@ -154,8 +154,10 @@ if [ -z "${KERNELS_BIN:-}" ]; then go build -o "$kernels_bin" ./vm/cmd/cnlab-ker
 # the module as they were when the table started, whatever happens to the
 # checkout meanwhile. Each guest writes its results in its own directory.
 rm -rf "$work" && mkdir -p "$work/logs" "$work/built" "$work/rows" || exit 3
+excl=(--exclude=./build --exclude=./.git --exclude=./.cache)
+case $(cd "$work" && pwd) in "$top"/*) excl+=(--exclude="./${work#"$top"/}") ;; esac
 mkdir -p "$work/src" &&
-	tar -C "$top" --exclude=./build --exclude=./.git --exclude=./.cache -cf - . | tar -C "$work/src" -xf - || exit 3
+	tar -C "$top" "${excl[@]}" -cf - . | tar -C "$work/src" -xf - || exit 3
 
 # The builds: the unmutated kernel (built or found in the cache), then each
 # mutant from it. A mutant that does not apply or build gets its row now.
