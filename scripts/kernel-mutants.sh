@@ -150,14 +150,20 @@ export MUTANTS_JOBS=$jobs work VMFLAGS
 if [ -z "${RUNNER:-}" ]; then go build -o "$runner" ./vm/cmd/cnlab-vm || exit 3; fi
 if [ -z "${KERNELS_BIN:-}" ]; then go build -o "$kernels_bin" ./vm/cmd/cnlab-kernels || exit 3; fi
 
-# One copy of the tree, without build output, git or caches: the suites and
-# the module as they were when the table started, whatever happens to the
-# checkout meanwhile. Each guest writes its results in its own directory.
-rm -rf "$work" && mkdir -p "$work/logs" "$work/built" "$work/rows" || exit 3
-excl=(--exclude=./build --exclude=./.git --exclude=./.cache)
-case $(cd "$work" && pwd) in "$top"/*) excl+=(--exclude="./${work#"$top"/}") ;; esac
-mkdir -p "$work/src" &&
-	tar -C "$top" "${excl[@]}" -cf - . | tar -C "$work/src" -xf - || exit 3
+# One copy of the tree: the suites and the module as committed (HEAD), so
+# that neither a later commit nor someone's edit in progress in the checkout
+# changes a table half way; a tree that is not a git checkout is copied as
+# it is. Each guest writes its results in its own directory.
+rm -rf "$work" && mkdir -p "$work/logs" "$work/built" "$work/rows" "$work/src" || exit 3
+if rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null); then
+	git -C "$top" archive HEAD | tar -C "$work/src" -xf - || exit 3
+	echo "kernel-mutants: the suites and the module as committed at $rev"
+	if [ -n "$(git -C "$top" status --porcelain -- e2e kmod userspace vm 2>/dev/null)" ]; then
+		echo "kernel-mutants: (changes not committed in e2e, kmod, userspace or vm are not part of this run)"
+	fi
+else
+	tar -C "$top" --exclude=./build --exclude=./.cache --exclude="./${work#"$top"/}" -cf - . | tar -C "$work/src" -xf - || exit 3
+fi
 
 # The builds: the unmutated kernel (built or found in the cache), then each
 # mutant from it. A mutant that does not apply or build gets its row now.
