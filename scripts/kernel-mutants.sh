@@ -13,17 +13,16 @@
 # A mutant's header lines: "Kernel: NAME" (the kernel it applies to; one for
 # another kernel is listed as not run), "Labels: EXPR" (a Ginkgo label
 # filter: only those specs run on it, to keep the table short), "Upstream:"
-# and "Found:" (a real fix reverted, and where it was found), "Equivalent:
-# WHY" (no behavior changes that user space can see: a survivor with this
-# line is listed as EQUIVALENT and fails nothing; killed, it is listed as
-# killed).
+# and "Found:" (a real fix reverted, and where it was found), "Unseen: WHY"
+# (why no spec in user space can see the bug: a survivor with this line is
+# listed as UNSEEN and fails nothing; killed, it is listed as killed).
 #
 # Every mutant is built first (make uses every core), then the guests run,
 # MUTANTS_JOBS at once (default one per CPU), each batch of MUTANTS_BATCH
 # per guest under flock /tmp/cnlab-vm.lock. Environment: KERNEL, VMFLAGS
 # (more runner flags), MUTANTS_WORK (default /tmp/cnlab-kernel-mutants),
 # MUTANTS_JOBS, MUTANTS_BATCH (default 4), RUNNER, KERNELS_BIN.
-# Exit status: 0 if every mutant was killed or is equivalent (and the
+# Exit status: 0 if every mutant was killed or is unseen (and the
 # unmutated kernel passed), 1 if not, 3 if the run could not be set up, 130
 # when stopped by a signal.
 set -euo pipefail
@@ -55,13 +54,13 @@ row() {
 # run_one NAME: run the suites on the kernel built for NAME (its directory
 # and labels in $work/built/NAME), one table row.
 run_one() {
-	local name=$1 j=$2 dir labels equiv log out start code secs report first result rel built
+	local name=$1 j=$2 dir labels unseen log out start code secs report first result rel built
 	log=$work/logs/$name.log
 	out=$work/out.$j
 	dir=$(cat "$work/built/$name.dir")
 	built=$(cat "$work/built/$name.secs")
 	labels=$(cat "$work/built/$name.labels")
-	equiv=$(cat "$work/built/$name.equiv")
+	unseen=$(cat "$work/built/$name.unseen")
 	rel=$(jq -r .Release "$dir/cnlab-kernel.json")
 	rm -rf "${out:?}/$rel"
 	args=(-src "$work/src" -out "$out" -kernel-dir "$dir" -timeout "${MUTANTS_TIMEOUT:-20m}"
@@ -88,8 +87,8 @@ run_one() {
 	esac
 	if [ "$name" = none ]; then
 		[ "$code" = 0 ] && result="passed (unmutated)" || result="UNMUTATED FAILS: $result"
-	elif [ "$code" = 0 ] && [ -n "$equiv" ]; then
-		result="EQUIVALENT (survived): $equiv"
+	elif [ "$code" = 0 ] && [ -n "$unseen" ]; then
+		result="UNSEEN BY USER SPACE (survived): $unseen"
 	fi
 	if [ "$name" = none ]; then
 		row "$name" "$result (ran ${secs} s)"
@@ -177,7 +176,7 @@ fi
 echo "$base" >"$work/built/none.dir"
 echo 0 >"$work/built/none.secs"
 : >"$work/built/none.labels"
-: >"$work/built/none.equiv"
+: >"$work/built/none.unseen"
 printf '%-44s %s\n' MUTANT RESULT
 torun=(none)
 for p in "$@"; do
@@ -200,7 +199,7 @@ for p in "$@"; do
 	echo "$dir" >"$work/built/$name.dir"
 	echo $(($(date +%s) - t0)) >"$work/built/$name.secs"
 	header Labels "$p" >"$work/built/$name.labels"
-	header Equivalent "$p" >"$work/built/$name.equiv"
+	header Unseen "$p" >"$work/built/$name.unseen"
 	torun+=("$name")
 	echo "kernel-mutants: $name built in $(cat "$work/built/$name.secs") s"
 done
