@@ -2,16 +2,32 @@
 
 package connector
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
 
-// Config tunes a Conn; see the Linux documentation.
-type Config struct {
-	Groups          []uint32
-	ReadBuffer      int
-	ForceReadBuffer bool
+// errNotLinux is why every call that needs the kernel fails elsewhere.
+var errNotLinux = fmt.Errorf("%w: NETLINK_CONNECTOR exists only on Linux", errors.ErrUnsupported)
+
+// Dial fails: the connector exists only on Linux. The error is
+// errors.ErrUnsupported.
+func Dial(cfg *Config) (*Conn, error) {
+	return nil, fmt.Errorf("dial connector: %w", errNotLinux)
 }
 
-// Dial fails: the connector exists only on Linux.
-func Dial(cfg *Config) (*Conn, error) {
-	return nil, errors.New("dial connector: NETLINK_CONNECTOR exists only on Linux")
+// SetReadBuffer fails with errors.ErrUnsupported: see the Linux version.
+func (c *Conn) SetReadBuffer(bytes int, force bool) error {
+	return fmt.Errorf("set receive buffer to %d bytes: %w", bytes, errNotLinux)
+}
+
+// ReadBuffer fails with errors.ErrUnsupported: see the Linux version.
+func (c *Conn) ReadBuffer() (int, error) {
+	return 0, fmt.Errorf("read receive buffer size: %w", errNotLinux)
+}
+
+// SyscallConn fails with errors.ErrUnsupported: see the Linux version.
+func (c *Conn) SyscallConn() (syscall.RawConn, error) {
+	return nil, fmt.Errorf("syscall conn: %w", errNotLinux)
 }
