@@ -6,35 +6,44 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/user"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/proc"
+	"golang.org/x/sys/unix"
 )
 
-const procSynopsis = `proc [-e fork,exec,exit,...] [-c count] [-timeout d] [-rcvbuf bytes [-force]] [-json]
+const procSynopsis = `proc [-e fork,exec,exit,...] [-S] [-q] [-u] [-c count] [-timeout d] [-rcvbuf bytes [-force]] [-json]
 
 Prints the kernel's process events (the proc connector, cn_proc), one line
-an event, like forkstat: time since boot, event, pid, parent pid, and what
-changed (the exec'd command line from /proc while the process is there, the
-new comm, the exit status). -e picks the types: in the kernel from 6.6
-(struct proc_input), in cnctl before; the first line says which. "GAP"
-lines name the seqs a CPU's events skipped, "OVERRUN" the socket's
-overflows (ENOBUFS), "FORGED" a message on the group from a sender other
-than the kernel (dropped). A summary follows on exit. Before 6.6 listening needs
+an event, like forkstat: time since boot, event, pid, parent pid, what
+happened, a process's lifetime at its exit, and the process: its command
+line (read from /proc at its exec, or inherited at its fork), or its name in
+[brackets] for a kernel thread. A thread's creation shows as "clone". -u
+adds the user, -S a table of events per process on exit, -q prints that
+table and the summary only. -e picks the types, forkstat's names (core,
+ptrce, clone: threads only) taken too: in the kernel from 6.6 (struct
+proc_input), in cnctl before; the first line says which. "GAP" lines name
+the seqs a CPU's events skipped, "OVERRUN" the socket's overflows (ENOBUFS),
+"FORGED" a message on the group from a sender other than the kernel
+(dropped). A summary follows on exit. Before 6.6 listening needs
 CAP_NET_ADMIN; from 6.6 anyone may.`
 
 func runProc(e *env, args []string) int {
 	fs := e.newFlags("proc", procSynopsis)
-	events := fs.String("e", "all", "event types, comma separated: fork, exec, uid, gid, sid, ptrace, comm, coredump, exit, nonzero-exit, all")
+	events := fs.String("e", "all", "event types, comma separated: fork, clone (threads only), exec, uid, gid, sid, ptrace, comm, coredump, exit, nonzero-exit, all; forkstat's core and ptrce too")
 	rcvbuf := fs.Int64("rcvbuf", 0, "receive buffer in bytes (SO_RCVBUF); 0 keeps the default")
 	force := fs.Bool("force", false, "set the receive buffer with SO_RCVBUFFORCE (needs CAP_NET_ADMIN)")
 	count := fs.Int64("c", 0, "stop after this many events (0: until interrupted)")
 	var timeout time.Duration
 	fs.Var(seconds{&timeout}, "timeout", "stop after this long, in seconds or as a duration (0: until interrupted)")
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	table := fs.Bool("S", false, "on exit, print a table of the events of each process")
+	quiet := fs.Bool("q", false, "print no line per event: only the -S table and the summary")
+	users := fs.Bool("u", false, "show each process's user (its effective uid, named from the password database)")
 	if code, done := e.parse(fs, args); done {
 		return code
 	}
@@ -47,7 +56,7 @@ func runProc(e *env, args []string) int {
 	if err := checkDuration("timeout", timeout, 0); err != nil {
 		return e.fail("proc", err)
 	}
-	what, err := proc.ParseWhat(*events)
+	sel, err := parseProcEvents(*events)
 	if err != nil {
 		return e.fail("proc", fmt.Errorf("-e: %w", err))
 	}
@@ -57,7 +66,7 @@ func runProc(e *env, args []string) int {
 	}
 	defer conn.Close()
 	c := proc.New(conn)
-	if err := c.Subscribe(e.ctx, what); err != nil {
+	if err := c.Subscribe(e.ctx, sel.what); err != nil {
 		return e.fail("proc", err)
 	}
 	defer c.Close()
@@ -68,8 +77,15 @@ func runProc(e *env, args []string) int {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	p := &procPrinter{w: e.stdout, json: *asJSON, cache: newProcCache(false)}
-	p.subscribed(what, c.KernelFilter())
+	p := &procPrinter{w: e.stdout, json: *asJSON, quiet: *quiet, users: *users, cache: newProcCache(*users)}
+	if *table || *quiet {
+		p.stats = newProcStats()
+	}
+	p.subscribed(sel, c.KernelFilter())
+	end := func() {
+		p.table()
+		p.summary(c.Stats())
+	}
 	var n int64
 	for *count == 0 || n < *count {
 		ev, err := c.Receive(ctx)
@@ -77,6 +93,10 @@ func runProc(e *env, args []string) int {
 		var forged *proc.ForgedError
 		switch {
 		case err == nil:
+			if !sel.wants(&ev) {
+				p.threadsOnly++
+				continue
+			}
 			n++
 			p.event(&ev)
 		case errors.As(err, &gap):
@@ -88,27 +108,77 @@ func runProc(e *env, args []string) int {
 		case errors.Is(err, proc.ErrMalformed), errors.Is(err, proc.ErrUnknownEvent):
 			p.malformed(err)
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-			p.summary(c.Stats())
+			end()
 			return 0
 		default:
-			p.summary(c.Stats())
+			end()
 			return e.fail("proc", err)
 		}
 	}
-	p.summary(c.Stats())
+	end()
 	return 0
+}
+
+// procEvents is what -e asked for: the types to subscribe to, and whether
+// of the forks only threads' (forkstat's clone without its fork).
+type procEvents struct {
+	what        proc.What
+	threadsOnly bool
+}
+
+// procAliases are forkstat's names for the types proc.ParseWhat names
+// otherwise.
+var procAliases = map[string]string{"core": "coredump", "ptrce": "ptrace", "clone": "fork"}
+
+// parseProcEvents parses -e: proc.ParseWhat's names, and forkstat's. Its
+// clone is a fork that makes a thread: "clone" alone keeps only those,
+// "fork" (every fork, threads too) with it or without keeps all.
+func parseProcEvents(s string) (procEvents, error) {
+	var names []string
+	clone, fork := false, false
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(strings.ToLower(f))
+		switch f {
+		case "clone":
+			clone = true
+		case "fork", "all":
+			fork = true
+		}
+		if a, ok := procAliases[f]; ok {
+			f = a
+		}
+		names = append(names, f)
+	}
+	w, err := proc.ParseWhat(strings.Join(names, ","))
+	if err != nil {
+		return procEvents{}, fmt.Errorf("%w (or forkstat's core, ptrce, clone)", err)
+	}
+	return procEvents{what: w, threadsOnly: clone && !fork}, nil
+}
+
+// wants reports whether an event Receive returned is one -e asked for: a
+// fork that makes a process is not, when only clones were.
+func (pe procEvents) wants(e *proc.Event) bool {
+	return !pe.threadsOnly || e.What != proc.Fork || e.PID != e.TGID
 }
 
 // procPrinter prints cnctl proc's lines, or its JSON objects.
 type procPrinter struct {
 	w     io.Writer
 	json  bool
+	quiet bool // no line per event, gap, overrun, forgery
+	users bool // a user column
 	cache *procCache
+	stats *procStats // nil without -S or -q
+	// threadsOnly counts the forks of processes dropped because -e
+	// asked for clones only.
+	threadsOnly uint64
+	userNames   map[int64]string
 }
 
 // procJSON is one line of cnctl proc -json. Type is "subscribed", "event",
-// "gap", "overrun", "malformed" or "summary"; the other fields are those of
-// the type.
+// "gap", "overrun", "forged", "malformed", "stats" (a row of -S) or
+// "summary"; the other fields are those of the type.
 type procJSON struct {
 	Type string `json:"type"`
 	// subscribed
@@ -133,6 +203,15 @@ type procJSON struct {
 	ExitSignal *int   `json:"exit_signal,omitempty"`
 	Signal     string `json:"signal,omitempty"`
 	CoreDumped bool   `json:"core_dumped,omitempty"`
+	// Process is how the text shows the task (its command line, or
+	// [comm] for a kernel thread); Kthread says it is a kernel thread.
+	Process string `json:"process,omitempty"`
+	Kthread bool   `json:"kthread,omitempty"`
+	// UID and User are the task's effective uid and its name, when known.
+	UID  *int64 `json:"uid,omitempty"`
+	User string `json:"user,omitempty"`
+	// LifetimeNS is an exit's time since the task began, when known.
+	LifetimeNS *int64 `json:"lifetime_ns,omitempty"`
 	// gap
 	First  *int64 `json:"first,omitempty"`
 	Last   *int64 `json:"last,omitempty"`
@@ -140,8 +219,9 @@ type procJSON struct {
 	Error  string `json:"error,omitempty"`
 	// forged: the sender's port
 	Port *int64 `json:"port,omitempty"`
-	// summary
+	// stats (Process, and ByType) and summary
 	ByType map[string]uint64 `json:"by_type,omitempty"`
+	Total  *uint64           `json:"total,omitempty"`
 	// Gaps is left out when GapsTracked is false: where the kernel
 	// filters, the events it keeps back use seqs too.
 	Gaps        *uint64 `json:"missed_in_gaps,omitempty"`
@@ -156,7 +236,8 @@ func (p *procPrinter) emit(j procJSON) {
 	fmt.Fprintf(p.w, "%s\n", b)
 }
 
-func (p *procPrinter) subscribed(what proc.What, kernel bool) {
+func (p *procPrinter) subscribed(sel procEvents, kernel bool) {
+	what := sel.what
 	where := "client"
 	switch {
 	case what == proc.All:
@@ -176,14 +257,63 @@ func (p *procPrinter) subscribed(what proc.What, kernel bool) {
 	default:
 		fmt.Fprintf(p.w, "# %s, filtered in cnctl: this kernel ignores struct proc_input (before 6.6) and sends every event\n", what)
 	}
-	fmt.Fprintf(p.w, "%-14s %-8s %7s %7s %s\n", "time", "event", "pid", "ppid", "info")
+	if sel.threadsOnly {
+		fmt.Fprintf(p.w, "# forks of threads only (clone): those of processes are dropped in cnctl\n")
+	}
+	if p.quiet {
+		return
+	}
+	user := ""
+	if p.users {
+		user = fmt.Sprintf(" %-8s", "user")
+	}
+	fmt.Fprintf(p.w, "%-14s %-8s %7s %7s%s %-24s %9s %s\n", "time", "event", "pid", "ppid", user, "info", "lifetime", "process")
 }
 
 func ptr[T any](v T) *T { return &v }
 
+// label is the event's name on a line: forkstat's "clone" for a fork that
+// makes a thread.
+func label(e *proc.Event) string {
+	if e.What == proc.Fork && e.PID != e.TGID {
+		return "clone"
+	}
+	return e.What.String()
+}
+
+// user is the name of uid, or its number; "-" when unknown.
+func (p *procPrinter) user(uid int64) string {
+	if uid < 0 {
+		return "-"
+	}
+	if n, ok := p.userNames[uid]; ok {
+		return n
+	}
+	n := lookupUser(uid)
+	if p.userNames == nil {
+		p.userNames = map[int64]string{}
+	}
+	p.userNames[uid] = n
+	return n
+}
+
+// lookupUser names a uid from the password database, or gives its number:
+// user.LookupId, or a test's fake.
+var lookupUser = func(uid int64) string {
+	s := strconv.FormatInt(uid, 10)
+	if u, err := user.LookupId(s); err == nil {
+		return u.Username
+	}
+	return s
+}
+
 func (p *procPrinter) event(e *proc.Event) {
-	j := procJSON{Type: "event", Event: e.What.String(), TimeNS: int64(e.Timestamp), CPU: ptr(int(e.CPU)), Seq: ptr(int64(e.Seq)),
+	j := procJSON{Type: "event", Event: label(e), TimeNS: int64(e.Timestamp), CPU: ptr(int(e.CPU)), Seq: ptr(int64(e.Seq)),
 		PID: e.PID, TGID: e.TGID, ParentPID: e.ParentPID, ParentTGID: e.ParentTGID}
+	var parent string // a fork's parent, by name, before the child is cached
+	if e.What == proc.Fork {
+		parent = p.cache.get(e.ParentTGID).name()
+	}
 	pi := p.cache.update(e)
 	ppid := e.ParentTGID
 	if ppid == 0 {
@@ -193,22 +323,21 @@ func (p *procPrinter) event(e *proc.Event) {
 	switch e.What {
 	case proc.Fork:
 		if e.PID != e.TGID {
-			info = fmt.Sprintf("thread %d of %d", e.PID, e.TGID)
+			info = fmt.Sprintf("thread of %d", e.TGID)
 		} else {
-			info = "child " + strconv.Itoa(int(e.TGID))
-		}
-		if c := p.cache.get(e.ParentTGID).comm; c != "" {
-			info += " from " + c
+			info = "child"
 		}
 	case proc.Exec:
 		j.Cmdline = pi.cmdline
-		info = j.Cmdline
-		if info == "" {
-			info = "(gone: no /proc/" + strconv.Itoa(int(e.PID)) + "/cmdline)"
+		if pi.cmdline == "" {
+			info = "gone: no cmdline"
 		}
 	case proc.UID, proc.GID:
 		j.Real, j.Effective = ptr(int64(e.Real)), ptr(int64(e.Effective))
 		info = fmt.Sprintf("real %d effective %d", e.Real, e.Effective)
+		if e.What == proc.UID && p.users {
+			info = fmt.Sprintf("real %s effective %s", p.user(int64(e.Real)), p.user(int64(e.Effective)))
+		}
 	case proc.SID:
 		info = "new session"
 	case proc.Ptrace:
@@ -230,20 +359,40 @@ func (p *procPrinter) event(e *proc.Event) {
 		case st.Signaled():
 			j.Signal = st.Signal().String()
 			j.CoreDumped = st.CoreDump()
-			info = "killed by " + j.Signal
+			info = "killed by " + unix.SignalName(st.Signal())
 			if j.CoreDumped {
-				info += " (core dumped)"
+				info += " (core)"
 			}
 		default:
 			j.ExitCode = ptr(st.ExitStatus())
 			info = "exit " + strconv.Itoa(st.ExitStatus())
 		}
 		if e.PID != e.TGID {
-			info += fmt.Sprintf(" (thread %d)", e.PID)
+			info += " (thread)"
 		}
+	}
+	lifetime := ""
+	if e.What == proc.Exit && pi.known && e.Timestamp >= pi.start {
+		d := e.Timestamp - pi.start
+		j.LifetimeNS = ptr(int64(d))
+		lifetime = fmt.Sprintf("%.3fs", d.Seconds())
+	}
+	name := pi.name()
+	j.Process, j.Kthread = name, pi.kthread
+	if pi.uid >= 0 {
+		j.UID = ptr(pi.uid)
+		if p.users {
+			j.User = p.user(pi.uid)
+		}
+	}
+	if p.stats != nil {
+		p.stats.count(e, name, parent)
 	}
 	if e.What == proc.Exit {
 		p.cache.forget(e.PID)
+	}
+	if p.quiet {
+		return
 	}
 	if p.json {
 		p.emit(j)
@@ -253,10 +402,17 @@ func (p *procPrinter) event(e *proc.Event) {
 	if ppid != 0 {
 		pp = strconv.Itoa(int(ppid))
 	}
-	fmt.Fprintf(p.w, "%14.6f %-8s %7d %7s %s\n", e.Timestamp.Seconds(), e.What, e.TGID, pp, info)
+	user := ""
+	if p.users {
+		user = fmt.Sprintf(" %-8s", p.user(pi.uid))
+	}
+	fmt.Fprintf(p.w, "%14.6f %-8s %7d %7s%s %-24s %9s %s\n", e.Timestamp.Seconds(), label(e), e.TGID, pp, user, info, lifetime, name)
 }
 
 func (p *procPrinter) gap(g *proc.GapError) {
+	if p.quiet {
+		return
+	}
 	if p.json {
 		p.emit(procJSON{Type: "gap", CPU: ptr(int(g.CPU)), First: ptr(int64(g.Seqs.First)), Last: ptr(int64(g.Seqs.Last)), Missed: g.Seqs.Len()})
 		return
@@ -265,6 +421,9 @@ func (p *procPrinter) gap(g *proc.GapError) {
 }
 
 func (p *procPrinter) overrun() {
+	if p.quiet {
+		return
+	}
 	if p.json {
 		p.emit(procJSON{Type: "overrun"})
 		return
@@ -275,6 +434,9 @@ func (p *procPrinter) overrun() {
 // forged reports a message on the group from a sender other than the
 // kernel.
 func (p *procPrinter) forged(f *proc.ForgedError) {
+	if p.quiet {
+		return
+	}
 	if p.json {
 		p.emit(procJSON{Type: "forged", Port: ptr(int64(f.Port)), Seq: ptr(int64(f.Seq)), Error: f.Error()})
 		return
@@ -283,6 +445,9 @@ func (p *procPrinter) forged(f *proc.ForgedError) {
 }
 
 func (p *procPrinter) malformed(err error) {
+	if p.quiet {
+		return
+	}
 	if p.json {
 		p.emit(procJSON{Type: "malformed", Error: err.Error()})
 		return
@@ -290,7 +455,11 @@ func (p *procPrinter) malformed(err error) {
 	fmt.Fprintf(p.w, "MALFORMED: %v\n", err)
 }
 
+// summary prints the counts of what arrived. The forks of processes that
+// -e clone dropped count as filtered in cnctl, not as forks.
 func (p *procPrinter) summary(st proc.Stats) {
+	st.Events[proc.Fork] -= p.threadsOnly
+	st.Filtered += p.threadsOnly
 	if p.json {
 		by := map[string]uint64{}
 		for w, n := range st.Events {

@@ -30,7 +30,8 @@ type procInfo struct {
 }
 
 // name is how a line shows the task: the command line, or the comm in
-// brackets for a kernel thread, or "?" when neither is known.
+// brackets for a kernel thread, or "<unknown>" (a task gone before /proc
+// was read).
 func (pi *procInfo) name() string {
 	switch {
 	case pi.kthread:
@@ -40,7 +41,7 @@ func (pi *procInfo) name() string {
 	case pi.comm != "":
 		return pi.comm
 	}
-	return "?"
+	return "<unknown>"
 }
 
 // procCache holds a procInfo per task (keyed by the thread id), so that an
@@ -172,6 +173,9 @@ func (pc *procCache) update(e *proc.Event) *procInfo {
 		pi := pc.get(e.PID)
 		pi.kthread = false
 		pi.cmdline = readCmdline(e.PID)
+		if pi.cmdline == "" {
+			pi.comm = "" // the old program's: the new one is unknown
+		}
 		return pi
 	case proc.Comm:
 		pi := pc.get(e.PID)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,28 +82,37 @@ func (f procFake) kernel() *cntest.Kernel {
 }
 
 var procWorkload = []proc.Event{
-	{What: proc.Fork, ParentPID: 1, ParentTGID: 1, PID: 999998, TGID: 999998},
-	{What: proc.Exec, PID: 999998, TGID: 999998},
-	{What: proc.Comm, PID: 999998, TGID: 999998, Comm: "worker"},
-	{What: proc.Exit, PID: 999998, TGID: 999998, ExitCode: 3 << 8, ExitSignal: 17, ParentPID: 1, ParentTGID: 1},
+	{What: proc.Fork, ParentPID: 1, ParentTGID: 1, PID: 999998, TGID: 999998, Timestamp: 1000 * time.Millisecond},
+	{What: proc.Exec, PID: 999998, TGID: 999998, Timestamp: 1100 * time.Millisecond},
+	{What: proc.Comm, PID: 999998, TGID: 999998, Comm: "worker", Timestamp: 1200 * time.Millisecond},
+	{What: proc.Exit, PID: 999998, TGID: 999998, ExitCode: 3 << 8, ExitSignal: 17, ParentPID: 1, ParentTGID: 1, Timestamp: 1250 * time.Millisecond},
+}
+
+// procWorkloadFS is the /proc procWorkload's processes have.
+var procWorkloadFS = map[string]string{
+	"1/stat":         procStat(1, "init", 0, 0x400100, 1),
+	"1/status":       "Name:\tinit\nUid:\t0\t0\t0\t0\n",
+	"999998/cmdline": "worker\x00--fast\x00",
+	"999998/comm":    "worker\n",
 }
 
 func TestProcText(t *testing.T) {
-	fakeProcFS(t, nil)
+	fakeProcFS(t, procWorkloadFS)
 	code, out, errOut := cnctl(t, fakeProcKernel(procWorkload, 2), "proc", "-e", "fork,exec,exit", "-c", "3")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{
-		"# fork,exec,exit, filtered in cnctl: this kernel ignores struct proc_input (before 6.6)",
-		"fork      999998       1 child 999998",
-		"exec      999998       1 (gone: no /proc/999998/cmdline)",
+		"# fork,exec,exit, filtered in cnctl: this kernel ignores struct proc_input (before 6.6) and sends every event",
+		"time           event        pid    ppid info                      lifetime process",
+		"      1.000000 fork      999998       1 child                              init",
+		"      1.100000 exec      999998       1                                    worker --fast",
 		"GAP: cpu 0 missed seq 4-5 (2 events)",
-		"exit      999998       1 exit 3",
+		"      1.250000 exit      999998       1 exit 3                      0.250s worker --fast",
 		"--- 3 process events: 1 fork, 1 exec, 1 exit; 2 missed in gaps, 0 overruns, 1 filtered in cnctl ---",
 	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("no %q in:\n%s", want, out)
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("no line %q in:\n%s", want, out)
 		}
 	}
 }
@@ -281,4 +291,205 @@ func TestParseStat(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cnctl proc names what each line is about: a forked child as its parent,
+// an exec'd process by its command line, a kernel thread as [comm], and an
+// exit with its lifetime, from its fork or, for a process that began
+// before cnctl, from /proc/pid/stat's starttime.
+func TestProcNamesAndLifetimes(t *testing.T) {
+	fakeProcFS(t, map[string]string{
+		"2/stat":      procStat(2, "kthreadd", 0, 0x208040, 0),
+		"700/stat":    procStat(700, "sshd", 1, 0x400100, 150), // began at 1.5 s
+		"701/stat":    procStat(701, "old", 700, 0x400100, 200),
+		"800/stat":    procStat(800, "bash", 700, 0x400100, 300),
+		"801/cmdline": "/usr/bin/make\x00-j4\x00",
+	})
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	events := []proc.Event{
+		{What: proc.Fork, ParentPID: 2, ParentTGID: 2, PID: 90, TGID: 90, Timestamp: ms(5000)},
+		{What: proc.Comm, PID: 90, TGID: 90, Comm: "kworker/u8:3", Timestamp: ms(5001)},
+		{What: proc.Exit, PID: 90, TGID: 90, ParentPID: 2, ParentTGID: 2, Timestamp: ms(7001)},
+		{What: proc.Fork, ParentPID: 800, ParentTGID: 800, PID: 801, TGID: 801, Timestamp: ms(6000)},
+		{What: proc.Exec, PID: 801, TGID: 801, Timestamp: ms(6001)},
+		{What: proc.Fork, ParentPID: 800, ParentTGID: 800, PID: 802, TGID: 801, Timestamp: ms(6002)},
+		{What: proc.Exit, PID: 802, TGID: 801, ExitSignal: -1, ParentPID: 800, ParentTGID: 800, Timestamp: ms(6102)},
+		{What: proc.Exit, PID: 801, TGID: 801, ExitCode: uint32(syscall.SIGSEGV) | 0x80, ParentPID: 800, ParentTGID: 800, Timestamp: ms(8001)},
+		{What: proc.Exit, PID: 701, TGID: 701, ParentPID: 700, ParentTGID: 700, Timestamp: ms(4500)},
+		{What: proc.Exit, PID: 703, TGID: 703, ParentPID: 700, ParentTGID: 700, Timestamp: ms(4600)},
+	}
+	code, out, errOut := cnctl(t, fakeProcKernel(events, 0), "proc", "-c", strconv.Itoa(len(events)))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"      5.000000 fork          90       2 child                            [kthreadd]",
+		"      5.001000 comm          90       2 comm kworker/u8:3                [kworker/u8:3]",
+		"      7.001000 exit          90       2 exit 0                    2.001s [kworker/u8:3]",
+		"      6.000000 fork         801     800 child                            bash",
+		"      6.001000 exec         801     800                                  /usr/bin/make -j4",
+		"      6.002000 clone        801     800 thread of 801                    /usr/bin/make -j4",
+		"      6.102000 exit         801     800 exit 0 (thread)           0.100s /usr/bin/make -j4",
+		"      8.001000 exit         801     800 killed by SIGSEGV (core)  2.001s /usr/bin/make -j4",
+		"      4.500000 exit         701     700 exit 0                    2.500s old",
+		"      4.600000 exit         703     700 exit 0                           <unknown>",
+	} {
+		if !hasLine(out, want) {
+			t.Errorf("no line %q in:\n%s", want, out)
+		}
+	}
+}
+
+// -S adds a table of each process's events: forks under the parent, an
+// exec under what it ran; -q prints only the table and the summary; -json
+// gives a "stats" object per process.
+func TestProcStatsTable(t *testing.T) {
+	fakeProcFS(t, map[string]string{
+		"400/stat":    procStat(400, "make", 1, 0x400100, 10),
+		"500/cmdline": "cc\x00",
+		"501/cmdline": "cc\x00",
+	})
+	events := []proc.Event{
+		{What: proc.Fork, ParentPID: 400, ParentTGID: 400, PID: 500, TGID: 500},
+		{What: proc.Fork, ParentPID: 400, ParentTGID: 400, PID: 501, TGID: 501},
+		{What: proc.Exec, PID: 500, TGID: 500},
+		{What: proc.Exec, PID: 501, TGID: 501},
+		{What: proc.Fork, ParentPID: 400, ParentTGID: 400, PID: 502, TGID: 500},
+		{What: proc.Exit, PID: 500, TGID: 500, ParentPID: 400, ParentTGID: 400},
+		{What: proc.Exit, PID: 501, TGID: 501, ParentPID: 400, ParentTGID: 400},
+	}
+	table := []string{
+		"   Fork   Clone    Exec    Exit    Core    Comm  Ptrace     UID     GID     SID    Total Process",
+		"      0       1       2       2       0       0       0       0       0       0        5 cc",
+		"      2       0       0       0       0       0       0       0       0       0        2 make",
+		"      2       1       2       2       0       0       0       0       0       0        7 (all)",
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		want    []string
+		notWant []string
+	}{
+		{"-S", []string{"-S"}, append([]string{"fork         500     400 child"}, table...), nil},
+		{"-q", []string{"-q"}, append([]string{"--- 7 process events"}, table...), []string{"fork ", "time "}},
+		{"-q -json", []string{"-q", "-json"}, []string{
+			`{"type":"stats","process":"cc","by_type":{"clone":1,"exec":2,"exit":2},"total":5}`,
+			`{"type":"stats","process":"make","by_type":{"fork":2},"total":2}`,
+			`"type":"summary"`,
+		}, []string{`"type":"event"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"proc", "-c", strconv.Itoa(len(events))}, tt.args...)
+			code, out, errOut := cnctl(t, fakeProcKernel(events, 0), args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("no %q in:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(out, w) {
+					t.Errorf("%q in:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// -u shows each process's user: learned from /proc/pid/status, inherited
+// at a fork, changed by a uid event.
+func TestProcUsers(t *testing.T) {
+	fakeProcFS(t, map[string]string{
+		"600/stat":   procStat(600, "sshd", 1, 0x400100, 10),
+		"600/status": "Name:\tsshd\nUid:\t0\t0\t0\t0\n",
+	})
+	old := lookupUser
+	lookupUser = func(uid int64) string { return map[int64]string{0: "root", 1000: "alice"}[uid] }
+	t.Cleanup(func() { lookupUser = old })
+	events := []proc.Event{
+		{What: proc.Fork, ParentPID: 600, ParentTGID: 600, PID: 601, TGID: 601},
+		{What: proc.UID, PID: 601, TGID: 601, Real: 1000, Effective: 1000},
+		{What: proc.Exit, PID: 601, TGID: 601, ParentPID: 600, ParentTGID: 600},
+	}
+	code, out, errOut := cnctl(t, fakeProcKernel(events, 0), "proc", "-u", "-c", "3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"time           event        pid    ppid user     info                      lifetime process",
+		"fork         601     600 root     child ",
+		"uid          601     600 alice    real alice effective alice",
+		"exit         601     600 alice    exit 0 ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	code, out, _ = cnctl(t, fakeProcKernel(events, 0), "proc", "-u", "-c", "3", "-json")
+	if code != 0 || !strings.Contains(out, `"uid":1000,"user":"alice"`) {
+		t.Errorf("exit %d, no uid and user in:\n%s", code, out)
+	}
+}
+
+func TestParseProcEvents(t *testing.T) {
+	tests := []struct {
+		in          string
+		what        proc.What
+		threadsOnly bool
+		err         bool
+	}{
+		{"all", proc.All, false, false},
+		{"fork,exec,exit", proc.Fork | proc.Exec | proc.Exit, false, false},
+		{"core,ptrce", proc.Coredump | proc.Ptrace, false, false},
+		{"clone", proc.Fork, true, false},
+		{"clone,fork", proc.Fork, false, false},
+		{"Clone, EXIT", proc.Fork | proc.Exit, true, false},
+		{"clone,all", proc.All, false, false},
+		{"cores", 0, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseProcEvents(tt.in)
+			if (err != nil) != tt.err || got.what != tt.what || got.threadsOnly != tt.threadsOnly {
+				t.Fatalf("parseProcEvents(%q) = %+v, %v", tt.in, got, err)
+			}
+		})
+	}
+}
+
+// -e clone keeps the forks that make threads, as forkstat's clone does,
+// and counts the others filtered in cnctl.
+func TestProcCloneOnly(t *testing.T) {
+	fakeProcFS(t, nil)
+	events := []proc.Event{
+		{What: proc.Fork, ParentPID: 1, ParentTGID: 1, PID: 300, TGID: 300},
+		{What: proc.Fork, ParentPID: 1, ParentTGID: 1, PID: 301, TGID: 300},
+	}
+	code, out, errOut := cnctl(t, fakeProcKernel(events, 0), "proc", "-e", "clone", "-c", "1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"# forks of threads only (clone)", "clone        300       1 thread of 300", "--- 1 process events: 1 fork; 0 missed in gaps, 0 overruns, 1 filtered in cnctl ---"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "child") {
+		t.Errorf("a process's fork shown:\n%s", out)
+	}
+}
+
+// hasLine reports whether out has a line with the fields of want, however
+// they are spaced.
+func hasLine(out, want string) bool {
+	w := strings.Join(strings.Fields(want), " ")
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Join(strings.Fields(l), " ") == w {
+			return true
+		}
+	}
+	return false
 }
