@@ -310,9 +310,9 @@ var lookupUser = func(uid int64) string {
 func (p *procPrinter) event(e *proc.Event) {
 	j := procJSON{Type: "event", Event: label(e), TimeNS: int64(e.Timestamp), CPU: ptr(int(e.CPU)), Seq: ptr(int64(e.Seq)),
 		PID: e.PID, TGID: e.TGID, ParentPID: e.ParentPID, ParentTGID: e.ParentTGID}
-	var parent string // a fork's parent, by name, before the child is cached
-	if e.What == proc.Fork {
-		parent = p.cache.get(e.ParentTGID).name()
+	var parent string // a fork's parent, for -S, before the child is cached
+	if e.What == proc.Fork && p.stats != nil {
+		parent = p.cache.get(e.ParentTGID).short()
 	}
 	pi := p.cache.update(e)
 	ppid := e.ParentTGID
@@ -386,7 +386,7 @@ func (p *procPrinter) event(e *proc.Event) {
 		}
 	}
 	if p.stats != nil {
-		p.stats.count(e, name, parent)
+		p.stats.count(e, pi.short(), parent)
 	}
 	if e.What == proc.Exit {
 		p.cache.forget(e.PID)

@@ -44,6 +44,20 @@ func (pi *procInfo) name() string {
 	return "<unknown>"
 }
 
+// short is the task's name in -S's table, where whole command lines would
+// split one program into many rows: the base name of the program its
+// command line ran, or its comm; kernel threads as name shows them.
+func (pi *procInfo) short() string {
+	if !pi.kthread && pi.cmdline != "" {
+		argv0, _, _ := strings.Cut(pi.cmdline, " ")
+		if i := strings.LastIndexByte(argv0, '/'); i >= 0 && i < len(argv0)-1 {
+			argv0 = argv0[i+1:]
+		}
+		return argv0
+	}
+	return pi.name()
+}
+
 // procCache holds a procInfo per task (keyed by the thread id), so that an
 // event costs no /proc read for a task cnctl saw being born, and one for
 // any other: the reads happen on the one receive loop, and under a fork

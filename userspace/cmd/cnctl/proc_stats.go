@@ -21,10 +21,10 @@ var procColumns = [...]procColumn{
 	{"UID", "uid"}, {"GID", "gid"}, {"SID", "sid"},
 }
 
-// procStats counts events per process name for -S: a fork under the
-// parent that forked (who spawns is what a fork storm asks), a clone under
-// the process that made the thread, an exec under the command it ran, the
-// rest under the process they are about.
+// procStats counts events per program for -S (procInfo.short): a fork
+// under the parent that forked (who spawns is what a fork storm asks), a
+// clone under the process that made the thread, an exec under the program
+// it ran, the rest under the process they are about.
 type procStats struct {
 	rows map[string]*procCounts
 }

@@ -340,14 +340,14 @@ func TestProcNamesAndLifetimes(t *testing.T) {
 	}
 }
 
-// -S adds a table of each process's events: forks under the parent, an
-// exec under what it ran; -q prints only the table and the summary; -json
+// -S adds a table of each program's events (however its command lines
+// differ): forks under the parent, an exec under what it ran; -q prints only the table and the summary; -json
 // gives a "stats" object per process.
 func TestProcStatsTable(t *testing.T) {
 	fakeProcFS(t, map[string]string{
 		"400/stat":    procStat(400, "make", 1, 0x400100, 10),
-		"500/cmdline": "cc\x00",
-		"501/cmdline": "cc\x00",
+		"500/cmdline": "/usr/bin/cc\x00-c\x00a.c\x00",
+		"501/cmdline": "cc\x00-c\x00b.c\x00",
 	})
 	events := []proc.Event{
 		{What: proc.Fork, ParentPID: 400, ParentTGID: 400, PID: 500, TGID: 500},
