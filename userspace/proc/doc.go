@@ -9,7 +9,10 @@
 // (never a panic) for anything else. Conn subscribes (PROC_CN_MCAST_LISTEN)
 // and unsubscribes (PROC_CN_MCAST_IGNORE) over a *connector.Conn, waits for
 // the kernel's ack, and returns events one by one with their per-CPU gaps
-// and the socket's overruns.
+// and the socket's overruns. It takes only what port 0, the kernel, sent:
+// a message from a user-space port (a socket with CAP_NET_ADMIN may send
+// to group 1) is reported as a *ForgedError, never as an event or an ack.
+// Package proctest has a socket that forges, for tests.
 //
 // What the kernel does, read from cn_proc.c and connector.c of 6.1 and
 // 6.12 (Debian's 6.1.192 and 6.12.95) and checked in e2e/proc_test.go:
