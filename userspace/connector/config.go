@@ -1,5 +1,7 @@
 package connector
 
+import "time"
+
 // Config tunes a Conn. The zero value is a socket in no group with the
 // kernel's default receive buffer.
 type Config struct {
@@ -9,4 +11,7 @@ type Config struct {
 	// ForceReadBuffer.
 	ReadBuffer      int
 	ForceReadBuffer bool
+	// RequestTimeout, if positive, is the Conn's request timeout: see
+	// Conn.SetRequestTimeout.
+	RequestTimeout time.Duration
 }

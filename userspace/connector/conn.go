@@ -66,6 +66,8 @@ type Conn struct {
 	sock   socket
 	portID uint32
 	seq    atomic.Uint32
+	// timeout is the request timeout in nanoseconds, 0 for none.
+	timeout atomic.Int64
 
 	sendMu sync.Mutex // guards wbuf and the socket's writes
 	wbuf   []byte
@@ -104,6 +106,27 @@ func newConn(s socket) *Conn {
 	// earlier socket with the same port id cannot match.
 	c.seq.Store(rand.Uint32())
 	return c
+}
+
+// now is the clock; tests count its reads.
+var now = time.Now
+
+// SetRequestTimeout sets how long Request and RequestInto wait for a reply
+// that has not arrived by the time the send returns; d <= 0 (the default)
+// leaves the wait to the context. The timeout is armed only on that slow
+// path, when the first non-blocking receive finds no reply: a connector
+// callback's reply is usually queued inside the send, and then the timeout
+// costs not even a clock read, where a context.WithTimeout per request
+// costs a timer and four allocations. A request that times out returns an
+// error that is context.DeadlineExceeded. It is safe to call concurrently
+// with requests, which use the timeout set when they begin.
+func (c *Conn) SetRequestTimeout(d time.Duration) {
+	c.timeout.Store(int64(max(d, 0)))
+}
+
+// RequestTimeout returns the timeout SetRequestTimeout set, 0 for none.
+func (c *Conn) RequestTimeout() time.Duration {
+	return time.Duration(c.timeout.Load())
 }
 
 // PortID returns the socket's netlink port id, which replies are sent to.
@@ -233,7 +256,7 @@ func (c *Conn) Receive(ctx context.Context) (Message, Source, error) {
 		c.dropped = 0
 		return Message{}, Source{}, fmt.Errorf("receive: %w: %d messages dropped while a Request waited, past the %d kept for Receive", ErrOverrun, n, maxBacklog)
 	}
-	src, d, err := c.next(ctx, time.Time{})
+	src, d, err := c.next(ctx, nil)
 	if err != nil {
 		return Message{}, src, err
 	}
@@ -254,23 +277,45 @@ func (c *Conn) Request(ctx context.Context, req *Message) (Message, error) {
 }
 
 // RequestInto is Request that decodes the reply into reply, reusing the
-// capacity of reply.Data: a loop of requests need not allocate.
+// capacity of reply.Data: a loop of requests need not allocate. With a
+// request timeout (SetRequestTimeout), a loop of requests that each need
+// one spends nothing on it while replies come inside the send.
 func (c *Conn) RequestInto(ctx context.Context, req *Message, reply *Message) error {
-	return c.requestInto(ctx, req, reply, time.Time{})
+	return c.requestInto(ctx, req, reply)
 }
 
-// RequestIntoDeadline is RequestInto that also gives up at deadline, as
-// with a context.WithDeadline(ctx, deadline), but without making a context
-// and a timer for each request: the deadline is armed only if the reply
-// has not arrived by the time the send returns, which for a connector
-// callback it usually has. A request that misses the deadline returns an
-// error that is context.DeadlineExceeded. A loop of requests that each
-// need a timeout (ping) spends less on its timeouts than on the requests.
-func (c *Conn) RequestIntoDeadline(ctx context.Context, req *Message, reply *Message, deadline time.Time) error {
-	return c.requestInto(ctx, req, reply, deadline)
+// replyWait is a request's timeout, and the deadline it sets once the
+// request must wait.
+type replyWait struct {
+	timeout  time.Duration
+	deadline time.Time
 }
 
-func (c *Conn) requestInto(ctx context.Context, req *Message, reply *Message, deadline time.Time) error {
+// timedOut reports whether err is the timeout's doing, not ctx's.
+func (w *replyWait) timedOut(ctx context.Context, err error) bool {
+	if w.deadline.IsZero() || !errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	d, ok := ctx.Deadline()
+	return !ok || w.deadline.Before(d)
+}
+
+// until returns when the wait ends, reading the clock the first time
+// it is asked and after that only to say whether the deadline has passed;
+// the zero time means no timeout.
+func (w *replyWait) until() (deadline time.Time, passed bool) {
+	if w == nil || w.timeout <= 0 {
+		return time.Time{}, false
+	}
+	t := now()
+	if w.deadline.IsZero() {
+		w.deadline = t.Add(w.timeout)
+		return w.deadline, false
+	}
+	return w.deadline, !t.Before(w.deadline)
+}
+
+func (c *Conn) requestInto(ctx context.Context, req *Message, reply *Message) error {
 	if err := c.recvMu.lock(ctx); err != nil {
 		return fmt.Errorf("request %s: waiting for another receive on the connection: %w", req.ID, err)
 	}
@@ -291,7 +336,7 @@ func (c *Conn) requestInto(ctx context.Context, req *Message, reply *Message, de
 		if err != nil {
 			return err
 		}
-		return c.awaitReply(ctx, req, reply, deadline)
+		return c.awaitReply(ctx, req, reply, &replyWait{timeout: c.RequestTimeout()})
 	}
 
 	// The fast path: the callback has usually replied inside the send,
@@ -318,7 +363,7 @@ func (c *Conn) requestInto(ctx context.Context, req *Message, reply *Message, de
 	case rerr != syscall.EAGAIN:
 		c.pendingErr = wrapReadErr(rerr)
 	}
-	return c.awaitReply(ctx, req, reply, deadline)
+	return c.awaitReply(ctx, req, reply, &replyWait{timeout: c.RequestTimeout()})
 }
 
 // takeReply decodes dgram into reply if it is one message, from the kernel,
@@ -352,12 +397,12 @@ func takeReply(dgram []byte, src Source, addr bool, req *Message, reply *Message
 
 // awaitReply reads until the reply to req arrives, keeping every other
 // message for Receive.
-func (c *Conn) awaitReply(ctx context.Context, req *Message, reply *Message, deadline time.Time) error {
+func (c *Conn) awaitReply(ctx context.Context, req *Message, reply *Message, w *replyWait) error {
 	overrun := false
 	var kept error       // the last error kept for Receive, to explain a missing reply
 	var wrongAck *uint32 // kept to explain a missing reply
 	for {
-		src, d, err := c.next(ctx, deadline)
+		src, d, err := c.next(ctx, w)
 		if err != nil && !connErr(err) {
 			// An error of one datagram or message, not of the
 			// connection, does not end the wait: the reply may still
@@ -369,6 +414,9 @@ func (c *Conn) awaitReply(ctx context.Context, req *Message, reply *Message, dea
 		}
 		if err != nil {
 			why := ""
+			if w.timedOut(ctx, err) {
+				why += fmt.Sprintf(" within %v", w.timeout)
+			}
 			if overrun {
 				why += ", and the receive queue overflowed meanwhile, so it may have been dropped"
 			} else if kept != nil {
@@ -427,14 +475,14 @@ type decoded struct {
 // next returns the next message from the socket, reading a datagram when the
 // last one is used up. A malformed message is returned as an error, and the
 // rest of its datagram is dropped with it since its framing is lost.
-func (c *Conn) next(ctx context.Context, deadline time.Time) (Source, decoded, error) {
+func (c *Conn) next(ctx context.Context, w *replyWait) (Source, decoded, error) {
 	for {
 		if err := c.pendingErr; err != nil {
 			c.pendingErr = nil
 			return Source{}, decoded{}, err
 		}
 		if len(c.rest) == 0 {
-			n, src, addr, err := c.read(ctx, deadline)
+			n, src, addr, err := c.read(ctx, w)
 			if err != nil {
 				return Source{}, decoded{}, err
 			}
@@ -476,9 +524,10 @@ func (c *Conn) next(ctx context.Context, deadline time.Time) (Source, decoded, e
 // connector callback has usually queued its reply before send returned, and
 // only then arms ctx's deadline and cancellation and waits. As in
 // mdlayher/socket, it waits for a cancellation's callback to finish before
-// it clears the deadline, so that no deadline outlives the call. A nonzero
-// deadline bounds the wait as ctx's deadline does.
-func (c *Conn) read(ctx context.Context, deadline time.Time) (int, Source, bool, error) {
+// it clears the deadline, so that no deadline outlives the call. A request's
+// timeout, w, bounds the wait as ctx's deadline does; it reads the clock
+// only here, once there is nothing to read.
+func (c *Conn) read(ctx context.Context, w *replyWait) (int, Source, bool, error) {
 	n, src, addr, err := c.sock.read(c.rbuf, false)
 	if err != syscall.EAGAIN {
 		return n, src, addr, wrapReadErr(err)
@@ -486,7 +535,8 @@ func (c *Conn) read(ctx context.Context, deadline time.Time) (int, Source, bool,
 	if err := ctx.Err(); err != nil {
 		return 0, Source{}, false, err
 	}
-	if !deadline.IsZero() && !time.Now().Before(deadline) {
+	deadline, passed := w.until()
+	if passed {
 		return 0, Source{}, false, context.DeadlineExceeded
 	}
 	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {

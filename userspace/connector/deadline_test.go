@@ -207,39 +207,6 @@ func TestRequestBacklogBounded(t *testing.T) {
 	}
 }
 
-// TestRequestIntoDeadline: the deadline ends a wait for a reply that does
-// not come, as context.DeadlineExceeded, and leaves no deadline behind.
-func TestRequestIntoDeadline(t *testing.T) {
-	s := newChanSocket()
-	c := newConn(s)
-	var reply Message
-	start := time.Now()
-	err := c.RequestIntoDeadline(t.Context(), &Message{ID: echoID}, &reply, start.Add(30*time.Millisecond))
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d < 30*time.Millisecond || d > time.Second {
-		t.Fatalf("gave up after %v, want 30ms", d)
-	}
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		s.push(msgDatagram(t, Message{ID: echoID, Seq: 2}), Source{})
-	}()
-	if _, _, err := c.Receive(context.Background()); err != nil {
-		t.Fatalf("Receive after the deadline: %v", err)
-	}
-	// A deadline already past gives up without waiting; a later one
-	// than ctx's gives way to ctx's.
-	if err := c.RequestIntoDeadline(t.Context(), &Message{ID: echoID}, &reply, time.Now().Add(-time.Second)); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("past deadline: err = %v", err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
-	defer cancel()
-	if err := c.RequestIntoDeadline(ctx, &Message{ID: echoID}, &reply, time.Now().Add(time.Hour)); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("ctx's deadline first: err = %v", err)
-	}
-}
-
 // TestRequestBacklogCountsErrors: errors a Request meets while it waits
 // (here a malformed datagram) are kept for Receive within the same bound as
 // messages; past it they are dropped and reported as an overrun.

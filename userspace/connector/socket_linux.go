@@ -26,6 +26,7 @@ func Dial(cfg *Config) (*Conn, error) {
 	}
 	c := newConn(s)
 	s.conn = c
+	c.SetRequestTimeout(cfg.RequestTimeout)
 	if cfg.ReadBuffer > 0 {
 		if err := c.SetReadBuffer(cfg.ReadBuffer, cfg.ForceReadBuffer); err != nil {
 			c.Close()

@@ -25,7 +25,7 @@ const benchSynopsis = `bench [-n count] [-s size] [-rounds r] [-ref path] [-W ti
 
 Times the echo round trip in alternating rounds: the C reference client
 (-ref), the Go client's RequestInto without and with a per-request
-context.WithTimeout, RequestIntoDeadline with a deadline per request,
+context.WithTimeout, RequestInto with the Conn's request timeout,
 and cnctl ping's own loop as a flood (ping -i 0 -q),
 and prints each beside C. Run it in a guest with the module loaded.`
 
@@ -89,7 +89,7 @@ func runBench(e *env, args []string) int {
 	clients := []*benchClient{
 		{name: "Go RequestInto", round: func(k int) (float64, error) { return goRounds(c, id, payload, k) }},
 		{name: "Go RequestInto, WithTimeout", round: func(k int) (float64, error) { return timedRounds(c, id, payload, k, timeout) }},
-		{name: "Go RequestIntoDeadline", round: func(k int) (float64, error) { return deadlineRounds(c, id, payload, k, timeout) }},
+		{name: "Go RequestInto, SetRequestTimeout", round: func(k int) (float64, error) { return timeoutRounds(c, id, payload, k, timeout) }},
 		{name: "cnctl ping -i 0 -q", round: func(k int) (float64, error) { return pingRound(e.ctx, c, id, payload, k, timeout) }},
 	}
 	var refClient *benchClient
@@ -218,15 +218,19 @@ func timedRounds(c *connector.Conn, id connector.ID, payload []byte, n int, time
 	return float64(time.Since(start).Nanoseconds()) / float64(n), nil
 }
 
-// deadlineRounds does n round trips with RequestIntoDeadline, each with its
-// own deadline, and returns ns per round trip.
-func deadlineRounds(c *connector.Conn, id connector.ID, payload []byte, n int, timeout time.Duration) (float64, error) {
+// timeoutRounds does n round trips with RequestInto and the Conn's request
+// timeout, which each request arms only if it must wait, and returns ns per
+// round trip.
+func timeoutRounds(c *connector.Conn, id connector.ID, payload []byte, n int, timeout time.Duration) (float64, error) {
+	prev := c.RequestTimeout()
+	c.SetRequestTimeout(timeout)
+	defer c.SetRequestTimeout(prev)
 	ctx := context.Background()
 	req := connector.Message{ID: id, Data: payload}
 	var reply connector.Message
 	start := time.Now()
 	for i := 0; i < n; i++ {
-		if err := c.RequestIntoDeadline(ctx, &req, &reply, time.Now().Add(timeout)); err != nil {
+		if err := c.RequestInto(ctx, &req, &reply); err != nil {
 			return 0, err
 		}
 	}

@@ -116,6 +116,12 @@ func (p *pinger) run(ctx context.Context) error {
 	req := connector.Message{ID: p.id}
 	var reply connector.Message
 	var wait *time.Timer
+	// The Conn's request timeout, not a context.WithTimeout per request:
+	// the reply is usually there when the send returns, and then the
+	// timeout costs nothing at all.
+	prev := p.c.RequestTimeout()
+	p.c.SetRequestTimeout(p.timeout)
+	defer p.c.SetRequestTimeout(prev)
 	for p.count == 0 || p.sent < p.count {
 		if p.sent > 0 && p.interval > 0 {
 			if wait == nil {
@@ -135,11 +141,8 @@ func (p *pinger) run(ctx context.Context) error {
 		if p.flood && !p.quiet {
 			io.WriteString(p.out, ".")
 		}
-		// A deadline, not a context.WithTimeout per request: the
-		// reply is usually there when the send returns, and then no
-		// timer is made at all.
 		t0 := time.Now()
-		err := p.c.RequestIntoDeadline(ctx, &req, &reply, t0.Add(p.timeout))
+		err := p.c.RequestInto(ctx, &req, &reply)
 		d := time.Since(t0)
 		p.sent++
 		switch {
