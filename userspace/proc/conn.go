@@ -267,8 +267,8 @@ func (c *Conn) subscribe(ctx context.Context, events What, strict bool) error {
 // undoListen sends IGNORE for a subscription that failed after the kernel
 // acked one of its LISTENs, so that the kernel does not go on counting a
 // listener nobody closes, and returns err. If the IGNORE cannot be sent,
-// Close tries again. Only then: before 6.6 an IGNORE
-// from a socket that never listened takes another listener's count away.
+// Close tries again. It is for that case only: before 6.6 an IGNORE from a
+// socket that never listened takes another listener's count away.
 func (c *Conn) undoListen(err error) error {
 	c.subscribed = true // until the IGNORE is sent: Close tries again
 	if uerr := c.Unsubscribe(); uerr != nil {

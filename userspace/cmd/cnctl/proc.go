@@ -23,7 +23,7 @@ an event, like forkstat: time since boot, event, pid, parent pid, what
 happened, a process's lifetime at its exit, and the process: its command
 line (read from /proc at its exec, or inherited at its fork), or its name in
 [brackets] for a kernel thread. A thread's creation shows as "clone". -u
-adds the user, -S a table of events per process on exit, -q prints that
+adds the user, -S a table of events per program on exit, -q prints that
 table and the summary only. -e picks the types, forkstat's names (core,
 ptrce, clone: threads only) taken too: in the kernel from 6.6 (struct
 proc_input), in cnctl before; the first line says which. "GAP" lines name
@@ -41,7 +41,7 @@ func runProc(e *env, args []string) int {
 	var timeout time.Duration
 	fs.Var(seconds{&timeout}, "timeout", "stop after this long, in seconds or as a duration (0: until interrupted)")
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
-	table := fs.Bool("S", false, "on exit, print a table of the events of each process")
+	table := fs.Bool("S", false, "on exit, print a table of the events of each program")
 	quiet := fs.Bool("q", false, "print no line per event: only the -S table and the summary")
 	users := fs.Bool("u", false, "show each process's user (its effective uid, named from the password database)")
 	if code, done := e.parse(fs, args); done {

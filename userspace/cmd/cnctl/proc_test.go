@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -492,4 +493,20 @@ func hasLine(out, want string) bool {
 		}
 	}
 	return false
+}
+
+// cnctl proc -h lists every flag, forkstat's included.
+func TestProcHelp(t *testing.T) {
+	code, out, _ := cnctl(t, nil, "proc", "-h")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, f := range []string{"-e", "-S", "-q", "-u", "-c", "-timeout", "-rcvbuf", "-force", "-json"} {
+		if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(f) + `\b`).MatchString(out) {
+			t.Errorf("cnctl proc -h does not list %s:\n%s", f, out)
+		}
+	}
+	if !strings.Contains(out, "forkstat's core and ptrce") {
+		t.Errorf("cnctl proc -h does not name forkstat's event names:\n%s", out)
+	}
 }
