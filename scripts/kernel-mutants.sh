@@ -17,11 +17,14 @@
 # (why no spec in user space can see the bug: a survivor with this line is
 # listed as UNSEEN and fails nothing; killed, it is listed as killed).
 #
-# Every mutant is built first (make uses every core), then the guests run,
-# MUTANTS_JOBS at once (default one per CPU), each batch of MUTANTS_BATCH
+# The mutants are built one after the other in the background while the
+# guests run the ones built, MUTANTS_JOBS at once (default 1: the builds
+# take the other CPU of a 2-core host), each batch of up to MUTANTS_BATCH
 # per guest under flock /tmp/cnlab-vm.lock. Environment: KERNEL, VMFLAGS
 # (more runner flags), MUTANTS_WORK (default /tmp/cnlab-kernel-mutants),
-# MUTANTS_JOBS, MUTANTS_BATCH (default 4), RUNNER, KERNELS_BIN.
+# MUTANTS_JOBS, MUTANTS_BATCH (default 4), MUTANTS_BUILD_JOBS (make's -j,
+# default the number of CPUs), MUTANTS_TIMEOUT (a guest's run watchdog,
+# default 20m), RUNNER, KERNELS_BIN.
 # Exit status: 0 if every mutant was killed or is unseen (and the
 # unmutated kernel passed), 1 if not, 3 if the run could not be set up, 130
 # when stopped by a signal.
@@ -134,7 +137,7 @@ fi
 if [ $# -eq 0 ]; then
 	set -- kernels/mutants/*.patch
 fi
-jobs=${MUTANTS_JOBS:-$(nproc)}
+jobs=${MUTANTS_JOBS:-1}
 for v in "MUTANTS_JOBS=$jobs" "MUTANTS_BATCH=${MUTANTS_BATCH:-4}"; do
 	if ! [[ ${v#*=} =~ ^[1-9][0-9]*$ ]]; then
 		echo "kernel-mutants: $v: want a whole number of at least 1" >&2
@@ -165,7 +168,10 @@ else
 fi
 
 # The builds: the unmutated kernel (built or found in the cache), then each
-# mutant from it. A mutant that does not apply or build gets its row now.
+# mutant from it, in the background, one after the other with
+# MUTANTS_BUILD_JOBS make jobs, while the guests run the ones built: a
+# mutant's relink is mostly one process, and a TCG guest keeps one CPU
+# busy. A mutant that does not apply or build gets its row at once.
 echo "kernel-mutants: building $KERNEL and $# mutant(s) of its connector"
 start=$(date +%s)
 if ! base=$("$kernels_bin" -print dir "$KERNEL" 2>"$work/logs/none.build.log"); then
@@ -177,47 +183,79 @@ echo "$base" >"$work/built/none.dir"
 echo 0 >"$work/built/none.secs"
 : >"$work/built/none.labels"
 : >"$work/built/none.unseen"
+echo none >"$work/ready"
 printf '%-44s %s\n' MUTANT RESULT
-torun=(none)
-for p in "$@"; do
-	name=$(basename "$p" .patch)
-	want=$(header Kernel "$p")
-	if [ -n "$want" ] && [ "$want" != "$KERNEL" ]; then
-		row "$name" "NOT RUN: written for kernel $want (KERNEL=$want)"
-		continue
-	fi
-	t0=$(date +%s)
-	if ! dir=$("$kernels_bin" -patches "$p" -print dir "$KERNEL" 2>"$work/logs/$name.build.log"); then
-		why=$(sed -n 's/^cnlab-kernels: //p' "$work/logs/$name.build.log" | tail -n 1)
-		case $why in
-		*"does not apply"*) row "$name" "DOES NOT APPLY: ${why#*does not apply: }" ;;
-		*"does not build"*) row "$name" "DOES NOT BUILD: ${why#*does not build: }" ;;
-		*) row "$name" "COULD NOT BUILD: ${why:-see $work/logs/$name.build.log}" ;;
-		esac
-		continue
-	fi
-	echo "$dir" >"$work/built/$name.dir"
-	echo $(($(date +%s) - t0)) >"$work/built/$name.secs"
-	header Labels "$p" >"$work/built/$name.labels"
-	header Unseen "$p" >"$work/built/$name.unseen"
-	torun+=("$name")
-	echo "kernel-mutants: $name built in $(cat "$work/built/$name.secs") s"
-done
-echo "kernel-mutants: the builds took $(($(date +%s) - start)) s; ${#torun[@]} kernel(s) to run, $jobs guest(s) at a time"
-
-batch=$((${MUTANTS_BATCH:-4} * jobs))
-for ((i = 0; i < ${#torun[@]}; i += batch)); do
+build_all() {
+	local p name want t0 dir why
+	for p in "$@"; do
+		name=$(basename "$p" .patch)
+		want=$(header Kernel "$p")
+		if [ -n "$want" ] && [ "$want" != "$KERNEL" ]; then
+			row "$name" "NOT RUN: written for kernel $want (KERNEL=$want)"
+			continue
+		fi
+		t0=$(date +%s)
+		if ! dir=$("$kernels_bin" -j "${MUTANTS_BUILD_JOBS:-$(nproc)}" -patches "$p" -print dir "$KERNEL" 2>"$work/logs/$name.build.log"); then
+			why=$(sed -n 's/^cnlab-kernels: //p' "$work/logs/$name.build.log" | tail -n 1)
+			case $why in
+			*"does not apply"*) row "$name" "DOES NOT APPLY: ${why#*does not apply: }" ;;
+			*"does not build"*) row "$name" "DOES NOT BUILD: ${why#*does not build: }" ;;
+			*"interrupted"*) return 130 ;;
+			*) row "$name" "COULD NOT BUILD: ${why:-see $work/logs/$name.build.log}" ;;
+			esac
+			continue
+		fi
+		echo "$dir" >"$work/built/$name.dir"
+		echo $(($(date +%s) - t0)) >"$work/built/$name.secs"
+		header Labels "$p" >"$work/built/$name.labels"
+		header Unseen "$p" >"$work/built/$name.unseen"
+		echo "$name" >>"$work/ready"
+		echo "kernel-mutants: $name built in $(cat "$work/built/$name.secs") s"
+	done
+}
+(
+	trap 'exit 130' TERM
 	code=0
-	CNLAB_KMUTANTS_INNER=1 flock /tmp/cnlab-vm.lock "$top/scripts/kernel-mutants.sh" "${torun[@]:i:batch}" || code=$?
+	build_all "$@" || code=$?
+	echo "kernel-mutants: the builds took $(($(date +%s) - start)) s"
+	: >"$work/ready.done"
+	exit "$code"
+) &
+builder=$!
+trap 'kill -TERM "$builder" 2>/dev/null; pkill -TERM -P "$builder" 2>/dev/null; wait; exit 130' INT TERM HUP
+
+# The guests: each batch takes what is built and not yet run, up to
+# MUTANTS_BATCH per guest, and holds the guest lock while it runs.
+batch=$((${MUTANTS_BATCH:-4} * jobs))
+taken=0
+while :; do
+	ready=$(wc -l <"$work/ready")
+	if [ "$ready" = "$taken" ]; then
+		[ -e "$work/ready.done" ] && [ "$(wc -l <"$work/ready")" = "$taken" ] && break
+		sleep 2
+		continue
+	fi
+	mapfile -t next < <(sed -n "$((taken + 1)),$((taken + batch))p" "$work/ready")
+	taken=$((taken + ${#next[@]}))
+	code=0
+	CNLAB_KMUTANTS_INNER=1 flock /tmp/cnlab-vm.lock "$top/scripts/kernel-mutants.sh" "${next[@]}" || code=$?
 	if [ "$code" = 130 ]; then
-		echo "kernel-mutants: stopped by a signal; the table so far: $table" >&2
+		echo "kernel-mutants: stopped by a signal; the table so far: $work/rows" >&2
+		kill -TERM "$builder" 2>/dev/null || true
 		exit 130
 	fi
 	if grep -q 'UNMUTATED FAILS' "$work/rows/none" 2>/dev/null; then
 		echo "kernel-mutants: the unmutated $KERNEL fails: no mutant can be judged (see $work/logs/none.log)" >&2
+		kill -TERM "$builder" 2>/dev/null || true
 		exit 1
 	fi
 done
+code=0
+wait "$builder" || code=$?
+if [ "$code" = 130 ]; then
+	echo "kernel-mutants: the builds were stopped" >&2
+	exit 130
+fi
 {
 	printf '%-44s %s\n' MUTANT RESULT
 	for name in none "$@"; do
