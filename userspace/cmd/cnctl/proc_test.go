@@ -510,3 +510,17 @@ func TestProcHelp(t *testing.T) {
 		t.Errorf("cnctl proc -h does not name forkstat's event names:\n%s", out)
 	}
 }
+
+// FuzzParseStat: no /proc/pid/stat, however cut or garbled, panics the
+// parser.
+func FuzzParseStat(f *testing.F) {
+	f.Add(procStat(40, "kworker/0:1", 2, 0x4208060, 3))
+	f.Add(procStat(301, "a) (b", 300, 0, 7))
+	f.Add("1 (")
+	f.Add(") (")
+	f.Fuzz(func(t *testing.T, s string) {
+		var pi procInfo
+		parseStat(&pi, s)
+		_ = statusUID(s)
+	})
+}
