@@ -463,7 +463,9 @@ func (p *procPrinter) summary(st proc.Stats) {
 	if p.json {
 		by := map[string]uint64{}
 		for w, n := range st.Events {
-			by[w.String()] = n
+			if n > 0 {
+				by[w.String()] = n
+			}
 		}
 		j := procJSON{Type: "summary", ByType: by, GapsTracked: &st.GapsTracked, Overruns: &st.Overruns, Filtered: &st.Filtered, Forged: &st.Forged}
 		if st.GapsTracked {

@@ -481,6 +481,10 @@ func TestProcCloneOnly(t *testing.T) {
 	if strings.Contains(out, "child") {
 		t.Errorf("a process's fork shown:\n%s", out)
 	}
+	code, out, errOut = cnctl(t, fakeProcKernel(events[:1], 0), "proc", "-e", "clone", "-json", "-timeout", "0.2")
+	if code != 0 || strings.Contains(out, `"fork":`) || !strings.Contains(out, `"filtered_in_client":1`) {
+		t.Errorf("exit %d, %s; want the process's fork counted filtered, not a fork:\n%s", code, errOut, out)
+	}
 }
 
 // hasLine reports whether out has a line with the fields of want, however
