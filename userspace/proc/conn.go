@@ -212,6 +212,7 @@ func (c *Conn) SubscribeFiltered(ctx context.Context, events What) error {
 	return c.subscribe(ctx, events, true)
 }
 
+// subscribe is Subscribe, and with strict SubscribeFiltered.
 func (c *Conn) subscribe(ctx context.Context, events What, strict bool) error {
 	if events == None {
 		events = All

@@ -236,6 +236,8 @@ func (p *procPrinter) emit(j procJSON) {
 	fmt.Fprintf(p.w, "%s\n", b)
 }
 
+// subscribed prints what was asked for and who filters it, and the
+// column headings.
 func (p *procPrinter) subscribed(sel procEvents, kernel bool) {
 	what := sel.what
 	where := "client"
@@ -307,6 +309,8 @@ var lookupUser = func(uid int64) string {
 	return s
 }
 
+// event prints one event's line (or JSON object), after the cache has
+// taken it in, and counts it for -S.
 func (p *procPrinter) event(e *proc.Event) {
 	j := procJSON{Type: "event", Event: label(e), TimeNS: int64(e.Timestamp), CPU: ptr(int(e.CPU)), Seq: ptr(int64(e.Seq)),
 		PID: e.PID, TGID: e.TGID, ParentPID: e.ParentPID, ParentTGID: e.ParentTGID}

@@ -97,6 +97,7 @@ func (pc *procCache) get(pid int32) *procInfo {
 	return pi
 }
 
+// put caches pi for pid, making room when the cache is full.
 func (pc *procCache) put(pid int32, pi *procInfo) {
 	if len(pc.tasks) >= maxCached {
 		for k := range pc.tasks {
