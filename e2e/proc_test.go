@@ -714,15 +714,21 @@ func startPreemptPressure() (stop func()) {
 
 // pressureHelper, on every CPU, runs a thread of the lowest priority
 // (SCHED_IDLE) that renames itself in a loop, each rename a cn_proc comm
-// event, so that it spends its time inside the probes' programs and is
-// preempted there whenever anything else wants its CPU. On a preemptible
-// kernel (PREEMPT_RT) a task preempted inside a BPF program holds that
-// program's per-CPU recursion guard, and task storage's per-CPU lock if it
-// was taking it, until it runs again. It stops when stdin closes.
+// event, so that it spends much of its time inside the probes' programs; a
+// real-time thread (SCHED_FIFO) that wakes every 200 us, and so preempts it
+// at once wherever it is on a preemptible kernel (PREEMPT_RT: a normal
+// task's wakeup waits for the renamer's return to user space there); and a
+// normal thread spinning in user space, which runs before the renamer once
+// the real-time thread sleeps again, for up to hundreds of milliseconds. A
+// task preempted inside a BPF program holds that program's per-CPU
+// recursion guard, and task storage's per-CPU lock if it was taking it,
+// until it runs again, and every other task of its CPU meets them
+// meanwhile. It stops when stdin closes.
 func pressureHelper() int {
 	n := runtime.NumCPU()
-	errs := make(chan error, n)
-	for cpu := range n {
+	errs := make(chan error, 3*n)
+	// thread pins a locked thread to cpu with policy and prio, then runs f.
+	thread := func(cpu int, policy, prio uint32, f func()) {
 		go func() {
 			runtime.LockOSThread()
 			var set unix.CPUSet
@@ -731,26 +737,41 @@ func pressureHelper() int {
 				errs <- fmt.Errorf("cpu %d: sched_setaffinity: %w", cpu, err)
 				return
 			}
-			if err := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}, 0); err != nil {
-				errs <- fmt.Errorf("cpu %d: sched_setattr SCHED_IDLE: %w", cpu, err)
+			if err := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: policy, Priority: prio}, 0); err != nil {
+				errs <- fmt.Errorf("cpu %d: sched_setattr policy %d: %w", cpu, policy, err)
 				return
 			}
 			errs <- nil
+			f()
+		}()
+	}
+	for cpu := range n {
+		thread(cpu, unix.SCHED_IDLE, 0, func() {
 			names := [2][16]byte{}
 			copy(names[0][:], fmt.Sprintf("cnlab-press%d", cpu))
 			copy(names[1][:], fmt.Sprintf("cnlab-PRESS%d", cpu))
 			for i := 0; ; i++ {
 				unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&names[i&1][0])), 0, 0, 0)
 			}
-		}()
+		})
+		thread(cpu, unix.SCHED_FIFO, 1, func() {
+			nap := unix.NsecToTimespec(200_000)
+			for {
+				unix.Nanosleep(&nap, nil)
+			}
+		})
+		thread(cpu, unix.SCHED_NORMAL, 0, func() {
+			for {
+			}
+		})
 	}
-	for range n {
+	for range 3 * n {
 		if err := <-errs; err != nil {
 			fmt.Fprintln(os.Stderr, "pressure:", err)
 			return 1
 		}
 	}
-	fmt.Printf("ready: %d SCHED_IDLE threads renaming themselves, one per CPU\n", n)
+	fmt.Printf("ready: on each of %d CPUs, a SCHED_IDLE renamer, a SCHED_FIFO waker and a spinner\n", n)
 	var b [1]byte
 	os.Stdin.Read(b[:])
 	return 0

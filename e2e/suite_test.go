@@ -20,7 +20,7 @@ var (
 	// preemptPressure makes the fork storm's spec run the pressure helper
 	// (pressureHelper) beside the storm: on a preemptible kernel it shows
 	// what the probes do when their programs are preempted.
-	preemptPressure = flag.Bool("cnlab.preempt-pressure", false, "run lowest-priority threads inside the probes' programs on every CPU during the fork storm")
+	preemptPressure = flag.Bool("cnlab.preempt-pressure", false, "during the fork storm, keep on every CPU a lowest-priority thread preempted inside the probes' programs")
 
 	echoID, ctlID connector.ID
 )

@@ -129,18 +129,28 @@ type cnprobeCnprobeSlot struct {
 	C    cnprobeCnprobeCounters
 }
 
+type cnprobeCnprobeSlotState uint32
+
+const (
+	cnprobeCnprobeSlotStateCNPROBE_SLOT_FREE    cnprobeCnprobeSlotState = 0
+	cnprobeCnprobeSlotStateCNPROBE_SLOT_CLAIMED cnprobeCnprobeSlotState = 1
+	cnprobeCnprobeSlotStateCNPROBE_SLOT_READY   cnprobeCnprobeSlotState = 2
+)
+
 type cnprobeCnprobeStat uint32
 
 const (
-	cnprobeCnprobeStatCNPROBE_STAT_RINGBUF      cnprobeCnprobeStat = 0
-	cnprobeCnprobeStatCNPROBE_STAT_DEPTH        cnprobeCnprobeStat = 1
-	cnprobeCnprobeStatCNPROBE_STAT_STORAGE      cnprobeCnprobeStat = 2
-	cnprobeCnprobeStatCNPROBE_STAT_UNATTRIBUTED cnprobeCnprobeStat = 3
-	cnprobeCnprobeStatCNPROBE_NSTAT             cnprobeCnprobeStat = 4
+	cnprobeCnprobeStatCNPROBE_STAT_RINGBUF       cnprobeCnprobeStat = 0
+	cnprobeCnprobeStatCNPROBE_STAT_DEPTH         cnprobeCnprobeStat = 1
+	cnprobeCnprobeStatCNPROBE_STAT_STORAGE       cnprobeCnprobeStat = 2
+	cnprobeCnprobeStatCNPROBE_STAT_UNATTRIBUTED  cnprobeCnprobeStat = 3
+	cnprobeCnprobeStatCNPROBE_STAT_COUNTERS_FULL cnprobeCnprobeStat = 4
+	cnprobeCnprobeStatCNPROBE_NSTAT              cnprobeCnprobeStat = 5
 )
 
 type cnprobeInflight struct {
 	_     structs.HostLayout
+	Owner uint64
 	Depth uint32
 	Skip  [4]uint32
 	_     [4]byte
@@ -153,36 +163,38 @@ type cnprobeInflight struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	cnprobeMapCounterSlots   = "counter_slots"
-	cnprobeMapCounters       = "counters"
-	cnprobeMapEvents         = "events"
-	cnprobeMapInflight       = "inflight"
-	cnprobeMapStats          = "stats"
-	cnprobeProgBcast         = "bcast"
-	cnprobeProgBcastFiltered = "bcast_filtered"
-	cnprobeProgFiltered      = "filtered"
-	cnprobeProgOverrun       = "overrun"
-	cnprobeProgRx            = "rx"
-	cnprobeProgSendEnter     = "send_enter"
-	cnprobeProgSendExit      = "send_exit"
-	cnprobeProgSendskb       = "sendskb"
-	cnprobeVarFilterGroup    = "filter_group"
-	cnprobeVarFilterId       = "filter_id"
-	cnprobeVarFilterIdx      = "filter_idx"
-	cnprobeVarFilterPortid   = "filter_portid"
-	cnprobeVarFilterSeqHi    = "filter_seq_hi"
-	cnprobeVarFilterSeqLo    = "filter_seq_lo"
-	cnprobeVarFilterVal      = "filter_val"
-	cnprobeVarMode           = "mode"
-	cnprobeVarPending        = "pending"
-	cnprobeVarUnusedFlag     = "unused_flag"
-	cnprobeVarUnusedInbound  = "unused_inbound"
-	cnprobeVarUnusedKind     = "unused_kind"
-	cnprobeVarUnusedMode     = "unused_mode"
-	cnprobeVarUnusedOutcome  = "unused_outcome"
-	cnprobeVarUnusedRet      = "unused_ret"
-	cnprobeVarUnusedSlot     = "unused_slot"
-	cnprobeVarUnusedStat     = "unused_stat"
+	cnprobeMapCounterSlots    = "counter_slots"
+	cnprobeMapCounters        = "counters"
+	cnprobeMapEvents          = "events"
+	cnprobeMapInflight        = "inflight"
+	cnprobeMapInflightZero    = "inflight_zero"
+	cnprobeMapStats           = "stats"
+	cnprobeProgBcast          = "bcast"
+	cnprobeProgBcastFiltered  = "bcast_filtered"
+	cnprobeProgFiltered       = "filtered"
+	cnprobeProgOverrun        = "overrun"
+	cnprobeProgRx             = "rx"
+	cnprobeProgSendEnter      = "send_enter"
+	cnprobeProgSendExit       = "send_exit"
+	cnprobeProgSendskb        = "sendskb"
+	cnprobeVarFilterGroup     = "filter_group"
+	cnprobeVarFilterId        = "filter_id"
+	cnprobeVarFilterIdx       = "filter_idx"
+	cnprobeVarFilterPortid    = "filter_portid"
+	cnprobeVarFilterSeqHi     = "filter_seq_hi"
+	cnprobeVarFilterSeqLo     = "filter_seq_lo"
+	cnprobeVarFilterVal       = "filter_val"
+	cnprobeVarMode            = "mode"
+	cnprobeVarPending         = "pending"
+	cnprobeVarUnusedFlag      = "unused_flag"
+	cnprobeVarUnusedInbound   = "unused_inbound"
+	cnprobeVarUnusedKind      = "unused_kind"
+	cnprobeVarUnusedMode      = "unused_mode"
+	cnprobeVarUnusedOutcome   = "unused_outcome"
+	cnprobeVarUnusedRet       = "unused_ret"
+	cnprobeVarUnusedSlot      = "unused_slot"
+	cnprobeVarUnusedSlotState = "unused_slot_state"
+	cnprobeVarUnusedStat      = "unused_stat"
 )
 
 // loadCnprobe returns the embedded CollectionSpec for cnprobe.
@@ -245,6 +257,7 @@ type cnprobeMapSpecs struct {
 	Counters     *ebpf.MapSpec `ebpf:"counters"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	Inflight     *ebpf.MapSpec `ebpf:"inflight"`
+	InflightZero *ebpf.MapSpec `ebpf:"inflight_zero"`
 	Stats        *ebpf.MapSpec `ebpf:"stats"`
 }
 
@@ -252,23 +265,24 @@ type cnprobeMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type cnprobeVariableSpecs struct {
-	FilterGroup   *ebpf.VariableSpec `ebpf:"filter_group"`
-	FilterId      *ebpf.VariableSpec `ebpf:"filter_id"`
-	FilterIdx     *ebpf.VariableSpec `ebpf:"filter_idx"`
-	FilterPortid  *ebpf.VariableSpec `ebpf:"filter_portid"`
-	FilterSeqHi   *ebpf.VariableSpec `ebpf:"filter_seq_hi"`
-	FilterSeqLo   *ebpf.VariableSpec `ebpf:"filter_seq_lo"`
-	FilterVal     *ebpf.VariableSpec `ebpf:"filter_val"`
-	Mode          *ebpf.VariableSpec `ebpf:"mode"`
-	Pending       *ebpf.VariableSpec `ebpf:"pending"`
-	UnusedFlag    *ebpf.VariableSpec `ebpf:"unused_flag"`
-	UnusedInbound *ebpf.VariableSpec `ebpf:"unused_inbound"`
-	UnusedKind    *ebpf.VariableSpec `ebpf:"unused_kind"`
-	UnusedMode    *ebpf.VariableSpec `ebpf:"unused_mode"`
-	UnusedOutcome *ebpf.VariableSpec `ebpf:"unused_outcome"`
-	UnusedRet     *ebpf.VariableSpec `ebpf:"unused_ret"`
-	UnusedSlot    *ebpf.VariableSpec `ebpf:"unused_slot"`
-	UnusedStat    *ebpf.VariableSpec `ebpf:"unused_stat"`
+	FilterGroup     *ebpf.VariableSpec `ebpf:"filter_group"`
+	FilterId        *ebpf.VariableSpec `ebpf:"filter_id"`
+	FilterIdx       *ebpf.VariableSpec `ebpf:"filter_idx"`
+	FilterPortid    *ebpf.VariableSpec `ebpf:"filter_portid"`
+	FilterSeqHi     *ebpf.VariableSpec `ebpf:"filter_seq_hi"`
+	FilterSeqLo     *ebpf.VariableSpec `ebpf:"filter_seq_lo"`
+	FilterVal       *ebpf.VariableSpec `ebpf:"filter_val"`
+	Mode            *ebpf.VariableSpec `ebpf:"mode"`
+	Pending         *ebpf.VariableSpec `ebpf:"pending"`
+	UnusedFlag      *ebpf.VariableSpec `ebpf:"unused_flag"`
+	UnusedInbound   *ebpf.VariableSpec `ebpf:"unused_inbound"`
+	UnusedKind      *ebpf.VariableSpec `ebpf:"unused_kind"`
+	UnusedMode      *ebpf.VariableSpec `ebpf:"unused_mode"`
+	UnusedOutcome   *ebpf.VariableSpec `ebpf:"unused_outcome"`
+	UnusedRet       *ebpf.VariableSpec `ebpf:"unused_ret"`
+	UnusedSlot      *ebpf.VariableSpec `ebpf:"unused_slot"`
+	UnusedSlotState *ebpf.VariableSpec `ebpf:"unused_slot_state"`
+	UnusedStat      *ebpf.VariableSpec `ebpf:"unused_stat"`
 }
 
 // cnprobeObjects contains all objects after they have been loaded into the kernel.
@@ -295,6 +309,7 @@ type cnprobeMaps struct {
 	Counters     *ebpf.Map `ebpf:"counters"`
 	Events       *ebpf.Map `ebpf:"events"`
 	Inflight     *ebpf.Map `ebpf:"inflight"`
+	InflightZero *ebpf.Map `ebpf:"inflight_zero"`
 	Stats        *ebpf.Map `ebpf:"stats"`
 }
 
@@ -304,6 +319,7 @@ func (m *cnprobeMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.Inflight,
+		m.InflightZero,
 		m.Stats,
 	)
 }
@@ -312,23 +328,24 @@ func (m *cnprobeMaps) Close() error {
 //
 // It can be passed to loadCnprobeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type cnprobeVariables struct {
-	FilterGroup   *ebpf.Variable `ebpf:"filter_group"`
-	FilterId      *ebpf.Variable `ebpf:"filter_id"`
-	FilterIdx     *ebpf.Variable `ebpf:"filter_idx"`
-	FilterPortid  *ebpf.Variable `ebpf:"filter_portid"`
-	FilterSeqHi   *ebpf.Variable `ebpf:"filter_seq_hi"`
-	FilterSeqLo   *ebpf.Variable `ebpf:"filter_seq_lo"`
-	FilterVal     *ebpf.Variable `ebpf:"filter_val"`
-	Mode          *ebpf.Variable `ebpf:"mode"`
-	Pending       *ebpf.Variable `ebpf:"pending"`
-	UnusedFlag    *ebpf.Variable `ebpf:"unused_flag"`
-	UnusedInbound *ebpf.Variable `ebpf:"unused_inbound"`
-	UnusedKind    *ebpf.Variable `ebpf:"unused_kind"`
-	UnusedMode    *ebpf.Variable `ebpf:"unused_mode"`
-	UnusedOutcome *ebpf.Variable `ebpf:"unused_outcome"`
-	UnusedRet     *ebpf.Variable `ebpf:"unused_ret"`
-	UnusedSlot    *ebpf.Variable `ebpf:"unused_slot"`
-	UnusedStat    *ebpf.Variable `ebpf:"unused_stat"`
+	FilterGroup     *ebpf.Variable `ebpf:"filter_group"`
+	FilterId        *ebpf.Variable `ebpf:"filter_id"`
+	FilterIdx       *ebpf.Variable `ebpf:"filter_idx"`
+	FilterPortid    *ebpf.Variable `ebpf:"filter_portid"`
+	FilterSeqHi     *ebpf.Variable `ebpf:"filter_seq_hi"`
+	FilterSeqLo     *ebpf.Variable `ebpf:"filter_seq_lo"`
+	FilterVal       *ebpf.Variable `ebpf:"filter_val"`
+	Mode            *ebpf.Variable `ebpf:"mode"`
+	Pending         *ebpf.Variable `ebpf:"pending"`
+	UnusedFlag      *ebpf.Variable `ebpf:"unused_flag"`
+	UnusedInbound   *ebpf.Variable `ebpf:"unused_inbound"`
+	UnusedKind      *ebpf.Variable `ebpf:"unused_kind"`
+	UnusedMode      *ebpf.Variable `ebpf:"unused_mode"`
+	UnusedOutcome   *ebpf.Variable `ebpf:"unused_outcome"`
+	UnusedRet       *ebpf.Variable `ebpf:"unused_ret"`
+	UnusedSlot      *ebpf.Variable `ebpf:"unused_slot"`
+	UnusedSlotState *ebpf.Variable `ebpf:"unused_slot_state"`
+	UnusedStat      *ebpf.Variable `ebpf:"unused_stat"`
 }
 
 // cnprobePrograms contains all programs after they have been loaded into the kernel.

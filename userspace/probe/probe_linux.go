@@ -311,6 +311,7 @@ func (p *Probe) Skips() (Skips, error) {
 	for stat, dst := range map[cnprobeCnprobeStat]*uint64{
 		cnprobeCnprobeStatCNPROBE_STAT_RINGBUF: &s.RingBuffer, cnprobeCnprobeStatCNPROBE_STAT_DEPTH: &s.TooDeep,
 		cnprobeCnprobeStatCNPROBE_STAT_STORAGE: &s.NoStorage, cnprobeCnprobeStatCNPROBE_STAT_UNATTRIBUTED: &s.Unattributed,
+		cnprobeCnprobeStatCNPROBE_STAT_COUNTERS_FULL: &s.CountersFull,
 	} {
 		var per []uint64
 		if err := p.maps.stats.Lookup(uint32(stat), &per); err != nil {
@@ -392,7 +393,7 @@ func (p *Probe) Counters() (map[connector.ID]Counters, error) {
 			return nil, fmt.Errorf("read probe counters, slot %d: %w", i, err)
 		}
 		for _, s := range slots {
-			if s.Used != 0 {
+			if s.Used == uint32(cnprobeCnprobeSlotStateCNPROBE_SLOT_READY) {
 				add(connector.ID{Idx: s.Id.Idx, Val: s.Id.Val}, &s.C)
 			}
 		}

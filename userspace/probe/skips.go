@@ -13,6 +13,7 @@ type Skips struct {
 	TooDeep      uint64 // sends nested deeper than the probes follow
 	NoStorage    uint64 // no room for a task's sends in progress
 	Unattributed uint64 // a socket's delivery or drop matching no send in progress
+	CountersFull uint64 // sends and socket events of ids the per-id counters had no room for
 	// Recursion is the runs the kernel skipped because the same program
 	// already ran on the CPU: a softirq interrupting it or, on a
 	// preemptible kernel (PREEMPT_RT), another task preempted inside it.
@@ -24,14 +25,14 @@ type Skips struct {
 
 // Total is every skip.
 func (s Skips) Total() uint64 {
-	return s.RingBuffer + s.TooDeep + s.NoStorage + s.Unattributed + s.Recursion
+	return s.RingBuffer + s.TooDeep + s.NoStorage + s.Unattributed + s.CountersFull + s.Recursion
 }
 
 // Minus is what was skipped since an earlier reading b.
 func (s Skips) Minus(b Skips) Skips {
 	d := Skips{RingBuffer: s.RingBuffer - b.RingBuffer, TooDeep: s.TooDeep - b.TooDeep,
 		NoStorage: s.NoStorage - b.NoStorage, Unattributed: s.Unattributed - b.Unattributed,
-		Recursion: s.Recursion - b.Recursion}
+		CountersFull: s.CountersFull - b.CountersFull, Recursion: s.Recursion - b.Recursion}
 	for what, n := range s.Skipped {
 		if n -= b.Skipped[what]; n > 0 {
 			if d.Skipped == nil {
@@ -45,8 +46,8 @@ func (s Skips) Minus(b Skips) Skips {
 
 // String lists every cause, and the programs the kernel skipped.
 func (s Skips) String() string {
-	out := fmt.Sprintf("ring buffer %d, too deep %d, no storage %d, unattributed %d, kernel-skipped runs %d",
-		s.RingBuffer, s.TooDeep, s.NoStorage, s.Unattributed, s.Recursion)
+	out := fmt.Sprintf("ring buffer %d, too deep %d, no storage %d, unattributed %d, counters full %d, kernel-skipped runs %d",
+		s.RingBuffer, s.TooDeep, s.NoStorage, s.Unattributed, s.CountersFull, s.Recursion)
 	if len(s.Skipped) > 0 {
 		whats := slices.Sorted(maps.Keys(s.Skipped))
 		parts := make([]string, len(whats))

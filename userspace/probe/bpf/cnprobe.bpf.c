@@ -8,9 +8,10 @@
  *
  * - counters: the fexit of cn_netlink_send_mult counts each send by id and
  *   return code into a per-CPU table; netlink_overrun, which runs only on a
- *   drop, notes the drop in the task's storage and raises a global flag, so
- *   that the send's exit looks the task up only when something is pending.
- *   No ring buffer, no clock, no task storage on a send that loses nothing.
+ *   drop, notes the drop in the task's entry of the in-flight table and
+ *   raises a global flag, so that the send's exit looks the task up only
+ *   when something is pending.
+ *   No ring buffer, no clock, no in-flight entry on a send that loses nothing.
  * - losses: counters, and at the exit a record of each send that did not
  *   reach every receiver: a failed send, a drop at a full queue or a failed
  *   clone (netlink_overrun), a socket filter's drop (the fexit of
@@ -51,6 +52,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define ESRCH 3
 #define EAGAIN 11
 #define ENOMEM 12
+#define E2BIG 7
 #define ENODEV 19
 #define ENOBUFS 105
 #define EMSGSIZE 90
@@ -94,6 +96,7 @@ const enum cnprobe_outcome *unused_outcome __attribute__((unused));
 const enum cnprobe_ret *unused_ret __attribute__((unused));
 const enum cnprobe_flag *unused_flag __attribute__((unused));
 const enum cnprobe_stat *unused_stat __attribute__((unused));
+const enum cnprobe_slot_state *unused_slot_state __attribute__((unused));
 
 /* Set by the loader before loading. Filters: 0 means any. */
 volatile const __u32 mode;		/* enum cnprobe_mode */
@@ -106,7 +109,7 @@ volatile const __u32 filter_seq_lo;
 volatile const __u32 filter_seq_hi;	/* nonzero: seq in [lo, hi] */
 
 /*
- * Tasks whose storage holds what a socket probe saw of a send not yet
+ * Tasks whose in-flight entry holds what a socket probe saw of a send not yet
  * returned (modes counters and losses). While it is 0, a send's exit looks
  * nothing up. A note made outside any send (root broadcasting on a
  * connector socket from user space) stays until that task sends: until
@@ -129,6 +132,7 @@ __u64 pending;
  */
 #define CNPROBE_DEPTH 4
 struct inflight {
+	__u64 owner;
 	__u32 depth;
 	__u32 skip[CNPROBE_DEPTH];
 	__u64 msg[CNPROBE_DEPTH];
@@ -137,15 +141,65 @@ struct inflight {
 };
 
 /*
- * Task storage, not a hash keyed by task: it lives as long as the task, so a
- * send costs no insert and delete.
+ * Keyed by the task (its task_struct's address: each CPU's idle task has
+ * pid 0), in a preallocated LRU hash, not task storage: on a preemptible
+ * kernel (PREEMPT_RT) task storage's per-CPU lock is held across a
+ * preemption, and while a task preempted inside it waits for its CPU,
+ * every other task on that CPU gets NULL where it would create its storage
+ * (a new task's first send: seen as a fork storm's exit events lost on
+ * 6.12-rt). A hash takes its bucket lock with preemption and interrupts
+ * off, and its elements come from a preallocated pool: no allocation and
+ * no lock that a preempted task can hold. An entry stays while its task
+ * sends; the LRU recycles those of tasks gone quiet or gone, and an entry
+ * found under a task's address but made by another task (owner: its pid
+ * and tgid) is started afresh.
  */
+#define CNPROBE_TASKS 4096
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CNPROBE_TASKS);
+	__type(key, __u64);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
+
+/* The value a task's entry starts from: a map value, since it is larger than a BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} inflight_zero SEC(".maps");
+
+/* This task's entry; with create, made or started afresh if it has none. */
+static __always_inline struct inflight *task_inflight(int create)
+{
+	__u64 task = bpf_get_current_task(), owner = bpf_get_current_pid_tgid();
+	struct inflight *f, *zero;
+	__u32 k = 0;
+
+	f = bpf_map_lookup_elem(&inflight, &task);
+	if (f && f->owner == owner)
+		return f;
+	if (!create)
+		return 0;
+	if (f) {
+		/* A task gone, its task_struct now this one's. */
+		if (f->loss.kind)
+			__sync_fetch_and_add(&pending, -1);
+		f->loss.kind = 0;
+		f->depth = 0;
+		f->owner = owner;
+		return f;
+	}
+	zero = bpf_map_lookup_elem(&inflight_zero, &k);
+	if (!zero)
+		return 0;
+	bpf_map_update_elem(&inflight, &task, zero, BPF_NOEXIST);
+	f = bpf_map_lookup_elem(&inflight, &task);
+	if (f)
+		f->owner = owner;
+	return f;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -180,6 +234,18 @@ struct {
 	__type(value, struct cnprobe_counters);
 } counters SEC(".maps");
 
+/*
+ * Per-CPU counters are added to atomically: on a preemptible kernel a task
+ * preempted between a load and its store would undo another task's add.
+ */
+static __always_inline void count(__u32 stat)
+{
+	__u64 *n = bpf_map_lookup_elem(&stats, &stat);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
 static __always_inline struct cnprobe_counters *counters_for(__u32 idx, __u32 val)
 {
 	struct cnprobe_id key = { .idx = idx, .val = val };
@@ -189,27 +255,30 @@ static __always_inline struct cnprobe_counters *counters_for(__u32 idx, __u32 va
 
 	s = bpf_map_lookup_elem(&counter_slots, &slot);
 	if (s) {
-		if (s->used && s->id.idx == idx && s->id.val == val)
+		if (s->used == CNPROBE_SLOT_READY && s->id.idx == idx && s->id.val == val)
 			return &s->c;
-		if (!s->used) {
+		/*
+		 * Claimed with a compare-and-swap, the id written before the
+		 * slot is marked ready: on a preemptible kernel another task
+		 * on this CPU may run between any two instructions here. A
+		 * slot being claimed sends its id's counts to the hash.
+		 */
+		if (s->used == CNPROBE_SLOT_FREE &&
+		    __sync_val_compare_and_swap(&s->used, CNPROBE_SLOT_FREE, CNPROBE_SLOT_CLAIMED) ==
+		    CNPROBE_SLOT_FREE) {
 			s->id = key;
-			s->used = 1;
+			__sync_lock_test_and_set(&s->used, CNPROBE_SLOT_READY);
 			return &s->c;
 		}
 	}
 	c = bpf_map_lookup_elem(&counters, &key);
 	if (c)
 		return c;
-	bpf_map_update_elem(&counters, &key, &empty, BPF_NOEXIST);
+	if (bpf_map_update_elem(&counters, &key, &empty, BPF_NOEXIST) == -E2BIG) {
+		count(CNPROBE_STAT_COUNTERS_FULL);
+		return 0;
+	}
 	return bpf_map_lookup_elem(&counters, &key);
-}
-
-static __always_inline void count(__u32 stat)
-{
-	__u64 *n = bpf_map_lookup_elem(&stats, &stat);
-
-	if (n)
-		(*n)++;
 }
 
 static __always_inline __u32 ret_class(int ret)
@@ -299,8 +368,7 @@ int BPF_PROG(send_enter, struct cn_msg *msg, __u16 len, __u32 portid, __u32 grou
 	struct inflight *f;
 	__u32 d;
 
-	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	f = task_inflight(1);
 	if (!f) {
 		count(CNPROBE_STAT_STORAGE);
 		return 0;
@@ -328,7 +396,7 @@ int BPF_PROG(send_enter, struct cn_msg *msg, __u16 len, __u32 portid, __u32 grou
 /* The record of the innermost send in progress on this task, if any. */
 static __always_inline struct cnprobe_record *current_send(void)
 {
-	struct inflight *f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	struct inflight *f = task_inflight(0);
 	__u32 d;
 
 	if (!f || f->depth == 0 || f->depth > CNPROBE_DEPTH)
@@ -353,8 +421,7 @@ static __always_inline struct cnprobe_record *note_to(void)
 			count(CNPROBE_STAT_UNATTRIBUTED);
 		return r;
 	}
-	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	f = task_inflight(1);
 	if (!f) {
 		count(CNPROBE_STAT_STORAGE);
 		return 0;
@@ -413,7 +480,11 @@ int BPF_PROG(sendskb, struct sock *sk, struct sk_buff *skb)
 	struct netlink_skb_parms *cb = (void *)skb->cb;
 	struct cnprobe_record *r;
 
-	if (sk->sk_protocol != NETLINK_CONNECTOR)
+	/*
+	 * A connector message one user-space socket sends another (its
+	 * sender's port in the skb) is no send of the kernel's.
+	 */
+	if (sk->sk_protocol != NETLINK_CONNECTOR || cb->portid)
 		return 0;
 	r = current_send();
 	/*
@@ -508,52 +579,65 @@ static __always_inline void count_send(struct cnprobe_record *r, __u32 rc)
 	if (!c)
 		return;
 	if (rc < CNPROBE_NRET)
-		c->ret[rc]++;
-	c->delivered += r->delivered;
-	c->dropped += r->dropped;
-	c->failed += r->failed;
+		__sync_fetch_and_add(&c->ret[rc], 1);
+	if (r->delivered)
+		__sync_fetch_and_add(&c->delivered, r->delivered);
+	if (r->dropped)
+		__sync_fetch_and_add(&c->dropped, r->dropped);
+	if (r->failed)
+		__sync_fetch_and_add(&c->failed, r->failed);
+}
+
+/* A send whose record is not at hand: counted by its message alone. */
+static __always_inline void count_msg(struct cn_msg *msg, __u32 rc)
+{
+	struct cnprobe_counters *c = counters_for(msg->id.idx, msg->id.val);
+
+	if (c && rc < CNPROBE_NRET)
+		__sync_fetch_and_add(&c->ret[rc], 1);
 }
 
 static __always_inline int exit_all(struct cn_msg *msg, int ret)
 {
 	struct cnprobe_record *r;
 	struct inflight *f;
-	__u32 d, n, i;
+	__u32 d, n, i, rc = ret_class(ret);
 	int found = -1;
 
 	/*
 	 * A send found in no frame, or whose frame is left above another's, is
-	 * counted lost once, where it was lost: too deep or no storage at the
+	 * counted lost once, where it was lost: too deep or no room at the
 	 * entry, a skipped entry or exit by the kernel (the programs'
-	 * recursion misses), no storage here.
+	 * recursion misses). The send itself is counted whatever happened to
+	 * its frame: its message says its id.
 	 */
-	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
-	if (!f) {
-		count(CNPROBE_STAT_STORAGE);
+	f = task_inflight(0);
+	if (!f || f->depth == 0 || f->depth > CNPROBE_DEPTH) {
+		count_msg(msg, rc);
 		return 0;
 	}
-	if (f->depth == 0 || f->depth > CNPROBE_DEPTH)
-		return 0;
 #pragma unroll
 	for (i = CNPROBE_DEPTH; i > 0; i--) {
 		if (found < 0 && i <= f->depth && f->msg[(i - 1) & (CNPROBE_DEPTH - 1)] == (__u64)msg)
 			found = i - 1;
 	}
-	if (found < 0)
+	if (found < 0) {
+		count_msg(msg, rc);
 		return 0;
+	}
 	d = found & (CNPROBE_DEPTH - 1);
 	f->depth = d;
 	r = &f->rec[d];
 	r->ret = ret;
-	count_send(r, ret_class(ret));
-	if (f->skip[d])
-		return 0;
-	r->ts = bpf_ktime_get_ns();
-	/* Only the receivers listed: most sends reach one socket. */
-	n = r->nreceivers;
-	if (n > CNPROBE_MAX_RECEIVERS)
-		n = CNPROBE_MAX_RECEIVERS;
-	emit(r, sizeof(*r) - (CNPROBE_MAX_RECEIVERS - n) * sizeof(r->receivers[0]));
+	count_send(r, rc);
+	if (!f->skip[d]) {
+		r->ts = bpf_ktime_get_ns();
+		/* Only the receivers listed: most sends reach one socket. */
+		n = r->nreceivers;
+		if (n > CNPROBE_MAX_RECEIVERS)
+			n = CNPROBE_MAX_RECEIVERS;
+		emit(r, sizeof(*r) - (CNPROBE_MAX_RECEIVERS - n) * sizeof(r->receivers[0]));
+	}
 	return 0;
 }
 
@@ -568,7 +652,7 @@ static __always_inline int exit_noted(struct cn_msg *msg, __u16 len, __u32 porti
 	struct inflight *f;
 	__u32 n;
 
-	f = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+	f = task_inflight(0);
 	if (!f || !f->loss.kind)
 		return 0;
 	r = &f->loss;
@@ -608,7 +692,7 @@ int BPF_PROG(send_exit, struct cn_msg *msg, __u16 len, __u32 portid, __u32 group
 	/* The hot path: a send with nothing noted. */
 	c = counters_for(msg->id.idx, msg->id.val);
 	if (c && rc < CNPROBE_NRET)
-		c->ret[rc]++;
+		__sync_fetch_and_add(&c->ret[rc], 1);
 	if (mode == CNPROBE_MODE_COUNTERS || ret >= 0)
 		return 0;
 	h.flags = 0;
@@ -653,7 +737,7 @@ int BPF_PROG(rx, struct sk_buff *skb)
 	in.len = m.msg.len;
 	c = counters_for(in.idx, in.val);
 	if (c)
-		c->inbound++;
+		__sync_fetch_and_add(&c->inbound, 1);
 	if (filter_id && (in.idx != filter_idx || in.val != filter_val))
 		return 0;
 	if (filter_portid && in.portid != filter_portid)

@@ -64,9 +64,10 @@ enum cnprobe_flag {
 enum cnprobe_stat {
 	CNPROBE_STAT_RINGBUF = 0,	/* records the ring buffer refused */
 	CNPROBE_STAT_DEPTH = 1,		/* sends nested too deep to follow */
-	CNPROBE_STAT_STORAGE = 2,	/* task storage returned NULL */
+	CNPROBE_STAT_STORAGE = 2,	/* no room for a task's sends in progress */
 	CNPROBE_STAT_UNATTRIBUTED = 3,	/* a socket event matching no send */
-	CNPROBE_NSTAT = 4,
+	CNPROBE_STAT_COUNTERS_FULL = 4,	/* an id's counts, for want of room */
+	CNPROBE_NSTAT = 5,
 };
 
 struct cnprobe_receiver {
@@ -135,9 +136,15 @@ struct cnprobe_counters {
  * the first id to reach a slot on a CPU keeps it there.
  */
 #define CNPROBE_SLOTS 64
+enum cnprobe_slot_state {
+	CNPROBE_SLOT_FREE = 0,
+	CNPROBE_SLOT_CLAIMED = 1,	/* its id being written */
+	CNPROBE_SLOT_READY = 2,
+};
+
 struct cnprobe_slot {
 	struct cnprobe_id id;
-	__u32 used;
+	__u32 used;		/* enum cnprobe_slot_state */
 	__u32 pad;
 	struct cnprobe_counters c;
 };
