@@ -20,7 +20,7 @@
 # The mutants are built one after the other in the background while the
 # guests run the ones built, MUTANTS_JOBS at once (default 1: the builds
 # take the other CPU of a 2-core host), each batch of up to MUTANTS_BATCH
-# per guest under flock /tmp/cnlab-vm.lock. Environment: KERNEL, VMFLAGS
+# per guest under flock /tmp/cnlab-vm.lock (CNLAB_VM_LOCK). Environment: KERNEL, VMFLAGS
 # (more runner flags), MUTANTS_WORK (default /tmp/cnlab-kernel-mutants),
 # MUTANTS_JOBS, MUTANTS_BATCH (default 4), MUTANTS_BUILD_JOBS (make's -j,
 # default the number of CPUs), MUTANTS_TIMEOUT (a guest's run watchdog,
@@ -238,7 +238,7 @@ while :; do
 	mapfile -t next < <(sed -n "$((taken + 1)),$((taken + batch))p" "$work/ready")
 	taken=$((taken + ${#next[@]}))
 	code=0
-	CNLAB_KMUTANTS_INNER=1 flock /tmp/cnlab-vm.lock "$top/scripts/kernel-mutants.sh" "${next[@]}" || code=$?
+	CNLAB_KMUTANTS_INNER=1 flock "${CNLAB_VM_LOCK:-/tmp/cnlab-vm.lock}" "$top/scripts/kernel-mutants.sh" "${next[@]}" || code=$?
 	if [ "$code" = 130 ]; then
 		echo "kernel-mutants: stopped by a signal; the table so far: $work/rows" >&2
 		kill -TERM "$builder" 2>/dev/null || true
