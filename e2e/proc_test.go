@@ -618,8 +618,10 @@ var _ = Describe("The process events connector", Label("proc"), func() {
 		}
 		received := uint64(len(log.events))
 		d := after.minus(before)
-		GinkgoWriter.Printf("%d forks: received %d events, missed %d in gaps %v, %d overruns; probes: %+v; probe skips: %s\n",
-			storm, received, missed, perCPU, log.overruns, d, skips)
+		ids, err := suiteWitness.p.Counters()
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("%d forks: received %d events, missed %d in gaps %v, %d overruns; probes: %+v (%d ids counted so far); probe skips: %s\n",
+			storm, received, missed, perCPU, log.overruns, d, len(ids), skips)
 		Expect(log.overruns).To(BeNumerically(">=", 1), "ENOBUFS")
 		Expect(missed).To(BeNumerically(">", 0), "gaps")
 		if !*preemptPressure {
