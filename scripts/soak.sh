@@ -8,9 +8,6 @@
 #   SOAK_KERNELS  kernels of scripts/kernels.conf, space separated (default 6.12-rt)
 #   SOAK_LABELS   Ginkgo label filters, space separated, a row each (default "probes proc")
 #   SOAK_RUNS     runs per kernel and label (default 20)
-#   SOAK_PER_BOOT runs of the labels in one guest (Ginkgo's -ginkgo.repeat,
-#                 which stops at the first failure), for kernels whose boot
-#                 costs more than their specs (default 1: a guest per run)
 #   SOAK_LOAD     busy processes on the host beside the guest, as a kernel
 #                 build in CI loads it (default: one per CPU; 0 for none)
 #   SOAK_ARGS     more arguments for the e2e binary, e.g. -cnlab.preempt-pressure
@@ -30,7 +27,6 @@ cd "$top"
 kernels=${SOAK_KERNELS:-6.12-rt}
 labels=${SOAK_LABELS:-probes proc}
 runs=${SOAK_RUNS:-20}
-per_boot=${SOAK_PER_BOOT:-1}
 load=${SOAK_LOAD:-$(nproc)}
 work=${SOAK_WORK:-/tmp/cnlab-soak}
 runner=$top/build/cnlab-vm
@@ -39,10 +35,6 @@ SOAK_ARGS=${SOAK_ARGS:-}
 
 case $runs in '' | *[!0-9]* | 0)
 	echo "soak: SOAK_RUNS must be a number of at least 1, not '$runs'" >&2
-	exit 3 ;;
-esac
-case $per_boot in '' | *[!0-9]* | 0)
-	echo "soak: SOAK_PER_BOOT must be a number of at least 1, not '$per_boot'" >&2
 	exit 3 ;;
 esac
 case $load in '' | *[!0-9]*)
@@ -75,26 +67,20 @@ for k in $kernels; do
 	kernel_env "$k" soak || { echo "soak: kernel $k: not in scripts/kernels.conf, or it did not build" >&2; exit 3; }
 	for label in $labels; do
 		n=0 fails=0 first=""
-		i=0
-		while [ $n -lt "$runs" ]; do
-			i=$((i + 1))
-			want=$((runs - n < per_boot ? runs - n : per_boot))
+		for i in $(seq 1 "$runs"); do
 			log=$work/$k-$label-$i.log
 			start=$(date +%s)
 			# shellcheck disable=SC2086 # soak_args and VMFLAGS are lists of flags
 			flock /tmp/cnlab-vm.lock "$runner" $soak_args -timeout "$soak_timeout" -labels "$label" \
-				-suite-args "-ginkgo.fail-fast -ginkgo.repeat=$((want - 1)) $SOAK_ARGS" $VMFLAGS >"$log" 2>&1
+				-suite-args "-ginkgo.fail-fast $SOAK_ARGS" $VMFLAGS >"$log" 2>&1
 			code=$?
+			n=$((n + 1))
 			case $code in 130 | 143) echo "soak: stopped" >&2; exit 130 ;; esac
 			secs=$(($(date +%s) - start))
 			if [ $code = 0 ]; then
-				n=$((n + want))
-				echo "soak: $k $label runs $((n - want + 1))-$n of $runs passed ($secs s, $want in one guest)"
+				echo "soak: $k $label run $i/$runs passed ($secs s)"
 				continue
 			fi
-			# Ginkgo stops repeating at the first failure: the runs
-			# before it passed, and are not known apart.
-			n=$((n + 1))
 			fails=$((fails + 1))
 			failed=1
 			out=$work/$k-$label-$i
@@ -104,8 +90,8 @@ for k in $kernels; do
 				+ ": " + (.Failure.Message // "" | split("\n") | map(select(. != "")) | join(" / "))] | first // ""' \
 				"$out/e2e-report.json" 2>/dev/null | head -c 400)
 			[ -z "$what" ] && what="exit $code: $(jq -r .reason "$out/summary.json" 2>/dev/null | head -c 200)"
-			echo "soak: $k $label guest $i FAILED ($secs s): $what (log $log, results $out)"
-			[ -z "$first" ] && first="guest $i: $what"
+			echo "soak: $k $label run $i/$runs FAILED ($secs s): $what (log $log, results $out)"
+			[ -z "$first" ] && first="run $i: $what"
 		done
 		row "$k" "$label" "$n" "$fails" "${first:-none}"
 	done
