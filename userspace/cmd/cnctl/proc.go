@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
@@ -283,6 +284,15 @@ func label(e *proc.Event) string {
 	return e.What.String()
 }
 
+// signalName is a signal's name, as SIGKILL, or its number for one with no
+// name (a real-time signal).
+func signalName(sig syscall.Signal) string {
+	if n := unix.SignalName(sig); n != "" {
+		return n
+	}
+	return fmt.Sprintf("signal %d", int(sig))
+}
+
 // user is the name of uid, or its number; "-" when unknown.
 func (p *procPrinter) user(uid int64) string {
 	if uid < 0 {
@@ -327,7 +337,7 @@ func (p *procPrinter) event(e *proc.Event) {
 	switch e.What {
 	case proc.Fork:
 		if e.PID != e.TGID {
-			info = fmt.Sprintf("thread of %d", e.TGID)
+			info = fmt.Sprintf("thread %d", e.PID) // the pid column has its process
 		} else {
 			info = "child"
 		}
@@ -363,7 +373,7 @@ func (p *procPrinter) event(e *proc.Event) {
 		case st.Signaled():
 			j.Signal = st.Signal().String()
 			j.CoreDumped = st.CoreDump()
-			info = "killed by " + unix.SignalName(st.Signal())
+			info = "killed by " + signalName(st.Signal())
 			if j.CoreDumped {
 				info += " (core)"
 			}
@@ -372,7 +382,7 @@ func (p *procPrinter) event(e *proc.Event) {
 			info = "exit " + strconv.Itoa(st.ExitStatus())
 		}
 		if e.PID != e.TGID {
-			info += " (thread)"
+			info += fmt.Sprintf(" (thread %d)", e.PID)
 		}
 	}
 	lifetime := ""

@@ -318,6 +318,7 @@ func TestProcNamesAndLifetimes(t *testing.T) {
 		{What: proc.Exit, PID: 801, TGID: 801, ExitCode: uint32(syscall.SIGSEGV) | 0x80, ParentPID: 800, ParentTGID: 800, Timestamp: ms(8001)},
 		{What: proc.Exit, PID: 701, TGID: 701, ParentPID: 700, ParentTGID: 700, Timestamp: ms(4500)},
 		{What: proc.Exit, PID: 703, TGID: 703, ParentPID: 700, ParentTGID: 700, Timestamp: ms(4600)},
+		{What: proc.Exit, PID: 704, TGID: 704, ExitCode: 40, ParentPID: 700, ParentTGID: 700, Timestamp: ms(4700)},
 	}
 	code, out, errOut := cnctl(t, fakeProcKernel(events, 0), "proc", "-c", strconv.Itoa(len(events)))
 	if code != 0 {
@@ -329,11 +330,12 @@ func TestProcNamesAndLifetimes(t *testing.T) {
 		"      7.001000 exit          90       2 exit 0                    2.001s [kworker/u8:3]",
 		"      6.000000 fork         801     800 child                            bash",
 		"      6.001000 exec         801     800                                  /usr/bin/make -j4",
-		"      6.002000 clone        801     800 thread of 801                    /usr/bin/make -j4",
-		"      6.102000 exit         801     800 exit 0 (thread)           0.100s /usr/bin/make -j4",
+		"      6.002000 clone        801     800 thread 802                       /usr/bin/make -j4",
+		"      6.102000 exit         801     800 exit 0 (thread 802)       0.100s /usr/bin/make -j4",
 		"      8.001000 exit         801     800 killed by SIGSEGV (core)  2.001s /usr/bin/make -j4",
 		"      4.500000 exit         701     700 exit 0                    2.500s old",
 		"      4.600000 exit         703     700 exit 0                           <unknown>",
+		"      4.700000 exit         704     700 killed by signal 40              <unknown>",
 	} {
 		if !hasLine(out, want) {
 			t.Errorf("no line %q in:\n%s", want, out)
@@ -473,7 +475,7 @@ func TestProcCloneOnly(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"# forks of threads only (clone)", "clone        300       1 thread of 300", "--- 1 process events: 1 fork; 0 missed in gaps, 0 overruns, 1 filtered in cnctl ---"} {
+	for _, want := range []string{"# forks of threads only (clone)", "clone        300       1 thread 301", "--- 1 process events: 1 fork; 0 missed in gaps, 0 overruns, 1 filtered in cnctl ---"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in:\n%s", want, out)
 		}
