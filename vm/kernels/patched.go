@@ -152,19 +152,16 @@ func (c *Cache) rebuild(ctx context.Context, k Kernel, base Build, patches []str
 	step := func(s string) { c.printf("%s: %s\n", what, s); fmt.Fprintf(logf, "== %s\n", s) }
 	baseSrc, src := filepath.Join(base.Dir, "linux"), filepath.Join(tmp, "linux")
 
+	// The source first, hard-linked and patched: a patch that does not
+	// apply is refused before the build tree is copied.
 	t0 := time.Now()
-	step("copying the build of " + filepath.Base(base.Dir) + " (source hard-linked, build tree copied)")
+	step("hard-linking the source of " + filepath.Base(base.Dir))
 	if err := run(ctx, tmp, logf, "cp", "-al", baseSrc, src); err != nil {
 		return fmt.Errorf("hard-linking the source of %s failed (%v): %s", base.Dir, err, firstError(logPath))
 	}
 	if err := os.RemoveAll(filepath.Join(src, "o")); err != nil {
 		return err
 	}
-	if err := run(ctx, tmp, logf, "cp", "-a", filepath.Join(baseSrc, "o"), filepath.Join(src, "o")); err != nil {
-		return fmt.Errorf("copying the build tree of %s failed (%v): %s", base.Dir, err, firstError(logPath))
-	}
-	copied := time.Since(t0)
-
 	for _, p := range patches {
 		step("applying " + filepath.Base(p))
 		var out bytes.Buffer
@@ -173,6 +170,11 @@ func (c *Cache) rebuild(ctx context.Context, k Kernel, base Build, patches []str
 			return fmt.Errorf("%s does not apply: %s", filepath.Base(p), patchError(out.String(), err))
 		}
 	}
+	step("copying the build tree of " + filepath.Base(base.Dir))
+	if err := run(ctx, tmp, logf, "cp", "-a", filepath.Join(baseSrc, "o"), filepath.Join(src, "o")); err != nil {
+		return fmt.Errorf("copying the build tree of %s failed (%v): %s", base.Dir, err, firstError(logPath))
+	}
+	copied := time.Since(t0)
 
 	jobs := c.Jobs
 	if jobs <= 0 {

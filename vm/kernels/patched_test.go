@@ -20,6 +20,7 @@ type patchFake struct {
 	fakeKernel
 	applied []string // by the build under way
 	patched bool     // the build under way is a patched one
+	copies  int      // of a build tree
 }
 
 func (f *patchFake) run(ctx context.Context, dir string, out io.Writer, name string, args ...string) error {
@@ -27,6 +28,8 @@ func (f *patchFake) run(ctx context.Context, dir string, out io.Writer, name str
 	case "cp":
 		if args[0] == "-al" {
 			f.applied, f.patched = nil, true
+		} else {
+			f.copies++
 		}
 		cmd := exec.CommandContext(ctx, name, args...)
 		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, out, out
@@ -129,11 +132,11 @@ func TestEnsurePatched(t *testing.T) {
 	})
 	refusals := []struct {
 		name, patch, err string
-		compiles         int
+		compiles, copies int
 	}{
-		{name: "a patch that does not apply", patch: connectorPatch + "FAIL\n", compiles: 1,
+		{name: "a patch that does not apply", patch: connectorPatch + "FAIL\n", compiles: 1, copies: 0,
 			err: "kernel 6.1-debug with a.patch,b.patch: b.patch does not apply: drivers/connector/connector.c: Hunk #1 FAILED at 145."},
-		{name: "a kernel that does not build", patch: connectorPatch + "BREAK\n", compiles: 2,
+		{name: "a kernel that does not build", patch: connectorPatch + "BREAK\n", compiles: 2, copies: 1,
 			err: "kernel 6.1-debug with a.patch,b.patch: it does not build: ../drivers/connector/connector.c:145:9: error: expected ';' before 'return' (in a file a.patch, b.patch change)"},
 	}
 	for _, tt := range refusals {
@@ -149,8 +152,8 @@ func TestEnsurePatched(t *testing.T) {
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("the error is more than one line: %q", err)
 			}
-			if f.compiles != tt.compiles {
-				t.Errorf("%d compiles, want %d", f.compiles, tt.compiles)
+			if f.compiles != tt.compiles || f.copies != tt.copies {
+				t.Errorf("%d compiles and %d copies of the build tree, want %d and %d", f.compiles, f.copies, tt.compiles, tt.copies)
 			}
 			dir, _ := c.PatchedDir(k, []string{a, b})
 			if left, _ := filepath.Glob(dir + "*"); len(left) > 0 {
