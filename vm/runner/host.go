@@ -34,8 +34,11 @@ type Summary struct {
 	TroubleSeconds float64  `json:"trouble_seconds,omitempty"` // when the console first showed trouble
 	Trouble        []string `json:"trouble,omitempty"`
 	ResultsLost    int      `json:"results_lost,omitempty"`
-	Seed           int64    `json:"seed"`
-	Host           Host     `json:"host"`
+	// BootRetried says why the guest was booted twice, if it was: a fault
+	// of the emulator's before /init (emulatorBootFault).
+	BootRetried string `json:"boot_retried,omitempty"`
+	Seed        int64  `json:"seed"`
+	Host        Host   `json:"host"`
 }
 
 func describeHost(o *Options) Host {

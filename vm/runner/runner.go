@@ -62,6 +62,9 @@ type kernelResult struct {
 	elapsed time.Duration
 	host    Host
 	seed    int64
+	// bootRetried says why the guest was booted a second time: the
+	// emulator's fault at boot (emulatorBootFault), not the kernel's.
+	bootRetried string
 }
 
 // The path of the suites' report in the guest.
@@ -387,6 +390,15 @@ func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelRe
 	if err != nil {
 		return fail(ExitInfra, err)
 	}
+	if why := emulatorBootFault(out, sh.accel, sh.cpus); why != "" && ctx.Err() == nil {
+		first := strings.TrimSuffix(run.ConsoleLog, ".log") + "-boot1.log"
+		_ = os.Rename(run.ConsoleLog, first)
+		r.bootRetried = why + " (its console: " + first + ")"
+		fmt.Fprintf(w, "cnlab-vm: %s; booting once more (the first console is in %s)\n", why, first)
+		if out, err = run.Boot(ctx); err != nil {
+			return fail(ExitInfra, err)
+		}
+	}
 	r.out = out
 	debugKernel(ctx, r, w)
 	conclude(r)
@@ -564,6 +576,7 @@ func writeResults(r *kernelResult, v report.Verdict) {
 	if r.err != nil {
 		s.Reason = r.err.Error()
 	}
+	s.BootRetried = r.bootRetried
 	if out := r.out; out != nil {
 		s.Reason, s.Seconds = out.Reason, out.Duration.Seconds()
 		s.TroubleSeconds = out.TroubleAt.Seconds()
