@@ -241,28 +241,56 @@ func (c *Conn) Observe(f func(m Message, src Source)) {
 // aside as not its reply, or else the next to arrive. It waits until ctx is
 // done, which also bounds its wait for another receive on the Conn to end.
 func (c *Conn) Receive(ctx context.Context) (Message, Source, error) {
+	var m Message
+	src, err := c.receive(ctx, &m, false)
+	return m, src, err
+}
+
+// ReceiveInto is Receive that decodes the message into m, reusing the
+// capacity of m.Data: a loop of receives need not allocate.
+func (c *Conn) ReceiveInto(ctx context.Context, m *Message) (Source, error) {
+	return c.receive(ctx, m, true)
+}
+
+// receive is Receive into m; with reuse, m.Data's capacity is reused, and
+// otherwise m.Data is the message's own.
+func (c *Conn) receive(ctx context.Context, m *Message, reuse bool) (Source, error) {
 	if err := c.recvMu.lock(ctx); err != nil {
-		return Message{}, Source{}, fmt.Errorf("receive: %w", err)
+		return Source{}, fmt.Errorf("receive: %w", err)
 	}
 	defer c.recvMu.unlock()
 	if len(c.backlog) > 0 {
 		r := c.backlog[0]
 		c.backlog[0] = received{}
 		c.backlog = c.backlog[1:]
-		return r.msg, r.src, r.err
+		if r.err != nil {
+			return r.src, r.err
+		}
+		if reuse {
+			buf := m.Data[:0]
+			*m = r.msg
+			m.Data = append(buf, r.msg.Data...)
+		} else {
+			*m = r.msg
+		}
+		return r.src, nil
 	}
 	if c.dropped > 0 {
 		n := c.dropped
 		c.dropped = 0
-		return Message{}, Source{}, fmt.Errorf("receive: %w: %d messages dropped while a Request waited, past the %d kept for Receive", ErrOverrun, n, maxBacklog)
+		return Source{}, fmt.Errorf("receive: %w: %d messages dropped while a Request waited, past the %d kept for Receive", ErrOverrun, n, maxBacklog)
 	}
 	src, d, err := c.next(ctx, nil)
 	if err != nil {
-		return Message{}, src, err
+		return src, err
 	}
-	m := d.msg
-	m.Data = append([]byte(nil), d.data...)
-	return m, src, nil
+	var buf []byte
+	if reuse {
+		buf = m.Data[:0]
+	}
+	*m = d.msg
+	m.Data = append(buf, d.data...)
+	return src, nil
 }
 
 // Request sends req with a fresh seq and returns its reply: the message from
