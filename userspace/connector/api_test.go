@@ -78,3 +78,17 @@ func TestSameAPIEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// TestNoExportedSeam: the way fakes reach a Conn is not part of the API
+// (mdlayher/netlink deprecated its exported Socket for the same reasons: a
+// second implementation to keep in step, and users who take it for a
+// supported extension point). Package cntest reaches it through an internal
+// package.
+func TestNoExportedSeam(t *testing.T) {
+	api := exportedAPI(t, "linux")
+	for _, name := range []string{"NewConn", "type Socket", "type GroupSocket"} {
+		if slices.Contains(api, name) {
+			t.Errorf("%s is exported", name)
+		}
+	}
+}

@@ -29,7 +29,7 @@ func newForgery(t *testing.T, forgeAck func(f *forgery, ack uint32)) (*Conn, *fo
 		f.push(0, Event{What: None}, 0, m.Ack+1)
 		return nil
 	})
-	cc := connector.NewConn(f.s)
+	cc := proctest.NewConn(f.s)
 	t.Cleanup(func() { cc.Close() })
 	c := New(cc)
 	c.ackTimeout = 100 * time.Millisecond

@@ -198,7 +198,7 @@ func TestProcForged(t *testing.T) {
 			args = append(args, "-json")
 		}
 		var out, errOut bytes.Buffer
-		dial := func(*connector.Config) (*connector.Conn, error) { return connector.NewConn(sock), nil }
+		dial := func(*connector.Config) (*connector.Conn, error) { return proctest.NewConn(sock), nil }
 		code := run(&env{stdout: &out, stderr: &errOut, dial: dial, ctx: t.Context()}, args)
 		if code != 0 {
 			t.Fatalf("cnctl %s: exit %d: %s%s", strings.Join(args, " "), code, out.String(), errOut.String())

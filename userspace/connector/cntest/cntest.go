@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/internal/seam"
 )
 
 // Func is a fake connector callback: it gets each message a Conn sends,
@@ -57,15 +58,17 @@ func Dial(fn Func) *connector.Conn {
 	return c
 }
 
-// Dial opens a Conn on k, joining cfg's groups.
+// Dial opens a Conn on k, joining cfg's groups and setting its request
+// timeout; the buffer sizes are ignored.
 func (k *Kernel) Dial(cfg *connector.Config) (*connector.Conn, error) {
 	k.mu.Lock()
 	k.nextPID++
 	s := &socket{k: k, pid: k.nextPID, wake: make(chan struct{}, 1)}
 	k.socks[s.pid] = s
 	k.mu.Unlock()
-	c := connector.NewConn(s)
+	c := seam.NewConn(s).(*connector.Conn)
 	if cfg != nil {
+		c.SetRequestTimeout(cfg.RequestTimeout)
 		for _, g := range cfg.Groups {
 			if err := c.JoinGroup(g); err != nil {
 				c.Close()
@@ -193,30 +196,30 @@ func (s *socket) Send(b []byte) error {
 	return nil
 }
 
-func (s *socket) Receive(b []byte, wait bool) (int, connector.Source, error) {
+func (s *socket) Receive(b []byte, wait bool) (n int, portID, groups uint32, err error) {
 	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return 0, connector.Source{}, net.ErrClosed
+			return 0, 0, 0, net.ErrClosed
 		}
 		if len(s.queue) > 0 {
 			d, src := s.queue[0], s.srcs[0]
 			s.queue, s.srcs = s.queue[1:], s.srcs[1:]
 			s.mu.Unlock()
 			copy(b, d)
-			return len(d), src, nil
+			return len(d), src.PortID, src.Groups, nil
 		}
 		dl := s.deadline
 		s.mu.Unlock()
 		if !wait {
-			return 0, connector.Source{}, syscall.EAGAIN
+			return 0, 0, 0, syscall.EAGAIN
 		}
 		var timeout <-chan time.Time
 		if !dl.IsZero() {
 			left := time.Until(dl)
 			if left <= 0 {
-				return 0, connector.Source{}, os.ErrDeadlineExceeded
+				return 0, 0, 0, os.ErrDeadlineExceeded
 			}
 			t := time.NewTimer(left)
 			timeout = t.C
@@ -274,4 +277,4 @@ func (s *socket) LeaveGroup(group uint32) error {
 	return nil
 }
 
-var _ connector.GroupSocket = (*socket)(nil)
+var _ seam.Socket = (*socket)(nil)

@@ -23,7 +23,7 @@ func Example() {
 		push(s, 0, proc.Event{What: proc.None}, m.Ack+1) // the kernel's ack
 		return nil
 	})
-	c := proc.New(connector.NewConn(sock))
+	c := proc.New(proctest.NewConn(sock))
 	ctx := context.Background()
 	if err := c.Subscribe(ctx, proc.All); err != nil {
 		fmt.Println(err)

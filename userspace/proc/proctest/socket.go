@@ -16,9 +16,10 @@ import (
 	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/internal/seam"
 )
 
-// Socket is a connector.GroupSocket: what is sent to it goes to OnSend,
+// Socket is a fake connector socket: what is sent to it goes to OnSend,
 // and what Push queues is received. The zero value is not ready: use
 // NewSocket.
 type Socket struct {
@@ -94,28 +95,31 @@ func (s *Socket) Send(b []byte) error {
 	return s.OnSend(s, m)
 }
 
-// Receive hands out the queued datagrams in order, waiting for one as
-// connector.Socket says.
-func (s *Socket) Receive(b []byte, wait bool) (int, connector.Source, error) {
+// NewConn returns a connector.Conn on s.
+func NewConn(s *Socket) *connector.Conn { return seam.NewConn(s).(*connector.Conn) }
+
+// Receive hands out the queued datagrams in order, with their senders'
+// port ids and group masks, waiting for one as a Conn's socket does.
+func (s *Socket) Receive(b []byte, wait bool) (n int, portID, groups uint32, err error) {
 	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return 0, connector.Source{}, net.ErrClosed
+			return 0, 0, 0, net.ErrClosed
 		}
 		if len(s.queue) > 0 {
 			d, src := s.queue[0], s.srcs[0]
 			s.queue, s.srcs = s.queue[1:], s.srcs[1:]
 			s.mu.Unlock()
-			return copy(b, d), src, nil
+			return copy(b, d), src.PortID, src.Groups, nil
 		}
 		dl := s.deadline
 		s.mu.Unlock()
 		if !wait {
-			return 0, connector.Source{}, syscall.EAGAIN
+			return 0, 0, 0, syscall.EAGAIN
 		}
 		if err := s.sleep(dl); err != nil {
-			return 0, connector.Source{}, err
+			return 0, 0, 0, err
 		}
 	}
 }
@@ -177,4 +181,4 @@ func (s *Socket) LeaveGroup(group uint32) error {
 	return nil
 }
 
-var _ connector.GroupSocket = (*Socket)(nil)
+var _ seam.Socket = (*Socket)(nil)
