@@ -59,16 +59,16 @@ func runBench(e *env, args []string) int {
 	}
 	id, err := connector.ParseID(*idFlag)
 	if err != nil {
-		return e.fail("bench", err)
+		return e.badUsage("bench", err)
 	}
 	if err := checkRanges(check{"n", *n, 1, 1 << 31}, check{"s", *size, 0, connector.MaxData}, check{"rounds", *rounds, 1, 1000}); err != nil {
-		return e.fail("bench", err)
+		return e.badUsage("bench", err)
 	}
 	if err := checkDuration("W", timeout, time.Microsecond); err != nil {
-		return e.fail("bench", err)
+		return e.badUsage("bench", err)
 	}
 	if err := checkRanges(check{"procs", int64(*procs), 0, 1024}); err != nil {
-		return e.fail("bench", err)
+		return e.badUsage("bench", err)
 	}
 	if *procs > 0 {
 		runtime.GOMAXPROCS(*procs)

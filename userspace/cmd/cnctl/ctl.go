@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
@@ -78,6 +79,15 @@ func ctlUsage(w io.Writer) {
 	fmt.Fprintf(w, "\nRun cnctl ctl <operation> -h for its flags. All but stats need CAP_NET_ADMIN.\n\nflags:\n")
 }
 
+// ctlOpNames lists the operations, for a usage error.
+func ctlOpNames() string {
+	names := make([]string, len(ctlOps))
+	for i, op := range ctlOps {
+		names[i] = op.name
+	}
+	return strings.Join(names, ", ")
+}
+
 func runCtl(e *env, args []string) int {
 	common := ctlCommon{ctlID: control.DefaultID.String(), timeout: 10 * time.Second}
 	fs := e.newFlags("ctl", "")
@@ -90,10 +100,7 @@ func runCtl(e *env, args []string) int {
 		return code
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(e.stderr, "cnctl ctl: which operation?")
-		fs.SetOutput(e.stderr)
-		fs.Usage()
-		return 2
+		return e.badUsage("ctl", fmt.Errorf("which operation? One of %s", ctlOpNames()))
 	}
 	var op *ctlOp
 	for i := range ctlOps {
@@ -102,10 +109,7 @@ func runCtl(e *env, args []string) int {
 		}
 	}
 	if op == nil {
-		fmt.Fprintf(e.stderr, "cnctl ctl: unknown operation %q\n\n", fs.Arg(0))
-		fs.SetOutput(e.stderr)
-		fs.Usage()
-		return 2
+		return e.badUsage("ctl", fmt.Errorf("unknown operation %q: want one of %s", fs.Arg(0), ctlOpNames()))
 	}
 	name := "ctl " + op.name
 	ofs := e.newFlags(name, fmt.Sprintf("ctl %s %s [-ctl-id idx:val] [-json] [-timeout d]\n\n%s.", op.name, op.args, op.summary))
@@ -118,14 +122,14 @@ func runCtl(e *env, args []string) int {
 		return code
 	}
 	if err := check(); err != nil {
-		return e.fail(name, err)
+		return e.badUsage(name, err)
 	}
 	if err := checkDuration("timeout", common.timeout, time.Millisecond); err != nil {
-		return e.fail(name, err)
+		return e.badUsage(name, err)
 	}
 	id, err := connector.ParseID(common.ctlID)
 	if err != nil {
-		return e.fail(name, err)
+		return e.badUsage(name, err)
 	}
 	r := &ctlResult{Op: op.name, Module: id.String()}
 	err = func() error {

@@ -45,10 +45,10 @@ func runListen(e *env, args []string) int {
 		return code
 	}
 	if err := checkRanges(check{"c", *count, 0, 1<<63 - 1}, check{"rcvbuf", *rcvbuf, 0, 1<<31 - 1}); err != nil {
-		return e.fail("listen", err)
+		return e.badUsage("listen", err)
 	}
 	if err := checkDuration("timeout", timeout, 0); err != nil {
-		return e.fail("listen", err)
+		return e.badUsage("listen", err)
 	}
 	var groups []uint32
 	for _, g := range strings.Split(*groupsFlag, ",") {
@@ -57,12 +57,12 @@ func runListen(e *env, args []string) int {
 		}
 		n, err := strconv.ParseUint(g, 0, 32)
 		if err != nil || n < 1 || n > connector.Groups {
-			return e.fail("listen", fmt.Errorf("-g %q: want groups 1 to %d", g, connector.Groups))
+			return e.badUsage("listen", fmt.Errorf("-g %q: want groups 1 to %d", g, connector.Groups))
 		}
 		groups = append(groups, uint32(n))
 	}
 	if len(groups) == 0 {
-		return e.fail("listen", errors.New("-g is required: the groups to listen on, e.g. -g 20"))
+		return e.badUsage("listen", errors.New("-g is required: the groups to listen on, e.g. -g 20"))
 	}
 	c, err := e.dial(&connector.Config{Groups: groups, ReadBuffer: int(*rcvbuf), ForceReadBuffer: *force})
 	if err != nil {

@@ -62,21 +62,18 @@ func runHelp(e *env, args []string) int {
 		return 0
 	}
 	if len(args) > 1 {
-		fmt.Fprintf(e.stderr, "cnctl help: one command at a time, got %q\n", args)
-		return 2
+		return e.badUsage("help", fmt.Errorf("one command at a time, got %q", args))
 	}
 	for _, c := range commands {
 		if c.name == args[0] && c.name != "help" {
 			return c.run(&env{stdout: e.stdout, stderr: e.stdout, dial: e.dial, ctx: e.ctx}, []string{"-h"})
 		}
 	}
-	fmt.Fprintf(e.stderr, "cnctl help: unknown command %q\n\n", args[0])
-	usage(e.stderr)
-	return 2
+	return e.badUsage("help", fmt.Errorf("unknown command %q (cnctl help lists them)", args[0]))
 }
 
 // run runs cnctl with args (without the program's name) and returns its
-// exit code.
+// exit code: 0, 1 for a failure at run time, 2 for a usage error.
 func run(e *env, args []string) int {
 	if len(args) == 0 {
 		usage(e.stderr)
@@ -92,8 +89,7 @@ func run(e *env, args []string) int {
 			return c.run(e, args[1:])
 		}
 	}
-	fmt.Fprintf(e.stderr, "cnctl: unknown command %q\n\n", args[0])
-	usage(e.stderr)
+	fmt.Fprintf(e.stderr, "cnctl: unknown command %q (cnctl help lists them)\n", args[0])
 	return 2
 }
 
@@ -104,10 +100,25 @@ func main() {
 	os.Exit(code)
 }
 
-// fail prints an error in cnctl's format and returns exit code 2.
+// Exit codes: a usage error (a bad flag, value or argument, found before
+// anything is done) is 2, a failure at run time (no module, a refusal, a
+// lost reply) is 1.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// fail prints a failure at run time in cnctl's format and returns
+// exitFailure.
 func (e *env) fail(cmd string, err error) int {
 	fmt.Fprintf(e.stderr, "cnctl %s: %v\n", cmd, err)
-	return 2
+	return exitFailure
+}
+
+// badUsage prints a usage error as one line and returns exitUsage.
+func (e *env) badUsage(cmd string, err error) int {
+	fmt.Fprintf(e.stderr, "cnctl %s: %v\n", cmd, err)
+	return exitUsage
 }
 
 // newFlags returns a flag set for a command whose usage line is synopsis
@@ -123,8 +134,8 @@ func (e *env) newFlags(name, synopsis string) *flag.FlagSet {
 }
 
 // parse parses args into fs. done is true when the command should return
-// code at once: after -h (usage on stdout, 0) or a bad flag (one line and
-// the usage on stderr, 2).
+// code at once: after -h (usage on stdout, 0) or a bad flag (one line on
+// stderr, pointing at -h, and exitUsage).
 func (e *env) parse(fs *flag.FlagSet, args []string) (code int, done bool) {
 	err := fs.Parse(args)
 	switch {
@@ -135,16 +146,13 @@ func (e *env) parse(fs *flag.FlagSet, args []string) (code int, done bool) {
 		fs.Usage()
 		return 0, true
 	}
-	fmt.Fprintf(e.stderr, "cnctl %s: %v\n", fs.Name(), err)
-	fs.SetOutput(e.stderr)
-	fs.Usage()
-	return 2, true
+	return e.badUsage(fs.Name(), fmt.Errorf("%w (cnctl %s -h lists the flags)", err, fs.Name())), true
 }
 
 // noArgs fails a command that takes no arguments but was given some.
 func (e *env) noArgs(fs *flag.FlagSet) (int, bool) {
 	if fs.NArg() > 0 {
-		return e.fail(fs.Name(), fmt.Errorf("unexpected arguments %q (flags go before arguments)", fs.Args())), true
+		return e.badUsage(fs.Name(), fmt.Errorf("unexpected arguments %q (flags go before arguments)", fs.Args())), true
 	}
 	return 0, false
 }

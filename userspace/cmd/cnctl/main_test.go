@@ -80,8 +80,9 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// TestBadFlags: an out-of-range or stray value is one line on stderr and
-// exit 2, before anything is dialed.
+// TestBadFlags: an out-of-range or stray value, an unknown flag or command
+// is one line on stderr (not the whole usage) and exit 2, before anything
+// is dialed.
 func TestBadFlags(t *testing.T) {
 	tests := [][]string{
 		{"bench", "-s", "-1"},
@@ -112,8 +113,13 @@ func TestBadFlags(t *testing.T) {
 		{"ctl", "stats", "stray"},
 		{"ctl", "-timeout", "0", "stats"},
 		{"ctl", "nosuchop"},
+		{"ctl"},
+		{"ctl", "-nosuchflag", "stats"},
+		{"ping", "-nosuchflag"},
+		{"listen"},
 		{"trace", "-c", "-1"},
 		{"nosuchcommand"},
+		{"help", "nosuchcommand"},
 	}
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -121,16 +127,19 @@ func TestBadFlags(t *testing.T) {
 			if code != 2 {
 				t.Fatalf("exit %d, want 2; stdout %q, stderr %q", code, out, errOut)
 			}
-			first, _, _ := strings.Cut(errOut, "\n")
-			if !strings.HasPrefix(first, "cnctl") || len(first) > 160 {
-				t.Fatalf("stderr's first line %q: want one short line naming cnctl", first)
+			if !strings.HasPrefix(errOut, "cnctl") || strings.Count(errOut, "\n") != 1 || len(errOut) > 200 {
+				t.Fatalf("stderr %q: want one short line naming cnctl", errOut)
+			}
+			if out != "" {
+				t.Fatalf("stdout %q, want nothing", out)
 			}
 		})
 	}
 }
 
 // TestWithoutModule: each command that talks to the module says that no
-// callback answered within its timeout, and does not exit 0.
+// callback answered within its timeout, and exits 1, a runtime failure (2
+// is for usage errors only).
 func TestWithoutModule(t *testing.T) {
 	const hint = "no callback on 14:0x456: is the cnlab module loaded?"
 	tests := []struct {
@@ -139,10 +148,10 @@ func TestWithoutModule(t *testing.T) {
 		code int
 	}{
 		{[]string{"ping", "-c", "2", "-i", "0", "-W", "0.05"}, hint, 1},
-		{[]string{"bench", "-n", "10", "-rounds", "1", "-W", "50ms"}, hint, 2},
-		{[]string{"ctl", "-timeout", "50ms", "stats"}, "no callback on 14:0x4c0: is the cnlab module loaded?", 2},
-		{[]string{"stats", "-json", "-timeout", "50ms"}, "no callback on 14:0x4c0: is the cnlab module loaded?", 2},
-		{[]string{"send", "-wait", "50ms"}, hint, 0},
+		{[]string{"bench", "-n", "10", "-rounds", "1", "-W", "50ms"}, hint, 1},
+		{[]string{"ctl", "-timeout", "50ms", "stats"}, "no callback on 14:0x4c0: is the cnlab module loaded?", 1},
+		{[]string{"stats", "-json", "-timeout", "50ms"}, "no callback on 14:0x4c0: is the cnlab module loaded?", 1},
+		{[]string{"send", "-wait", "50ms"}, hint, 1},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -344,7 +353,7 @@ func TestCtlText(t *testing.T) {
 		{[]string{"stats"}, 0, "further id 14:0x999 in slot 0: received 0, invalid 0"},
 		{[]string{"stats"}, 0, "late replies: pending 6 (7000 bytes, at most 8000), dropped 4"},
 		{[]string{"stats"}, 0, "further ids: received 9, invalid 3; timer ticks 11; notifications 12"},
-		{[]string{"ctl", "unregister", "-id", "14:0x998"}, 2, "refused: no such file or directory"},
+		{[]string{"ctl", "unregister", "-id", "14:0x998"}, 1, "refused: no such file or directory"},
 	}
 	for _, tt := range tests {
 		code, out, errOut := cnctl(t, k, tt.args...)

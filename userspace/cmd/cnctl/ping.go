@@ -37,9 +37,9 @@ func runPing(e *env, args []string) int {
 	target := *idFlag
 	switch {
 	case fs.NArg() > 1:
-		return e.fail("ping", fmt.Errorf("one target id, got %q", fs.Args()))
+		return e.badUsage("ping", fmt.Errorf("one target id, got %q", fs.Args()))
 	case fs.NArg() == 1 && target != "" && target != fs.Arg(0):
-		return e.fail("ping", fmt.Errorf("two targets: -id %s and %s", target, fs.Arg(0)))
+		return e.badUsage("ping", fmt.Errorf("two targets: -id %s and %s", target, fs.Arg(0)))
 	case fs.NArg() == 1:
 		target = fs.Arg(0)
 	case target == "":
@@ -47,16 +47,16 @@ func runPing(e *env, args []string) int {
 	}
 	id, err := connector.ParseID(target)
 	if err != nil {
-		return e.fail("ping", err)
+		return e.badUsage("ping", err)
 	}
 	if err := checkRanges(check{"c", count, 0, 1<<63 - 1}, check{"s", size, 0, connector.MaxData}); err != nil {
-		return e.fail("ping", err)
+		return e.badUsage("ping", err)
 	}
 	if err := checkDuration("i", p.interval, 0); err != nil {
-		return e.fail("ping", err)
+		return e.badUsage("ping", err)
 	}
 	if err := checkDuration("W", p.timeout, time.Microsecond); err != nil {
-		return e.fail("ping", err)
+		return e.badUsage("ping", err)
 	}
 	if p.flood {
 		p.interval = 0

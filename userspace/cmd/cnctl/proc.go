@@ -52,14 +52,14 @@ func runProc(e *env, args []string) int {
 		return code
 	}
 	if err := checkRanges(check{"c", *count, 0, 1<<63 - 1}, check{"rcvbuf", *rcvbuf, 0, 1<<31 - 1}); err != nil {
-		return e.fail("proc", err)
+		return e.badUsage("proc", err)
 	}
 	if err := checkDuration("timeout", timeout, 0); err != nil {
-		return e.fail("proc", err)
+		return e.badUsage("proc", err)
 	}
 	sel, err := parseProcEvents(*events)
 	if err != nil {
-		return e.fail("proc", fmt.Errorf("-e: %w", err))
+		return e.badUsage("proc", fmt.Errorf("-e: %w", err))
 	}
 	conn, err := e.dial(&connector.Config{Groups: []uint32{proc.Group}, ReadBuffer: int(*rcvbuf), ForceReadBuffer: *force})
 	if err != nil {

@@ -13,7 +13,8 @@ import (
 const sendSynopsis = `send [-id idx:val] [-data text | -s size] [-seq n] [-ack n] [-wait d] [-json]
 
 Sends one message as given, seq and ack included, and prints what arrives
-for -wait. It exits 1 when a receive fails, 0 otherwise.`
+for -wait. It exits 1 when a receive fails or, with -wait above 0, nothing
+arrived; 0 otherwise.`
 
 func runSend(e *env, args []string) int {
 	fs := e.newFlags("send", sendSynopsis)
@@ -33,20 +34,20 @@ func runSend(e *env, args []string) int {
 	}
 	id, err := connector.ParseID(*idFlag)
 	if err != nil {
-		return e.fail("send", err)
+		return e.badUsage("send", err)
 	}
 	if err := checkRanges(check{"s", *size, -1, connector.MaxData}, check{"seq", *seq, 0, maxUint32}, check{"ack", *ack, 0, maxUint32}); err != nil {
-		return e.fail("send", err)
+		return e.badUsage("send", err)
 	}
 	if err := checkDuration("wait", wait, 0); err != nil {
-		return e.fail("send", err)
+		return e.badUsage("send", err)
 	}
 	payload := []byte(*data)
 	if *size >= 0 {
 		payload = make([]byte, *size)
 	}
 	if len(payload) > connector.MaxData {
-		return e.fail("send", fmt.Errorf("-data of %d bytes: the connector carries at most %d", len(payload), connector.MaxData))
+		return e.badUsage("send", fmt.Errorf("-data of %d bytes: the connector carries at most %d", len(payload), connector.MaxData))
 	}
 	c, err := e.dial(nil)
 	if err != nil {
@@ -87,8 +88,9 @@ func runSend(e *env, args []string) int {
 	}
 	if *asJSON {
 		p.summary()
-	} else if p.received == 0 && code == 0 {
-		fmt.Fprintf(e.stdout, "nothing arrived within %v (if %s should answer: no callback on %s: is the cnlab module loaded?)\n", wait, id, id)
+	}
+	if p.received == 0 && code == 0 {
+		return e.fail("send", fmt.Errorf("nothing arrived within %v (if %s should answer: no callback on %s: is the cnlab module loaded?)", wait, id, id))
 	}
 	return code
 }

@@ -35,10 +35,10 @@ func runTrace(e *env, args []string) int {
 		return code
 	}
 	if err := checkRanges(check{"c", *count, 0, 1<<63 - 1}, check{"port", *port, 0, maxUint32}, check{"g", *group, 0, connector.Groups}); err != nil {
-		return e.fail("trace", err)
+		return e.badUsage("trace", err)
 	}
 	if *timeout < 0 {
-		return e.fail("trace", fmt.Errorf("-timeout %v: want 0 or more", *timeout))
+		return e.badUsage("trace", fmt.Errorf("-timeout %v: want 0 or more", *timeout))
 	}
 	f := probe.Filter{Mode: probe.ModeLosses, Inbound: *inbound || *all}
 	if *all {
@@ -47,14 +47,14 @@ func runTrace(e *env, args []string) int {
 	if *idFlag != "" {
 		id, err := connector.ParseID(*idFlag)
 		if err != nil {
-			return e.fail("trace", err)
+			return e.badUsage("trace", err)
 		}
 		f.ID = &id
 	}
 	f.PortID, f.Group = uint32(*port), uint32(*group)
 	if *seqs != "" {
 		if _, err := fmt.Sscanf(*seqs, "%d-%d", &f.SeqLo, &f.SeqHi); err != nil {
-			return e.fail("trace", fmt.Errorf("-seq %q: want lo-hi, as 0-99", *seqs))
+			return e.badUsage("trace", fmt.Errorf("-seq %q: want lo-hi, as 0-99", *seqs))
 		}
 	}
 	p, err := probe.StartBTF(f, *btfPath)
