@@ -12,8 +12,12 @@
 // one non-blocking receive, without allocating. The socket is not in the Go
 // runtime's poller (epoll), whose wake-up callback the kernel would
 // otherwise run for every datagram queued; only when the reply is not there
-// yet does a receive wait, in ppoll(2), which deadlines, cancellation and
-// Close interrupt. As in github.com/mdlayher/netlink, sending and receiving
+// yet does a receive wait: the socket joins an epoll instance of its own
+// for the wait, and the goroutine parks in the runtime's poller on that
+// instance, holding no OS thread, until a datagram, a deadline,
+// cancellation or Close. A Conn's request timeout (SetRequestTimeout) is
+// armed only then, so a reply that came inside the send costs no clock
+// read. As in github.com/mdlayher/netlink, sending and receiving
 // have separate locks, and, as in github.com/mdlayher/socket, a context's
 // cancellation is bridged to a deadline that never outlives the call.
 //

@@ -135,22 +135,37 @@ func (c *Conn) ReadBuffer() (int, error) {
 // run the poller's wake-up callback for every datagram queued, which cost
 // 400 to 730 instructions a round trip (7-12% of it) under cnctl bench
 // -parts, and with more than one CPU can wake a thread parked in
-// epoll_wait for nothing. So
-// sends and receives are direct system calls, and only a receive that has
-// to wait blocks, in ppoll(2) on the socket and an eventfd that deadlines,
-// cancellation and Close write to wake it.
+// epoll_wait for nothing. So sends and receives are direct system calls,
+// and only a receive that has to wait puts the socket in an epoll set, its
+// own, for the wait, together with an eventfd that deadline changes,
+// cancellation and Close write to wake it; the goroutine parks in the
+// runtime's poller on that epoll instance, holding no thread.
 type linuxSocket struct {
 	pid  uint32
 	conn *Conn // whose locks guard fd's release
 
-	// fd and the eventfds are closed only by release, with both of the
-	// Conn's locks held; every call that uses them holds one, so none
+	// fd, the eventfds and epfd are closed only by release, with both of
+	// the Conn's locks held; every call that uses them holds one, so none
 	// meets a closed or reused number. Waits under the receive lock use
-	// evfd[0], those under the send lock evfd[1], so that neither drains
-	// the other's wake-up.
+	// evfd[0], those under the send lock (pause) evfd[1], so that neither
+	// drains the other's wake-up.
 	fd     int
 	evfd   [2]int
 	closed atomic.Bool
+
+	// A receive that must wait adds fd to epfd, an epoll instance of its
+	// own that also holds evfd[0], and parks its goroutine in the Go
+	// runtime's poller on epfd (waitFile) until epfd has something to
+	// report, then takes fd out again: fd is in an epoll set only while
+	// a receive waits, so datagrams that arrive otherwise wake nothing,
+	// and a waiting receive holds no thread. waitConn and ready are
+	// made once, so that a wait allocates nothing; ready's events are
+	// the receive lock's.
+	epfd     int
+	waitFile *os.File
+	waitConn syscall.RawConn
+	ready    func(fd uintptr) bool
+	events   [2]unix.EpollEvent
 	// deadline is the read deadline on the monotonic clock, in
 	// nanoseconds since monoBase, 0 for none.
 	deadline atomic.Int64
@@ -189,17 +204,64 @@ func newLinuxSocket() (*linuxSocket, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("getsockname: a %T, not a netlink address", sa)
 	}
-	s := &linuxSocket{pid: nl.Pid, fd: fd}
-	for i := range s.evfd {
-		if s.evfd[i], err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
-			for _, e := range s.evfd[:i] {
-				unix.Close(e)
-			}
-			unix.Close(fd)
-			return nil, os.NewSyscallError("eventfd", err)
-		}
+	s := &linuxSocket{pid: nl.Pid, fd: fd, evfd: [2]int{-1, -1}, epfd: -1}
+	if err := s.openWaiter(); err != nil {
+		s.closeFDs()
+		return nil, err
 	}
 	return s, nil
+}
+
+// openWaiter makes the eventfds and the epoll instance that waits use.
+func (s *linuxSocket) openWaiter() error {
+	var err error
+	for i := range s.evfd {
+		if s.evfd[i], err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+			return os.NewSyscallError("eventfd", err)
+		}
+	}
+	if s.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(s.evfd[recvWaker])}
+	if err := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, s.evfd[recvWaker], &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	// Non-blocking, so that os.NewFile puts it in the runtime's poller.
+	if err := unix.SetNonblock(s.epfd, true); err != nil {
+		return os.NewSyscallError("fcntl", err)
+	}
+	s.waitFile = os.NewFile(uintptr(s.epfd), "connector-wait")
+	if s.waitConn, err = s.waitFile.SyscallConn(); err != nil {
+		return fmt.Errorf("epoll instance: %w", err)
+	}
+	s.ready = s.pollReady
+	return nil
+}
+
+// pollReady is waitConn.Read's function: whether epfd has anything to
+// report (the socket readable, or a wake-up on evfd[0]), without waiting.
+func (s *linuxSocket) pollReady(fd uintptr) bool {
+	n, err := unix.EpollWait(int(fd), s.events[:], 0)
+	return n > 0 || (err != nil && err != unix.EINTR)
+}
+
+// closeFDs closes every descriptor the socket holds.
+func (s *linuxSocket) closeFDs() {
+	if s.waitFile != nil {
+		s.waitFile.Close() // and with it epfd
+	} else if s.epfd >= 0 {
+		unix.Close(s.epfd)
+	}
+	for _, e := range s.evfd {
+		if e >= 0 {
+			unix.Close(e)
+		}
+	}
+	if s.fd >= 0 {
+		unix.Close(s.fd)
+	}
+	s.fd, s.evfd, s.epfd, s.waitFile = -1, [2]int{-1, -1}, -1, nil
 }
 
 // control runs f on the socket's descriptor, with the Conn's send lock held
@@ -328,28 +390,41 @@ func (s *linuxSocket) read(b []byte, wait bool) (int, Source, bool, error) {
 
 // wait blocks until the socket is readable, the read deadline passes
 // (os.ErrDeadlineExceeded) or the socket is closed (net.ErrClosed). It may
-// return early; the caller tries again. ppoll is an ordinary system call,
-// so the Go scheduler runs other goroutines meanwhile. Only receives wait,
-// under the Conn's receive lock.
+// return early; the caller tries again. Only receives wait, under the
+// Conn's receive lock. The goroutine parks in the runtime's poller, on
+// epfd, which holds the socket only for the wait (see linuxSocket): a
+// blocking ppoll instead kept an OS thread per waiting receive (50
+// waiting Receives, 55 threads; TestBlockedReceivesHoldNoThreads).
 func (s *linuxSocket) wait() error {
 	var drain [8]byte
 	_, _ = unix.Read(s.evfd[recvWaker], drain[:])
-	// Whatever changes after these loads writes to evfd, which ends the
-	// ppoll below at once.
+	// Whatever changes after these loads writes to evfd, which is in
+	// epfd and ends the wait below at once.
 	if s.closed.Load() {
 		return net.ErrClosed
 	}
-	var timeout *unix.Timespec
+	var deadline time.Time
 	if dl := s.deadline.Load(); dl != 0 {
-		left := dl - int64(time.Since(monoBase))
-		if left <= 0 {
+		if dl-int64(time.Since(monoBase)) <= 0 {
 			return os.ErrDeadlineExceeded
 		}
-		ts := unix.NsecToTimespec(left)
-		timeout = &ts
+		deadline = monoBase.Add(time.Duration(dl)) // monotonic, as monoBase is
 	}
-	fds := [2]unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}, {Fd: int32(s.evfd[recvWaker]), Events: unix.POLLIN}}
-	return ppoll(fds[:], timeout)
+	if err := s.waitFile.SetReadDeadline(deadline); err != nil {
+		return fmt.Errorf("wait: %w", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(s.fd)}
+	if err := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, s.fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	err := s.waitConn.Read(s.ready)
+	if derr := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, s.fd, nil); derr != nil && err == nil {
+		err = os.NewSyscallError("epoll_ctl", derr)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return os.ErrDeadlineExceeded
+	}
+	return err
 }
 
 // pause waits for d or until the socket is closed (net.ErrClosed), under
@@ -420,10 +495,7 @@ func (s *linuxSocket) close() error {
 
 func (s *linuxSocket) release() {
 	if s.fd >= 0 {
-		unix.Close(s.fd)
-		unix.Close(s.evfd[0])
-		unix.Close(s.evfd[1])
-		s.fd, s.evfd = -1, [2]int{-1, -1}
+		s.closeFDs()
 	}
 }
 
