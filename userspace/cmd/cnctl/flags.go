@@ -27,7 +27,13 @@ func (s seconds) Set(v string) error {
 		if math.IsNaN(f) || math.IsInf(f, 0) || f > float64(math.MaxInt64/int64(time.Second)) {
 			return fmt.Errorf("%q: want seconds, as 0.2, or a duration, as 200ms", v)
 		}
-		*s.d = time.Duration(f * float64(time.Second))
+		d := time.Duration(f * float64(time.Second))
+		if d == 0 && f != 0 {
+			// Taken as 0 it would mean something else (-i 0: at
+			// once), or be refused as "0s", which nobody typed.
+			return fmt.Errorf("%q: shorter than a nanosecond, the clock's unit", v)
+		}
+		*s.d = d
 		return nil
 	}
 	d, err := time.ParseDuration(v)

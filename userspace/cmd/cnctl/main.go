@@ -64,8 +64,13 @@ func runHelp(e *env, args []string) int {
 	if len(args) > 1 {
 		return e.badUsage("help", fmt.Errorf("one command at a time, got %q", args))
 	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprintf(e.stdout, "usage: cnctl help [command]\n\nPrints the commands, or a command's flags (the same as cnctl <command> -h).\n")
+		return 0
+	}
 	for _, c := range commands {
-		if c.name == args[0] && c.name != "help" {
+		if c.name == args[0] {
 			return c.run(&env{stdout: e.stdout, stderr: e.stdout, dial: e.dial, ctx: e.ctx}, []string{"-h"})
 		}
 	}

@@ -21,6 +21,12 @@ import (
 // returns its exit code, stdout and stderr.
 func cnctl(t *testing.T, k *cntest.Kernel, args ...string) (int, string, string) {
 	t.Helper()
+	return cnctlContext(t, t.Context(), k, args...)
+}
+
+// cnctlContext is cnctl, interrupted (Ctrl-C) when ctx is done.
+func cnctlContext(t *testing.T, ctx context.Context, k *cntest.Kernel, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	dial := func(cfg *connector.Config) (*connector.Conn, error) {
 		t.Errorf("cnctl %s dialed", strings.Join(args, " "))
@@ -29,14 +35,14 @@ func cnctl(t *testing.T, k *cntest.Kernel, args ...string) (int, string, string)
 	if k != nil {
 		dial = k.Dial
 	}
-	code := run(&env{stdout: &out, stderr: &errOut, dial: dial, ctx: t.Context()}, args)
+	code := run(&env{stdout: &out, stderr: &errOut, dial: dial, ctx: ctx}, args)
 	return code, out.String(), errOut.String()
 }
 
 // TestHelp: cnctl -h, help and help <command> print usage and exit 0, and
 // -h on each command lists all its flags without dialing.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"help", "ping"}} {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"help", "ping"}, {"help", "help"}, {"help", "-h"}} {
 		code, out, _ := cnctl(t, nil, args...)
 		if code != 0 || !strings.Contains(out, "usage: cnctl") {
 			t.Errorf("cnctl %s: exit %d, stdout %q; want usage and exit 0", strings.Join(args, " "), code, out)
@@ -92,6 +98,9 @@ func TestBadFlags(t *testing.T) {
 		{"ping", "-s", "16365"},
 		{"ping", "-i", "-1"},
 		{"ping", "-W", "0"},
+		{"ping", "-W", "1e-12"},
+		{"ping", "-W", "-1e-12"},
+		{"ping", "-i", "1e-300"},
 		{"ping", "-i", "fast"},
 		{"ping", "14:0x456", "extra"},
 		{"ping", "nonsense"},
@@ -164,6 +173,40 @@ func TestWithoutModule(t *testing.T) {
 				t.Fatalf("exit %d, want %d, saying %q; stdout %q, stderr %q", code, tt.code, tt.hint, out, errOut)
 			}
 		})
+	}
+}
+
+// TestBadDurationSaysWhatWasGiven: a value in seconds too small for the
+// nanosecond clock is refused as given, not as the 0s it would round to.
+func TestBadDurationSaysWhatWasGiven(t *testing.T) {
+	tests := []struct{ flag, value string }{
+		{"-W", "1e-12"},
+		{"-i", "1e-300"},
+		{"-W", "-1e-12"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.flag+" "+tt.value, func(t *testing.T) {
+			code, _, errOut := cnctl(t, nil, "ping", tt.flag, tt.value)
+			if code != 2 || !strings.Contains(errOut, tt.value) || strings.Contains(errOut, " 0s") {
+				t.Fatalf("exit %d, stderr %q; want 2 and the value as given", code, errOut)
+			}
+		})
+	}
+}
+
+// TestPingInterrupted: Ctrl-C during the first request's wait is not a
+// loss, and says nothing of a timeout that never came.
+func TestPingInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	time.AfterFunc(300*time.Millisecond, cancel) // as the signal does
+	start := time.Now()
+	code, out, errOut := cnctlContext(t, ctx, cntest.New(nil), "ping", "-W", "5")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v after Ctrl-C at 300ms", d)
+	}
+	if strings.Contains(out+errOut, "no reply within") || !strings.Contains(out, "0 requests transmitted") {
+		t.Fatalf("exit %d\nstdout %q\nstderr %q\nwant no word of a timeout", code, out, errOut)
 	}
 }
 

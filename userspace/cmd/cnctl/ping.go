@@ -86,7 +86,9 @@ func runPing(e *env, args []string) int {
 		return e.fail("ping", err)
 	}
 	p.summary(elapsed)
-	if p.st.Count() == 0 {
+	if p.st.Count() == 0 && p.lost > 0 {
+		// Only a request that waited its -W out says so: one
+		// interrupted while waiting is not counted, and says nothing.
 		fmt.Fprintf(e.stderr, "cnctl ping: %v\n", errNoCallback(id, p.timeout))
 	}
 	if p.sent == 0 || p.st.Count() < p.sent {
@@ -107,6 +109,7 @@ type pinger struct {
 	out          io.Writer
 	enc          *json.Encoder // JSON lines instead of text, if set
 	sent         int
+	lost         int // requests whose wait for a reply ran out
 	st           rtt.Stats
 }
 
@@ -152,6 +155,7 @@ func (p *pinger) run(ctx context.Context) error {
 		case ctx.Err() != nil:
 			p.sent-- // interrupted while waiting: not a loss
 		case errors.Is(err, context.DeadlineExceeded):
+			p.lost++
 			p.printLoss(req.Seq)
 		default:
 			return err
