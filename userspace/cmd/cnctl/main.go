@@ -13,6 +13,7 @@ import (
 	"os/signal"
 
 	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/probe"
 )
 
 // env is what a command uses of the world, so that host tests can give it
@@ -23,6 +24,9 @@ type env struct {
 	dial func(cfg *connector.Config) (*connector.Conn, error)
 	// ctx is done when the user interrupts (Ctrl-C).
 	ctx context.Context
+	// startTrace attaches the eBPF probes for cnctl trace: startProbes,
+	// or a fake.
+	startTrace func(f probe.Filter, btfPath string) (tracer, error)
 }
 
 type command struct {
@@ -71,7 +75,9 @@ func runHelp(e *env, args []string) int {
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			return c.run(&env{stdout: e.stdout, stderr: e.stdout, dial: e.dial, ctx: e.ctx}, []string{"-h"})
+			he := *e
+			he.stderr = e.stdout
+			return c.run(&he, []string{"-h"})
 		}
 	}
 	return e.badUsage("help", fmt.Errorf("unknown command %q (cnctl help lists them)", args[0]))
@@ -100,7 +106,7 @@ func run(e *env, args []string) int {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(&env{stdout: os.Stdout, stderr: os.Stderr, dial: connector.Dial, ctx: ctx}, os.Args[1:])
+	code := run(&env{stdout: os.Stdout, stderr: os.Stderr, dial: connector.Dial, ctx: ctx, startTrace: startProbes}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

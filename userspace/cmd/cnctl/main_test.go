@@ -14,6 +14,7 @@ import (
 
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/connector/cntest"
+	"github.com/cnlab/cnlab/userspace/probe"
 	"github.com/cnlab/cnlab/userspace/wire"
 )
 
@@ -27,7 +28,21 @@ func cnctl(t *testing.T, k *cntest.Kernel, args ...string) (int, string, string)
 // cnctlContext is cnctl, interrupted (Ctrl-C) when ctx is done.
 func cnctlContext(t *testing.T, ctx context.Context, k *cntest.Kernel, args ...string) (int, string, string) {
 	t.Helper()
+	return cnctlTrace(t, ctx, k, nil, args...)
+}
+
+// cnctlTrace is cnctlContext with tr as the probes (nil: attaching them
+// fails the test).
+func cnctlTrace(t *testing.T, ctx context.Context, k *cntest.Kernel, tr tracer, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
+	startTrace := func(probe.Filter, string) (tracer, error) {
+		if tr == nil {
+			t.Errorf("cnctl %s attached probes", strings.Join(args, " "))
+			return nil, errors.New("no probes in this test")
+		}
+		return tr, nil
+	}
 	dial := func(cfg *connector.Config) (*connector.Conn, error) {
 		t.Errorf("cnctl %s dialed", strings.Join(args, " "))
 		return nil, errors.New("no dialing in this test")
@@ -35,7 +50,7 @@ func cnctlContext(t *testing.T, ctx context.Context, k *cntest.Kernel, args ...s
 	if k != nil {
 		dial = k.Dial
 	}
-	code := run(&env{stdout: &out, stderr: &errOut, dial: dial, ctx: ctx}, args)
+	code := run(&env{stdout: &out, stderr: &errOut, dial: dial, ctx: ctx, startTrace: startTrace}, args)
 	return code, out.String(), errOut.String()
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strings"
@@ -14,6 +13,25 @@ import (
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/probe"
 )
+
+// tracer is what cnctl trace reads records from: the eBPF probes, or a
+// fake in host tests.
+type tracer interface {
+	Read(deadline time.Time) (any, error)
+	Skips() (probe.Skips, error)
+	Counters() (map[connector.ID]probe.Counters, error)
+	Close() error
+}
+
+// startProbes attaches the eBPF probes, relocated against btfPath's BTF if
+// given.
+func startProbes(f probe.Filter, btfPath string) (tracer, error) {
+	p, err := probe.StartBTF(f, btfPath)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
 
 func runTrace(e *env, args []string) int {
 	fs := e.newFlags("trace", "trace [-all] [-inbound] [-id idx:val] [-port p] [-g group] [-seq lo-hi] [-c count] [-timeout d] [-json] [-btf file] [-o file]\n\nShows each message the kernel did not deliver to every receiver it was sent to,\nwith the port and why; with -all, every message and each socket it reached\n(eBPF probes; root, in a guest). A summary per id and outcome on exit.")
@@ -24,7 +42,8 @@ func runTrace(e *env, args []string) int {
 	group := fs.Int64("g", 0, "only sends to this group")
 	seqs := fs.String("seq", "", "only seqs in this range, lo-hi")
 	count := fs.Int64("c", 0, "stop after this many records (0: until interrupted)")
-	timeout := fs.Duration("timeout", 0, "stop after this long (0: until interrupted)")
+	var timeout time.Duration
+	fs.Var(seconds{&timeout}, "timeout", "stop after this long, in seconds or as a duration (0: until interrupted)")
 	asJSON := fs.Bool("json", false, "print one JSON object per record")
 	btfPath := fs.String("btf", "", "relocate the probes against this BTF file instead of the running kernel's (checked against it first)")
 	outPath := fs.String("o", "", "write the records to this file instead (gzip-compressed if it ends in .gz); it appears once the probes are attached")
@@ -37,8 +56,8 @@ func runTrace(e *env, args []string) int {
 	if err := checkRanges(check{"c", *count, 0, 1<<63 - 1}, check{"port", *port, 0, maxUint32}, check{"g", *group, 0, connector.Groups}); err != nil {
 		return e.badUsage("trace", err)
 	}
-	if *timeout < 0 {
-		return e.badUsage("trace", fmt.Errorf("-timeout %v: want 0 or more", *timeout))
+	if err := checkDuration("timeout", timeout, 0); err != nil {
+		return e.badUsage("trace", err)
 	}
 	f := probe.Filter{Mode: probe.ModeLosses, Inbound: *inbound || *all}
 	if *all {
@@ -57,14 +76,14 @@ func runTrace(e *env, args []string) int {
 			return e.badUsage("trace", fmt.Errorf("-seq %q: want lo-hi, as 0-99", *seqs))
 		}
 	}
-	p, err := probe.StartBTF(f, *btfPath)
+	p, err := e.startTrace(f, *btfPath)
 	if err != nil {
 		return e.fail("trace", err)
 	}
 	defer p.Close()
 
 	ctx := e.ctx
-	var out io.Writer = os.Stdout
+	out := e.stdout
 	if *outPath != "" {
 		f, err := os.Create(*outPath)
 		if err != nil {
@@ -79,8 +98,8 @@ func runTrace(e *env, args []string) int {
 		}
 	}
 	var end time.Time
-	if *timeout > 0 {
-		end = time.Now().Add(*timeout)
+	if timeout > 0 {
+		end = time.Now().Add(timeout)
 	}
 	enc := json.NewEncoder(out)
 	if !*asJSON {
@@ -148,11 +167,11 @@ func runTrace(e *env, args []string) int {
 	if *asJSON {
 		_ = enc.Encode(map[string]any{"kind": "summary", "records": n, "lost": lost, "skips": skips, "outcomes": outcomes, "counters": countersJSON(counts)})
 		if *outPath != "" {
-			fmt.Printf("trace: %d records, %d lost by the ring buffer, in %s\n", n, lost, *outPath)
+			fmt.Fprintf(e.stdout, "trace: %d records, %d not recorded, in %s\n", n, lost, *outPath)
 		}
 		return 0
 	}
-	fmt.Printf("--- %d records, %d not recorded (%+v)\n", n, lost, skips)
+	fmt.Fprintf(out, "--- %d records, %d not recorded (%+v)\n", n, lost, skips)
 	ids := make([]string, 0, len(outcomes))
 	for id := range outcomes {
 		ids = append(ids, id)
@@ -164,11 +183,14 @@ func runTrace(e *env, args []string) int {
 			parts = append(parts, fmt.Sprintf("%s %d", o, c))
 		}
 		sort.Strings(parts)
-		fmt.Printf("%-9s %s\n", id, strings.Join(parts, ", "))
+		fmt.Fprintf(out, "%-9s %s\n", id, strings.Join(parts, ", "))
 	}
-	fmt.Println("--- every send, counted in the kernel:")
+	fmt.Fprintln(out, "--- every send, counted in the kernel:")
 	for _, line := range countersLines(counts) {
-		fmt.Println(line)
+		fmt.Fprintln(out, line)
+	}
+	if *outPath != "" {
+		fmt.Fprintf(e.stdout, "trace: %d records, %d not recorded, in %s\n", n, lost, *outPath)
 	}
 	return 0
 }
