@@ -67,8 +67,13 @@ type Info struct {
 	// Patches are the patches of a patched build (EnsurePatched) applied
 	// on top of the kernel's own, in order; Base is the build it was made
 	// from.
-	Patches      []string `json:",omitempty"`
-	Base         string   `json:",omitempty"`
+	Patches []string `json:",omitempty"`
+	Base    string   `json:",omitempty"`
+	// BuiltIn is the directory the build was made in, before it was
+	// renamed into place: the build tree's tools (objtool,
+	// resolve_btfids) refer to their sources by absolute paths there, so
+	// a patched build made from this one is made there again.
+	BuiltIn      string `json:",omitempty"`
 	BuildSeconds float64
 	Built        time.Time
 }
@@ -167,7 +172,7 @@ func (c *Cache) Ensure(ctx context.Context, k Kernel) (Build, error) {
 	}
 	key, _ := Key(k)
 	info := Info{Name: k.Name, Release: k.Release, Package: k.Package, Version: k.Version, Key: key,
-		BuildSeconds: time.Since(start).Seconds(), Built: time.Now().UTC()}
+		BuiltIn: tmp, BuildSeconds: time.Since(start).Seconds(), Built: time.Now().UTC()}
 	for _, f := range append(append([]string(nil), k.Fragments...), k.Patches...) {
 		info.Fragments = append(info.Fragments, filepath.Base(f))
 	}

@@ -106,7 +106,23 @@ func (c *Cache) EnsurePatched(ctx context.Context, k Kernel, patches []string) (
 	}
 	c.removeStale(k, dir)
 	start := time.Now()
-	tmp := fmt.Sprintf("%s.tmp-%d", dir, os.Getpid())
+	// Made where the base was built, so that the absolute paths its
+	// tools' dependency files hold resolve: elsewhere make rebuilds
+	// objtool, and with it every object.
+	tmp := builtIn(base)
+	if tmp == "" || tmp == base.Dir || strings.HasPrefix(base.Dir, tmp+"/") {
+		c.printf("%s: the base build does not say where it was built: every object will be compiled again\n", what)
+		tmp = fmt.Sprintf("%s.tmp-%d", dir, os.Getpid())
+	}
+	if _, err := os.Stat(filepath.Join(tmp, markerName)); err == nil {
+		return Build{}, fmt.Errorf("%s: %s, where the base was built, holds a complete build: move it away", what, tmp)
+	}
+	if _, err := os.Stat(tmp); err == nil {
+		c.printf("%s: removing what an interrupted patched build left: %s\n", what, tmp)
+		if err := os.RemoveAll(tmp); err != nil {
+			return Build{}, fmt.Errorf("%s: %w", what, err)
+		}
+	}
 	failedLog := filepath.Join(c.Root, k.Name+"-patched.failed.log")
 	if err := c.rebuild(ctx, k, base, patches, tmp); err != nil {
 		if ctx.Err() == nil {
@@ -227,6 +243,29 @@ func (c *Cache) rebuild(ctx context.Context, k Kernel, base Build, patches []str
 		copied.Round(time.Second), compiled.Round(time.Second), linked, kept.files, kept.bytes>>20)
 	step(msg)
 	return nil
+}
+
+// builtIn returns the directory base was built in: its marker's BuiltIn,
+// or, for a build whose marker predates it, the directory the absolute
+// paths in its objtool's dependency files name; "" when neither says.
+func builtIn(base Build) string {
+	if base.Info.BuiltIn != "" {
+		return base.Info.BuiltIn
+	}
+	const tail = "/linux/o/tools/objtool/"
+	cmds, _ := filepath.Glob(filepath.Join(base.KDIR, "tools", "objtool", ".*.cmd"))
+	for _, f := range cmds {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, field := range strings.Fields(string(raw)) {
+			if i := strings.Index(field, tail); i > 0 && strings.HasPrefix(field, "/") {
+				return filepath.Clean(field[:i])
+			}
+		}
+	}
+	return ""
 }
 
 // patchError is the first line of patch's output that says why a patch did

@@ -21,6 +21,7 @@ type patchFake struct {
 	applied []string // by the build under way
 	patched bool     // the build under way is a patched one
 	copies  int      // of a build tree
+	lastDir string   // where the last compile ran
 }
 
 func (f *patchFake) run(ctx context.Context, dir string, out io.Writer, name string, args ...string) error {
@@ -49,6 +50,7 @@ func (f *patchFake) run(ctx context.Context, dir string, out io.Writer, name str
 		f.applied = append(f.applied, string(raw))
 		return nil
 	case "nice":
+		f.lastDir = dir
 		for _, a := range f.applied {
 			if strings.Contains(a, "BREAK") {
 				f.compiles++
@@ -100,6 +102,12 @@ func TestEnsurePatched(t *testing.T) {
 		}
 		if fmt.Sprint(pb.Info.Patches) != "[a.patch b.patch]" || pb.Info.Base != filepath.Base(base.Dir) {
 			t.Errorf("marker: patches %v, base %q", pb.Info.Patches, pb.Info.Base)
+		}
+		if want := filepath.Join(base.Info.BuiltIn, "linux"); base.Info.BuiltIn == "" || f.lastDir != want {
+			t.Errorf("the series was compiled in %s, want %s, where the base was built", f.lastDir, want)
+		}
+		if _, err := os.Stat(base.Info.BuiltIn); !os.IsNotExist(err) {
+			t.Errorf("where the series was built is still there: %v", err)
 		}
 		if len(f.applied) != 2 || f.applied[1] != connectorPatch+"# b\n" {
 			t.Errorf("applied %q, want a.patch then b.patch", f.applied)
@@ -162,8 +170,12 @@ func TestEnsurePatched(t *testing.T) {
 			if _, err := open(dir); err == nil {
 				t.Error("the refused series is in the cache")
 			}
-			if _, ok, _ := c.Lookup(k); !ok {
-				t.Error("the base build is gone")
+			base, ok, _ := c.Lookup(k)
+			if !ok {
+				t.Fatal("the base build is gone")
+			}
+			if left, _ := filepath.Glob(base.Dir + ".tmp-*"); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
 			}
 			if _, err := os.Stat(filepath.Join(c.Root, k.Name+"-patched.failed.log")); err != nil {
 				t.Errorf("no log of the refused build: %v", err)
@@ -208,5 +220,22 @@ func TestPatchesTouching(t *testing.T) {
 		if got := fmt.Sprint(baseNames(patchesTouching([]string{a, b, c}, tt.line))); got != tt.want {
 			t.Errorf("%q: got %q, want %q", tt.line, got, tt.want)
 		}
+	}
+}
+
+func TestBuiltIn(t *testing.T) {
+	dir := t.TempDir()
+	b := Build{Dir: filepath.Join(dir, "7.2-x"), KDIR: filepath.Join(dir, "7.2-x", "build")}
+	if got := builtIn(b); got != "" {
+		t.Errorf("no marker field, no objtool: %q", got)
+	}
+	write(t, filepath.Join(b.KDIR, "tools", "objtool", ".check.o.cmd"),
+		"deps := \\\n /root/.cache/cnlab/kernels/7.2-x.tmp-11060/linux/o/tools/objtool/check.c \\\n")
+	if got, want := builtIn(b), "/root/.cache/cnlab/kernels/7.2-x.tmp-11060"; got != want {
+		t.Errorf("from objtool's dependencies: %q, want %q", got, want)
+	}
+	b.Info.BuiltIn = "/elsewhere"
+	if got := builtIn(b); got != "/elsewhere" {
+		t.Errorf("from the marker: %q", got)
 	}
 }
