@@ -344,8 +344,10 @@ func (w *replyWait) until() (deadline time.Time, passed bool) {
 }
 
 func (c *Conn) requestInto(ctx context.Context, req *Message, reply *Message) error {
-	if err := c.recvMu.lock(ctx); err != nil {
-		return fmt.Errorf("request %s: waiting for another receive on the connection: %w", req.ID, err)
+	if !c.recvMu.tryLock() {
+		if err := c.recvMu.lockSlow(ctx); err != nil {
+			return fmt.Errorf("request %s: waiting for another receive on the connection: %w", req.ID, err)
+		}
 	}
 	defer c.recvMu.unlock()
 	// A context that is done sends nothing: what the request asks of the

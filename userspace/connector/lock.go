@@ -19,13 +19,21 @@ type ctxLock struct {
 
 func newCtxLock() ctxLock { return ctxLock{wake: make(chan struct{}, 1)} }
 
-// lock takes the lock, or returns ctx's error if ctx is done first.
+// lock takes the lock, or returns ctx's error if ctx is done first. The
+// fast path is written out where it counts, as
+//
+//	if !l.tryLock() { err = l.lockSlow(ctx) }
+//
+// since lock itself is too big for the compiler to inline.
 func (l *ctxLock) lock(ctx context.Context) error {
-	if l.held.CompareAndSwap(false, true) {
+	if l.tryLock() {
 		return nil
 	}
 	return l.lockSlow(ctx)
 }
+
+// tryLock takes the lock if it is free.
+func (l *ctxLock) tryLock() bool { return l.held.CompareAndSwap(false, true) }
 
 func (l *ctxLock) lockSlow(ctx context.Context) error {
 	// An unlock stores false and then looks for waiters; a waiter counts
