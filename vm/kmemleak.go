@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"regexp"
 	"strings"
 )
 
@@ -11,7 +12,7 @@ import (
 func ModuleLeaks(report string, modules []string) []string {
 	var leaks []string
 	for _, obj := range kmemleakObjects(report) {
-		_, trace, ok := strings.Cut(obj, "backtrace:")
+		trace, ok := backtrace(obj)
 		if !ok {
 			continue
 		}
@@ -23,6 +24,36 @@ func ModuleLeaks(report string, modules []string) []string {
 		}
 	}
 	return leaks
+}
+
+// connectorFrame matches a backtrace frame in drivers/connector: the core
+// (connector.c, cn_queue.c: every function there is named cn_*) and the
+// process events connector (cn_proc.c: cn_* and proc_*_connector).
+// kmemleak names a built-in function without its file, hence the names.
+var connectorFrame = regexp.MustCompile(`\] (cn_[a-z0-9_]+|proc_[a-z_]+_connector)\+0x`)
+
+// ConnectorLeaks returns the objects of a kmemleak report with a backtrace
+// frame in drivers/connector, the kernel's connector itself, as
+// ModuleLeaks does for modules.
+func ConnectorLeaks(report string) []string {
+	var leaks []string
+	for _, obj := range kmemleakObjects(report) {
+		if trace, ok := backtrace(obj); ok && connectorFrame.MatchString(trace) {
+			leaks = append(leaks, obj)
+		}
+	}
+	return leaks
+}
+
+// backtrace returns the frames of a kmemleak object: the lines after its
+// "backtrace:" line, which kernels from 6.7 write "backtrace (crc 1a2b):".
+func backtrace(obj string) (string, bool) {
+	i := strings.Index(obj, "\n  backtrace")
+	if i < 0 {
+		return "", false
+	}
+	_, trace, ok := strings.Cut(obj[i+1:], "\n")
+	return trace, ok
 }
 
 // kmemleakObjects splits a kmemleak report into its objects.
@@ -51,8 +82,8 @@ func kmemleakObjects(report string) []string {
 // backtrace's frames, e.g. "unreferenced object 0xffff888004f2c000 (size
 // 64): kmalloc_trace+0x26/0x90 < cnlab_init+0x23 [cnlab] < ...".
 func LeakSummary(obj string) string {
-	head, trace, _ := strings.Cut(obj, "\n")
-	_, trace, _ = strings.Cut(trace, "backtrace:")
+	head, _, _ := strings.Cut(obj, "\n")
+	trace, _ := backtrace(obj)
 	var frames []string
 	for _, l := range strings.Split(trace, "\n") {
 		l = strings.TrimSpace(l)

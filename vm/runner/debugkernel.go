@@ -74,17 +74,26 @@ func debugKernel(ctx context.Context, r *kernelResult, w io.Writer) {
 	if scanned {
 		path := filepath.Join(r.dir, "kmemleak.txt")
 		_ = os.WriteFile(path, leakReport, 0o644)
-		leaks := vm.ModuleLeaks(string(leakReport), []string{"cnlab"})
-		if len(leaks) == 0 {
-			fmt.Fprintf(w, "cnlab-vm: kmemleak: nothing the module allocated is unreferenced\n")
-		} else {
-			fmt.Fprintf(w, "cnlab-vm: kmemleak: %d object(s) the module allocated that nothing references (all of them: %s); the first:\n%s\n",
-				len(leaks), path, firstLines(leaks[0], 12))
+		// The module's leaks, and the connector's own (drivers/connector,
+		// cn_proc included): the lab judges the kernel's connector too.
+		for _, l := range []struct {
+			who   string
+			leaks []string
+		}{
+			{"the module", vm.ModuleLeaks(string(leakReport), []string{"cnlab"})},
+			{"drivers/connector", vm.ConnectorLeaks(string(leakReport))},
+		} {
+			if len(l.leaks) == 0 {
+				fmt.Fprintf(w, "cnlab-vm: kmemleak: nothing %s allocated is unreferenced\n", l.who)
+				continue
+			}
+			fmt.Fprintf(w, "cnlab-vm: kmemleak: %d object(s) %s allocated that nothing references (all of them: %s); the first:\n%s\n",
+				len(l.leaks), l.who, path, firstLines(l.leaks[0], 12))
 			if out.Verdict == vm.Passed || out.Verdict == vm.Failed {
 				out.Verdict = vm.KernelFailure
-				out.Reason = "kmemleak: the module leaked: " + vm.LeakSummary(leaks[0])
+				out.Reason = "kmemleak: " + l.who + " leaked: " + vm.LeakSummary(l.leaks[0])
 			}
-			out.Trouble = append(out.Trouble, vm.Trouble{What: "kmemleak", Line: vm.LeakSummary(leaks[0])})
+			out.Trouble = append(out.Trouble, vm.Trouble{What: "kmemleak", Line: vm.LeakSummary(l.leaks[0])})
 		}
 	}
 	if len(gcda) > 0 {

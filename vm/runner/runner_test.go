@@ -224,6 +224,7 @@ func TestLaunchOrder(t *testing.T) {
 }
 
 func TestDebugKernelKmemleak(t *testing.T) {
+	connectorLeak := "unreferenced object 0xffff888006a1e240 (size 96):\n  comm \"e2e.test\", pid 212, jiffies 4294900000 (age 12.0s)\n  backtrace (crc 9a1c02f3):\n    [<ffffffff8136f3a6>] __kmalloc_cache_noprof+0x26/0x90\n    [<ffffffff81b2c0d1>] cn_queue_alloc_callback_entry+0x31/0x120\n"
 	leak := "unreferenced object 0xffff888004a1c2a0 (size 16):\n  comm \"cnctl\", pid 180, jiffies 4294937296 (age 12.040s)\n  backtrace:\n    [<ffffffff81234567>] __kmalloc+0x4b/0x150\n    [<ffffffffc0200123>] cnlab_register_extra+0x93/0x1f0 [cnlab]\n"
 	tests := []struct {
 		name     string
@@ -235,6 +236,8 @@ func TestDebugKernelKmemleak(t *testing.T) {
 			"kmemleak: nothing the module allocated is unreferenced"},
 		{"a scan that found the module's object", []vm.StepResult{{Name: "kmemleak", Exited: true, Files: map[string][]byte{"kmemleak": []byte(leak)}}}, vm.KernelFailure,
 			"1 object(s) the module allocated"},
+		{"a scan that found the connector's object, on a 7.x kernel (crc)", []vm.StepResult{{Name: "kmemleak", Exited: true, Files: map[string][]byte{"kmemleak": []byte(connectorLeak)}}}, vm.KernelFailure,
+			"1 object(s) drivers/connector allocated"},
 		{"no scan (a kernel without kmemleak)", nil, vm.Passed, ""},
 	}
 	for _, tt := range tests {
