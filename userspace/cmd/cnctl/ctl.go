@@ -131,7 +131,7 @@ func runCtl(e *env, args []string) int {
 	if err != nil {
 		return e.badUsage(name, err)
 	}
-	r := &ctlResult{Op: op.name, Module: id.String()}
+	r := &ctlResult{Type: "result", Op: op.name, Module: id.String()}
 	err = func() error {
 		conn, err := e.dial(nil)
 		if err != nil {

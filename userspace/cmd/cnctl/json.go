@@ -7,13 +7,19 @@ import (
 
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/control"
+	"github.com/cnlab/cnlab/userspace/probe"
 	"github.com/cnlab/cnlab/userspace/seqgap"
 )
 
-// cnctl's JSON output: one object a line, names in snake_case, times in RFC
-// 3339 with date, fraction and zone. Each command's objects are the types
-// below (ping's are pingReply and pingSummary in ping.go); json_test.go pins
-// their field names. A field is added, never renamed or removed.
+// cnctl's JSON output: one object a line, names in snake_case. Every line
+// has "type", what the line is ("reply", "message", "summary", ...: the
+// same key in every command), and "time", when cnctl printed it (for
+// trace's records, when the kernel made them), in RFC 3339 with date,
+// fraction and zone. Each command's lines are the types below (ping's are
+// in ping.go, proc's in proc.go); TestJSONSchema pins their field names.
+// A field is added, never renamed or removed, and a field a line's type
+// has is always there, zero or not: only those documented as optional
+// (a gap's "missed", a failed operation's "error") come and go.
 
 // timestamp formats t as every JSON time of cnctl: RFC 3339 with
 // nanoseconds and the zone.
@@ -28,29 +34,47 @@ type seqRange struct {
 
 func toSeqRange(r seqgap.Range) seqRange { return seqRange{r.First, r.Last, r.Len()} }
 
-// messageEvent is a line of listen and send: a message that arrived
-// (event "message"), the socket's queue overflowing ("overrun"), or, from
-// send, the message sent ("sent").
-type messageEvent struct {
-	Event string `json:"event"` // message, overrun, sent
-	Time  string `json:"time"`
+// messageLine is a line of listen and send (type "message"): a message
+// that arrived.
+type messageLine struct {
+	Type string `json:"type"` // message
+	Time string `json:"time"`
 	// Group is the multicast group the message was sent to, 0 for a
 	// unicast; Port the sender's port id, 0 for the kernel.
-	Group   uint32     `json:"group"`
-	Port    uint32     `json:"port"`
-	ID      string     `json:"id,omitempty"`
-	Seq     uint32     `json:"seq"`
-	Ack     uint32     `json:"ack"`
-	Len     int        `json:"len"`
-	What    string     `json:"what,omitempty"`    // what cnlab's broadcasts and notifications are
-	Missed  []seqRange `json:"missed,omitempty"`  // seqs of this stream that never arrived, before this one
-	Order   string     `json:"order,omitempty"`   // set when the seq went backwards
-	Message string     `json:"message,omitempty"` // for an overrun, what it means
+	Group uint32 `json:"group"`
+	Port  uint32 `json:"port"`
+	ID    string `json:"id"`
+	Seq   uint32 `json:"seq"`
+	Ack   uint32 `json:"ack"`
+	Len   int    `json:"len"`
+	What  string `json:"what"` // what cnlab's broadcasts and notifications are; "" for others
+	// Optional: Missed are the seqs of this stream that never arrived,
+	// before this one; Order is set when the seq went backwards.
+	Missed []seqRange `json:"missed,omitempty"`
+	Order  string     `json:"order,omitempty"`
+}
+
+// overrunLine is a line of listen and send (type "overrun"): the socket's
+// receive queue overflowed.
+type overrunLine struct {
+	Type    string `json:"type"` // overrun
+	Time    string `json:"time"`
+	Message string `json:"message"` // what it means
+}
+
+// sentLine is send's first line (type "sent"): the message sent.
+type sentLine struct {
+	Type string `json:"type"` // sent
+	Time string `json:"time"`
+	ID   string `json:"id"`
+	Seq  uint32 `json:"seq"`
+	Ack  uint32 `json:"ack"`
+	Len  int    `json:"len"`
 }
 
 // listenSummary is the last line of listen and send.
 type listenSummary struct {
-	Event    string `json:"event"` // summary
+	Type     string `json:"type"` // summary
 	Time     string `json:"time"`
 	Received int    `json:"received"`
 	Missed   uint64 `json:"missed"`
@@ -58,17 +82,19 @@ type listenSummary struct {
 	Overruns int    `json:"overruns"`
 }
 
-// ctlResult is the one line of every ctl operation: ok, what was done, the
-// operation's result (stats, burst) if any, or the error.
+// ctlResult is the one line of every ctl operation (type "result"): ok,
+// the operation, and what was done and its result (stats, burst) or, if
+// not ok, the error.
 type ctlResult struct {
+	Type   string `json:"type"` // result
 	OK     bool   `json:"ok"`
 	Op     string `json:"op"`
 	Time   string `json:"time"`
-	What   string `json:"what,omitempty"`
-	Error  string `json:"error,omitempty"`
-	Stats  *stats `json:"stats,omitempty"`
-	Burst  *burst `json:"burst,omitempty"`
-	Module string `json:"module_id"` // the control id asked
+	What   string `json:"what,omitempty"`  // optional: what was done, when ok
+	Error  string `json:"error,omitempty"` // optional: why not, when not ok
+	Stats  *stats `json:"stats,omitempty"` // stats only
+	Burst  *burst `json:"burst,omitempty"` // burst only
+	Module string `json:"module_id"`       // the control id asked
 
 	raw *control.Stats // for the text output
 }
@@ -194,4 +220,131 @@ func errnoName(e syscall.Errno) string {
 		return "ENODEV"
 	}
 	return "errno " + strconv.Itoa(int(e))
+}
+
+// traceSend is a line of trace (type "send"): one send of the kernel and
+// what became of it at each receiver.
+type traceSend struct {
+	Type string `json:"type"` // send
+	Time string `json:"time"`
+	// KtimeNS is the kernel's time of the send (CLOCK_MONOTONIC), for
+	// ordering and for matching other kernel records.
+	KtimeNS       int64  `json:"ktime_ns"`
+	ID            string `json:"id"`
+	Seq           uint32 `json:"seq"`
+	Ack           uint32 `json:"ack"`
+	Len           uint32 `json:"len"`
+	Port          uint32 `json:"port"`
+	Group         uint32 `json:"group"`
+	GroupResolved bool   `json:"group_resolved"`
+	Ret           int32  `json:"ret"`
+	Outcome       string `json:"outcome"`
+	// Delivered, Dropped and Failed count the sockets; in the losses
+	// mode (LossesOnly) only those that did not get it.
+	Delivered       uint32          `json:"delivered"`
+	Dropped         uint32          `json:"dropped"`
+	Failed          uint32          `json:"failed"`
+	BroadcastMissed bool            `json:"broadcast_missed"`
+	LossesOnly      bool            `json:"losses_only"`
+	Receivers       []traceReceiver `json:"receivers"` // the first eight
+}
+
+// traceReceiver is one socket a send reached.
+type traceReceiver struct {
+	Port      uint32 `json:"port"`
+	Outcome   string `json:"outcome"`
+	Congested bool   `json:"congested"`
+	Drops     uint32 `json:"drops"`
+	RcvBuf    int32  `json:"rcvbuf"`
+	RmemAlloc int32  `json:"rmem_alloc"`
+}
+
+// traceInbound is a line of trace (type "inbound"): a message from user
+// space to the kernel.
+type traceInbound struct {
+	Type     string `json:"type"` // inbound
+	Time     string `json:"time"`
+	KtimeNS  int64  `json:"ktime_ns"`
+	ID       string `json:"id"`
+	Seq      uint32 `json:"seq"`
+	Ack      uint32 `json:"ack"`
+	Len      uint32 `json:"len"`
+	NlmsgLen uint32 `json:"nlmsg_len"`
+	Port     uint32 `json:"port"`
+	NlmsgPid uint32 `json:"nlmsg_pid"`
+}
+
+// traceSummary is trace's last line.
+type traceSummary struct {
+	Type        string `json:"type"` // summary
+	Time        string `json:"time"`
+	Records     int    `json:"records"`
+	NotRecorded uint64 `json:"not_recorded"` // the sum of skips
+	Skips       struct {
+		RingBuffer   uint64 `json:"ring_buffer"`
+		TooDeep      uint64 `json:"too_deep"`
+		NoStorage    uint64 `json:"no_storage"`
+		Unattributed uint64 `json:"unattributed"`
+		CountersFull uint64 `json:"counters_full"`
+		Recursion    uint64 `json:"recursion"`
+		// Skipped is Recursion by program ("fexit cn_netlink_send_mult").
+		Skipped map[string]uint64 `json:"skipped"`
+	} `json:"skips"`
+	// Outcomes count the records by id and outcome.
+	Outcomes map[string]map[string]int `json:"outcomes"`
+	// Counters are the kernel's counts of every send, by id.
+	Counters map[string]traceCounters `json:"counters"`
+}
+
+// traceCounters are the probes' always-on counts for one id.
+type traceCounters struct {
+	Sent   uint64 `json:"sent"`
+	Failed uint64 `json:"failed"`
+	// ByErrno counts the sends by what they returned: "ok", or the
+	// errno's name.
+	ByErrno   map[string]uint64 `json:"by_errno"`
+	Delivered uint64            `json:"delivered"`
+	Dropped   uint64            `json:"dropped"`
+	Unreached uint64            `json:"unreached"`
+	Inbound   uint64            `json:"inbound"`
+}
+
+func toTraceSend(r *probe.Record, wall time.Time) traceSend {
+	l := traceSend{Type: "send", Time: timestamp(wall), KtimeNS: int64(r.Time), ID: r.ID.String(), Seq: r.Seq, Ack: r.Ack, Len: r.Len,
+		Port: r.PortID, Group: r.Group, GroupResolved: r.GroupResolved, Ret: r.Ret, Outcome: string(r.Outcome()),
+		Delivered: r.Delivered, Dropped: r.Dropped, Failed: r.Failed, BroadcastMissed: r.BroadcastMissed, LossesOnly: r.LossesOnly,
+		Receivers: []traceReceiver{}}
+	for _, rc := range r.Receivers {
+		l.Receivers = append(l.Receivers, traceReceiver{rc.PortID, string(rc.Outcome), rc.Congested, rc.Drops, rc.RcvBuf, rc.RmemAlloc})
+	}
+	return l
+}
+
+func toTraceInbound(in *probe.Inbound, wall time.Time) traceInbound {
+	return traceInbound{Type: "inbound", Time: timestamp(wall), KtimeNS: int64(in.Time), ID: in.ID.String(), Seq: in.Seq, Ack: in.Ack,
+		Len: in.Len, NlmsgLen: in.NlmsgLen, Port: in.PortID, NlmsgPid: in.NlmsgPid}
+}
+
+func toTraceSummary(n int, sk probe.Skips, outcomes map[string]map[string]int, counts map[connector.ID]probe.Counters) traceSummary {
+	s := traceSummary{Type: "summary", Time: timestamp(time.Now()), Records: n, NotRecorded: sk.Total(), Outcomes: outcomes,
+		Counters: map[string]traceCounters{}}
+	s.Skips.RingBuffer, s.Skips.TooDeep, s.Skips.NoStorage = sk.RingBuffer, sk.TooDeep, sk.NoStorage
+	s.Skips.Unattributed, s.Skips.CountersFull, s.Skips.Recursion = sk.Unattributed, sk.CountersFull, sk.Recursion
+	s.Skips.Skipped = map[string]uint64{}
+	for k, v := range sk.Skipped {
+		s.Skips.Skipped[k] = v
+	}
+	for id, c := range counts {
+		tc := traceCounters{Sent: c.Sent, Failed: c.Failed, ByErrno: map[string]uint64{}, Delivered: c.Delivered,
+			Dropped: c.Dropped, Unreached: c.Unreached, Inbound: c.Inbound}
+		for errno, k := range c.ByErrno {
+			name := "ok"
+			if errno != 0 {
+				name = errnoName(errno)
+			}
+			tc.ByErrno[name] = k
+		}
+		s.Counters[id.String()] = tc
+	}
+	return s
 }

@@ -119,7 +119,7 @@ func newListenPrinter(w io.Writer, asJSON bool) *listenPrinter {
 func (p *listenPrinter) message(m *connector.Message, src connector.Source) {
 	p.received++
 	t := time.Now()
-	e := messageEvent{Time: timestamp(t), Event: "message", Group: src.Group(), Port: src.PortID, ID: m.ID.String(),
+	e := messageLine{Type: "message", Time: timestamp(t), Group: src.Group(), Port: src.PortID, ID: m.ID.String(),
 		Seq: m.Seq, Ack: m.Ack, Len: len(m.Data), What: describe(m)}
 	var gap seqgap.Range
 	// Seqs count per stream only for kernel-initiated messages.
@@ -157,7 +157,7 @@ func (p *listenPrinter) overrun() {
 	p.overruns++
 	msg := "the receive queue overflowed (ENOBUFS): the kernel dropped messages for this socket; the next gap says which"
 	if p.json {
-		_ = p.enc.Encode(messageEvent{Time: timestamp(time.Now()), Event: "overrun", Message: msg})
+		_ = p.enc.Encode(overrunLine{Type: "overrun", Time: timestamp(time.Now()), Message: msg})
 		return
 	}
 	fmt.Fprintf(p.w, "%s OVERRUN: %s\n", time.Now().Format("15:04:05.000000"), msg)
@@ -165,7 +165,7 @@ func (p *listenPrinter) overrun() {
 
 func (p *listenPrinter) summary() {
 	if p.json {
-		_ = p.enc.Encode(listenSummary{Event: "summary", Time: timestamp(time.Now()), Received: p.received, Missed: p.missed, Gaps: p.gaps, Overruns: p.overruns})
+		_ = p.enc.Encode(listenSummary{Type: "summary", Time: timestamp(time.Now()), Received: p.received, Missed: p.missed, Gaps: p.gaps, Overruns: p.overruns})
 		return
 	}
 	fmt.Fprintf(p.w, "--- %d received, %d missed in %d gaps, %d overruns\n", p.received, p.missed, p.gaps, p.overruns)

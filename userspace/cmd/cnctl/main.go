@@ -57,7 +57,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-6s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun cnctl <command> -h (or cnctl help <command>) for its flags; --json on listen, send, ctl, stats and ping prints JSON lines.\n")
+	fmt.Fprintf(w, "\nRun cnctl <command> -h (or cnctl help <command>) for its flags; -json on ping, listen, send, ctl, stats and trace prints JSON lines.\n")
 }
 
 func runHelp(e *env, args []string) int {

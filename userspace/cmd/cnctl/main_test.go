@@ -16,6 +16,7 @@ import (
 	"github.com/cnlab/cnlab/userspace/connector/cntest"
 	"github.com/cnlab/cnlab/userspace/probe"
 	"github.com/cnlab/cnlab/userspace/wire"
+	"golang.org/x/sys/unix"
 )
 
 // cnctl runs cnctl with args against k (nil: a dial fails the test) and
@@ -254,13 +255,17 @@ func jsonLines(t *testing.T, out string) []map[string]any {
 
 var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
+// dataKeyed are the objects keyed by data (an errno, a destination, an id)
+// rather than by field names.
+var dataKeyed = map[string]bool{"send_errors": true, "dests": true, "slots": true, "outcomes": true, "counters": true, "skipped": true, "by_errno": true}
+
 // keys returns m's keys, and those of the objects in it, as a.b, sorted.
 // Maps keyed by data (send_errors, dests) are listed by their own name.
 func keys(m map[string]any, prefix string) []string {
 	var ks []string
 	for k, v := range m {
 		ks = append(ks, prefix+k)
-		if sub, ok := v.(map[string]any); ok && k != "send_errors" && k != "dests" && k != "slots" {
+		if sub, ok := v.(map[string]any); ok && !dataKeyed[k] {
 			ks = append(ks, keys(sub, prefix+k+".")...)
 		}
 	}
@@ -269,7 +274,9 @@ func keys(m map[string]any, prefix string) []string {
 }
 
 // TestJSONSchema pins each command's JSON lines: their field names (snake
-// case) and their times (RFC 3339 with a date and a zone).
+// case, every field of a line's type there even when zero), the key that
+// says what the line is ("type", in every command) and their times (RFC
+// 3339 with a date and a zone).
 func TestJSONSchema(t *testing.T) {
 	k := cntest.New(nil)
 	mod := k.LoadModule()
@@ -280,8 +287,8 @@ func TestJSONSchema(t *testing.T) {
 	mod.Stats.Extra_received, mod.Stats.Extra_invalid = 9, 3
 
 	type want struct {
-		event string // the "event" or "op" field's value
-		keys  string
+		typ  string // the "type" field's value
+		keys string
 	}
 	check := func(t *testing.T, out string, wants []want) {
 		t.Helper()
@@ -301,31 +308,44 @@ func TestJSONSchema(t *testing.T) {
 					}
 				}
 			}
-			if ev, _ := l["event"].(string); ev != wants[i].event {
-				if op, _ := l["op"].(string); op != wants[i].event {
-					t.Errorf("line %d: event/op %q, %q; want %q", i+1, ev, op, wants[i].event)
-				}
+			if typ, _ := l["type"].(string); typ != wants[i].typ {
+				t.Errorf("line %d: type %q, want %q", i+1, typ, wants[i].typ)
 			}
 			ts, _ := l["time"].(string)
-			if tm, err := time.Parse(time.RFC3339Nano, ts); err != nil || time.Since(tm) > time.Minute || !strings.Contains(ts, "T") {
+			if tm, err := time.Parse(time.RFC3339Nano, ts); err != nil || time.Since(tm).Abs() > time.Minute || !strings.Contains(ts, "T") {
 				t.Errorf("line %d: time %q is not RFC 3339 of now: %v", i+1, ts, err)
 			}
 		}
 	}
+	const pingSummaryKeys = "elapsed_ms id loss_percent received rtt_avg_ms rtt_max_ms rtt_mdev_ms rtt_min_ms time transmitted type"
 
 	t.Run("ping", func(t *testing.T) {
 		_, out, _ := cnctl(t, k, "ping", "-c", "1", "-json")
 		check(t, out, []want{
-			{"reply", "ack event id len rtt_ms seq time"},
-			{"summary", "elapsed_ms event id loss_percent received rtt_avg_ms rtt_max_ms rtt_mdev_ms rtt_min_ms time transmitted"},
+			{"reply", "ack id len rtt_ms seq time type"},
+			{"summary", pingSummaryKeys},
+		})
+	})
+	t.Run("ping -s 0", func(t *testing.T) {
+		_, out, _ := cnctl(t, k, "ping", "-c", "1", "-s", "0", "-json")
+		check(t, out, []want{
+			{"reply", "ack id len rtt_ms seq time type"},
+			{"summary", pingSummaryKeys},
+		})
+	})
+	t.Run("ping timeout", func(t *testing.T) {
+		_, out, _ := cnctl(t, cntest.New(nil), "ping", "-c", "1", "-W", "0.02", "-json")
+		check(t, out, []want{
+			{"timeout", "id len seq time timeout_ms type"},
+			{"summary", pingSummaryKeys},
 		})
 	})
 	t.Run("stats", func(t *testing.T) {
 		_, out, _ := cnctl(t, k, "stats", "-json")
-		check(t, out, []want{{"stats", "module_id ok op stats stats.allocs stats.control stats.control.invalid stats.control.received stats.control.refused " +
+		check(t, out, []want{{"result", "module_id ok op stats stats.allocs stats.control stats.control.invalid stats.control.received stats.control.refused " +
 			"stats.dests stats.echo stats.echo.invalid stats.echo.received stats.echo.replied stats.extra_invalid stats.extra_received stats.frees stats.held " +
 			"stats.late stats.late.bytes stats.late.bytes_max stats.late.dropped stats.late.pending " +
-			"stats.notifications stats.send_errors stats.slots stats.timer_ticks time"}})
+			"stats.notifications stats.send_errors stats.slots stats.timer_ticks time type"}})
 		// Decoded into the output's own type: the field names are pinned
 		// by the check above.
 		var r struct {
@@ -342,18 +362,18 @@ func TestJSONSchema(t *testing.T) {
 	})
 	t.Run("ctl burst", func(t *testing.T) {
 		_, out, _ := cnctl(t, k, "ctl", "burst", "-g", "20", "-n", "2", "-json")
-		check(t, out, []want{{"burst", "burst burst.count burst.failed burst.first_seq burst.ok module_id ok op time what"}})
+		check(t, out, []want{{"result", "burst burst.count burst.failed burst.first_seq burst.ok module_id ok op time type what"}})
 	})
 	t.Run("ctl error", func(t *testing.T) {
 		_, out, _ := cnctl(t, k, "ctl", "unregister", "-id", "14:0x999", "-json")
-		check(t, out, []want{{"unregister", "error module_id ok op time"}})
+		check(t, out, []want{{"result", "error module_id ok op time type"}})
 	})
 	t.Run("send", func(t *testing.T) {
 		_, out, _ := cnctl(t, k, "send", "-data", "hi", "-seq", "5", "-wait", "50ms", "-json")
 		check(t, out, []want{
-			{"sent", "ack event group id len port seq time"},
-			{"message", "ack event group id len port seq time"},
-			{"summary", "event gaps missed overruns received time"},
+			{"sent", "ack id len seq time type"},
+			{"message", "ack group id len port seq time type what"},
+			{"summary", "gaps missed overruns received time type"},
 		})
 	})
 	t.Run("listen", func(t *testing.T) {
@@ -376,7 +396,7 @@ func TestJSONSchema(t *testing.T) {
 		// then 3. Check the fields of what came.
 		for i, l := range lines[:len(lines)-1] {
 			got := strings.Join(keys(l, ""), " ")
-			if got != "ack event group id len port seq time what" && got != "ack event group id len missed port seq time what" {
+			if got != "ack group id len port seq time type what" && got != "ack group id len missed port seq time type what" {
 				t.Errorf("listen line %d: fields %s", i+1, got)
 			}
 			if m, ok := l["missed"].([]any); ok {
@@ -386,7 +406,34 @@ func TestJSONSchema(t *testing.T) {
 				}
 			}
 		}
-		check(t, strings.Join(strings.Split(strings.TrimSpace(out), "\n")[2:], "\n"), []want{{"summary", "event gaps missed overruns received time"}})
+		check(t, strings.Join(strings.Split(strings.TrimSpace(out), "\n")[2:], "\n"), []want{{"summary", "gaps missed overruns received time type"}})
+	})
+	t.Run("trace", func(t *testing.T) {
+		// Records made a second ago, on the kernel's clock.
+		var ts unix.Timespec
+		_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+		recs := traceRecords()
+		recs[0].(*probe.Record).Time = time.Duration(ts.Nano()) - time.Second
+		recs[1].(*probe.Inbound).Time = time.Duration(ts.Nano()) - time.Second
+		_, out, _ := cnctlTrace(t, t.Context(), nil, &fakeTracer{records: recs}, "trace", "-c", "2", "-json")
+		check(t, out, []want{
+			{"send", "ack broadcast_missed delivered dropped failed group group_resolved id ktime_ns len losses_only outcome port receivers ret seq time type"},
+			{"inbound", "ack id ktime_ns len nlmsg_len nlmsg_pid port seq time type"},
+			{"summary", "counters not_recorded outcomes records skips skips.counters_full skips.no_storage skips.recursion skips.ring_buffer " +
+				"skips.skipped skips.too_deep skips.unattributed time type"},
+		})
+		lines := jsonLines(t, out)
+		rc := lines[0]["receivers"].([]any)[0].(map[string]any)
+		if got := strings.Join(keys(rc, ""), " "); got != "congested drops outcome port rcvbuf rmem_alloc" {
+			t.Errorf("receiver fields %s", got)
+		}
+		c := lines[2]["counters"].(map[string]any)["14:0x4c1"].(map[string]any)
+		if got := strings.Join(keys(c, ""), " "); got != "by_errno delivered dropped failed inbound sent unreached" {
+			t.Errorf("counters fields %s", got)
+		}
+		if e := c["by_errno"].(map[string]any); e["ok"] != float64(2) || e["ESRCH"] != float64(1) {
+			t.Errorf("by_errno %v, want ok 2 and ESRCH 1", e)
+		}
 	})
 }
 

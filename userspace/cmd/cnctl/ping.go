@@ -167,21 +167,31 @@ func (p *pinger) run(ctx context.Context) error {
 	return nil
 }
 
-// pingReply is one line of cnctl ping -json: a reply, or a loss
-// (event "timeout").
+// pingReply is a line of cnctl ping -json (type "reply"): a reply.
 type pingReply struct {
-	Event string  `json:"event"` // reply, timeout
-	Time  string  `json:"time"`  // RFC 3339, when the reply arrived or the wait ended
+	Type  string  `json:"type"` // reply
+	Time  string  `json:"time"` // RFC 3339, when the reply arrived
 	ID    string  `json:"id"`
 	Seq   uint32  `json:"seq"`
-	Ack   uint32  `json:"ack,omitempty"`
-	Len   int     `json:"len,omitempty"`
-	RTTMs float64 `json:"rtt_ms,omitempty"`
+	Ack   uint32  `json:"ack"`
+	Len   int     `json:"len"` // of the reply's data
+	RTTMs float64 `json:"rtt_ms"`
+}
+
+// pingTimeout is a line of cnctl ping -json (type "timeout"): a request
+// whose reply did not come within -W.
+type pingTimeout struct {
+	Type      string  `json:"type"` // timeout
+	Time      string  `json:"time"` // RFC 3339, when the wait ended
+	ID        string  `json:"id"`
+	Seq       uint32  `json:"seq"`
+	Len       int     `json:"len"` // of the request's data
+	TimeoutMs float64 `json:"timeout_ms"`
 }
 
 // pingSummary is the last line of cnctl ping -json.
 type pingSummary struct {
-	Event       string  `json:"event"` // summary
+	Type        string  `json:"type"` // summary
 	Time        string  `json:"time"`
 	ID          string  `json:"id"`
 	Transmitted int     `json:"transmitted"`
@@ -199,7 +209,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func (p *pinger) printReply(m *connector.Message, d time.Duration) {
 	switch {
 	case p.enc != nil:
-		_ = p.enc.Encode(pingReply{Event: "reply", Time: timestamp(time.Now()), ID: m.ID.String(), Seq: m.Seq, Ack: m.Ack, Len: len(m.Data), RTTMs: ms(d)})
+		_ = p.enc.Encode(pingReply{Type: "reply", Time: timestamp(time.Now()), ID: m.ID.String(), Seq: m.Seq, Ack: m.Ack, Len: len(m.Data), RTTMs: ms(d)})
 	case p.quiet:
 	case p.flood:
 		io.WriteString(p.out, "\b \b")
@@ -211,7 +221,7 @@ func (p *pinger) printReply(m *connector.Message, d time.Duration) {
 func (p *pinger) printLoss(seq uint32) {
 	switch {
 	case p.enc != nil:
-		_ = p.enc.Encode(pingReply{Event: "timeout", Time: timestamp(time.Now()), ID: p.id.String(), Seq: seq})
+		_ = p.enc.Encode(pingTimeout{Type: "timeout", Time: timestamp(time.Now()), ID: p.id.String(), Seq: seq, Len: len(p.payload), TimeoutMs: ms(p.timeout)})
 	case p.quiet, p.flood:
 	default:
 		fmt.Fprintf(p.out, "no reply from %s for seq=%d within %v\n", p.id, seq, p.timeout)
@@ -225,7 +235,7 @@ func (p *pinger) summary(elapsed time.Duration) {
 		loss = 100 * float64(lost) / float64(p.sent)
 	}
 	if p.enc != nil {
-		_ = p.enc.Encode(pingSummary{Event: "summary", Time: timestamp(time.Now()), ID: p.id.String(), Transmitted: p.sent, Received: p.st.Count(),
+		_ = p.enc.Encode(pingSummary{Type: "summary", Time: timestamp(time.Now()), ID: p.id.String(), Transmitted: p.sent, Received: p.st.Count(),
 			LossPercent: loss, ElapsedMs: elapsed.Milliseconds(),
 			RTTMinMs: ms(p.st.Min()), RTTAvgMs: ms(p.st.Avg()), RTTMaxMs: ms(p.st.Max()), RTTMdevMs: ms(p.st.Mdev())})
 		return

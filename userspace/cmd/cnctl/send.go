@@ -60,7 +60,7 @@ func runSend(e *env, args []string) int {
 	}
 	p := newListenPrinter(e.stdout, *asJSON)
 	if *asJSON {
-		_ = p.enc.Encode(messageEvent{Event: "sent", Time: timestamp(time.Now()), ID: id.String(), Seq: m.Seq, Ack: m.Ack, Len: len(payload)})
+		_ = p.enc.Encode(sentLine{Type: "sent", Time: timestamp(time.Now()), ID: id.String(), Seq: m.Seq, Ack: m.Ack, Len: len(payload)})
 	} else {
 		fmt.Fprintf(e.stdout, "sent to %s: seq %d ack %d len %d\n", id, m.Seq, m.Ack, len(payload))
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/probe"
+	"golang.org/x/sys/unix"
 )
 
 // tracer is what cnctl trace reads records from: the eBPF probes, or a
@@ -102,6 +103,9 @@ func runTrace(e *env, args []string) int {
 		end = time.Now().Add(timeout)
 	}
 	enc := json.NewEncoder(out)
+	// The records' times are the kernel's CLOCK_MONOTONIC: since boot,
+	// less any time suspended. Their wall clock is counted from boot.
+	boot := time.Now().Add(-monotonicNow())
 	if !*asJSON {
 		fmt.Fprintln(out, "tracing connector messages; Ctrl-C to stop")
 	}
@@ -140,16 +144,14 @@ func runTrace(e *env, args []string) int {
 		case *probe.Record:
 			tally(outcomes, e.ID.String(), string(e.Outcome()))
 			if *asJSON {
-				_ = enc.Encode(map[string]any{"kind": "send", "time": e.Time.Seconds(), "id": e.ID.String(), "seq": e.Seq, "ack": e.Ack,
-					"len": e.Len, "port": e.PortID, "group": e.Group, "group_resolved": e.GroupResolved, "ret": e.Ret, "outcome": e.Outcome(),
-					"losses_only": e.LossesOnly, "receivers": e.Receivers})
+				_ = enc.Encode(toTraceSend(e, boot.Add(e.Time)))
 			} else {
 				fmt.Fprintln(out, e)
 			}
 		case *probe.Inbound:
 			tally(outcomes, e.ID.String(), "from user space")
 			if *asJSON {
-				_ = enc.Encode(map[string]any{"kind": "inbound", "time": e.Time.Seconds(), "id": e.ID.String(), "seq": e.Seq, "ack": e.Ack, "len": e.Len, "port": e.PortID, "nlmsg_pid": e.NlmsgPid})
+				_ = enc.Encode(toTraceInbound(e, boot.Add(e.Time)))
 			} else {
 				fmt.Fprintln(out, e)
 			}
@@ -165,7 +167,7 @@ func runTrace(e *env, args []string) int {
 		return e.fail("trace", err)
 	}
 	if *asJSON {
-		_ = enc.Encode(map[string]any{"kind": "summary", "records": n, "lost": lost, "skips": skips, "outcomes": outcomes, "counters": countersJSON(counts)})
+		_ = enc.Encode(toTraceSummary(n, skips, outcomes, counts))
 		if *outPath != "" {
 			fmt.Fprintf(e.stdout, "trace: %d records, %d not recorded, in %s\n", n, lost, *outPath)
 		}
@@ -215,12 +217,13 @@ func countersLines(counts map[connector.ID]probe.Counters) []string {
 	return lines
 }
 
-func countersJSON(counts map[connector.ID]probe.Counters) map[string]probe.Counters {
-	out := map[string]probe.Counters{}
-	for id, c := range counts {
-		out[id.String()] = c
+// monotonicNow is CLOCK_MONOTONIC, the clock of the probes' records.
+func monotonicNow() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
 	}
-	return out
+	return time.Duration(ts.Nano())
 }
 
 func tally(m map[string]map[string]int, id, outcome string) {

@@ -427,7 +427,7 @@ func TestBundleReplays(t *testing.T) {
 			t.Errorf("the bundle lacks %s", f)
 		}
 	}
-	if recs, err := exec.Command("sh", "-c", "gzip -dc "+filepath.Join(dir, "cnlab-bundle", "6.1.0-56-amd64", "probe-records.jsonl.gz")+" | grep -c '\"kind\":\"send\"'").Output(); err != nil || strings.TrimSpace(string(recs)) == "0" {
+	if recs, err := exec.Command("sh", "-c", "gzip -dc "+filepath.Join(dir, "cnlab-bundle", "6.1.0-56-amd64", "probe-records.jsonl.gz")+" | grep -c '\"type\":\"send\"'").Output(); err != nil || strings.TrimSpace(string(recs)) == "0" {
 		t.Errorf("the bundle's probe records hold no send record: %v %s", err, recs)
 	}
 	replay := exec.Command("sh", filepath.Join(dir, "cnlab-bundle", "replay.sh"))
