@@ -11,7 +11,8 @@
 # NOT BUILD. The table starts with the kernel unmutated, which must pass.
 #
 # A mutant's header lines: "Kernel: NAME" (the kernel it applies to; one for
-# another kernel is listed as not run), "Labels: EXPR" (a Ginkgo label
+# another kernel is listed as not run, unless MUTANTS_ANY_KERNEL=1 tries it
+# on KERNEL all the same), "Labels: EXPR" (a Ginkgo label
 # filter: only those specs run on it, to keep the table short), "Upstream:"
 # and "Found:" (a real fix reverted, and where it was found), "Unseen: WHY"
 # (why no spec in user space can see the bug: a survivor with this line is
@@ -94,7 +95,7 @@ run_one() {
 		result="UNSEEN BY USER SPACE (survived): $unseen"
 	fi
 	if [ "$name" = none ]; then
-		row "$name" "$result (ran ${secs} s)"
+		row "$name" "$result (ran ${secs} s${labels:+, the labels of the mutants})"
 	else
 		row "$name" "$result (built ${built} s, ran ${secs} s${labels:+, labels $labels})"
 	fi
@@ -181,7 +182,19 @@ if ! base=$("$kernels_bin" -print dir "$KERNEL" 2>"$work/logs/none.build.log"); 
 fi
 echo "$base" >"$work/built/none.dir"
 echo 0 >"$work/built/none.secs"
-: >"$work/built/none.labels"
+# The unmutated kernel runs the specs the mutants run: every spec when one
+# of them names no labels, else the union of theirs.
+union=""
+for p in "$@"; do
+	l=$(header Labels "$p")
+	if [ -z "$l" ]; then
+		union=""
+		break
+	fi
+	[ -n "$union" ] && union+=" || "
+	union+="($l)"
+done
+echo "$union" >"$work/built/none.labels"
 : >"$work/built/none.unseen"
 echo none >"$work/ready"
 printf '%-44s %s\n' MUTANT RESULT
@@ -190,7 +203,7 @@ build_all() {
 	for p in "$@"; do
 		name=$(basename "$p" .patch)
 		want=$(header Kernel "$p")
-		if [ -n "$want" ] && [ "$want" != "$KERNEL" ]; then
+		if [ -n "$want" ] && [ "$want" != "$KERNEL" ] && [ -z "${MUTANTS_ANY_KERNEL:-}" ]; then
 			row "$name" "NOT RUN: written for kernel $want (KERNEL=$want)"
 			continue
 		fi
