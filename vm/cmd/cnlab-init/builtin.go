@@ -100,6 +100,16 @@ func builtin(name string, args []string) int {
 			return errExit(fmt.Errorf("load module %s: %w", args[0], err))
 		}
 		return 0
+	case "@rmmod":
+		// @rmmod NAME: unload a module, as rmmod, for a reproducer of
+		// an unload bug; /init then finds it gone and says so.
+		if len(args) != 1 {
+			return usageErr("@rmmod NAME")
+		}
+		if err := unix.DeleteModule(args[0], unix.O_NONBLOCK); err != nil {
+			return errExit(fmt.Errorf("unload module %s: %w", args[0], err))
+		}
+		return 0
 	case "@print":
 		// @print BYTES: one line of that many bytes, for the results
 		// channel's tests.
@@ -116,7 +126,7 @@ func builtin(name string, args []string) int {
 		}
 		return 0
 	}
-	return usageErr("@sysrq KEY | @sleep DURATION | @alloc MIB | @waitfile PATH TIMEOUT | @write PATH VALUE | @insmod PATH [PARAMS] | @print BYTES")
+	return usageErr("@sysrq KEY | @sleep DURATION | @alloc MIB | @waitfile PATH TIMEOUT | @write PATH VALUE | @insmod PATH [PARAMS] | @rmmod NAME | @print BYTES")
 }
 
 func usageErr(usage string) int {

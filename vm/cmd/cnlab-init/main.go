@@ -129,16 +129,44 @@ func runJob(r *results, jobPath string) {
 		close(foregroundDone)
 		background.Wait()
 	}
-	for i := len(loaded) - 1; i >= 0; i-- {
-		if err := unix.DeleteModule(loaded[i].Name, unix.O_NONBLOCK); err != nil {
-			r.errorf("unload module %s: %v", loaded[i].Name, err)
-		}
-	}
+	unloadModules(r, loaded, unix.DeleteModule)
 	// After the unload: what the modules leaked, and their coverage.
 	kmemleakScan(r, syms)
 	sendCoverage(r)
 	r.send(guest.Event{Type: guest.EventDone})
 	r.drain()
+}
+
+// unloadModules unloads the modules loaded, in reverse order, with
+// deleteModule (unix.DeleteModule, or a test's fake), as a step of its own,
+// "unload", like the kmemleak scan and the coverage after it. A module
+// already gone was unloaded by the job's own steps (a reproducer of an
+// unload bug runs rmmod): that is said, and is no error, so that the run
+// is judged by the job's steps and the kernel. A module that does not
+// unload fails the step and is a guest error.
+func unloadModules(r *results, loaded []guest.Module, deleteModule func(name string, flags int) error) {
+	if len(loaded) == 0 {
+		return
+	}
+	const step = "unload"
+	code := 0
+	r.send(guest.Event{Type: guest.EventStart, Step: step})
+	for i := len(loaded) - 1; i >= 0; i-- {
+		name := loaded[i].Name
+		err := deleteModule(name, unix.O_NONBLOCK)
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.ENOENT):
+			r.send(guest.Event{Type: guest.EventOut, Step: step,
+				Line: fmt.Sprintf("module %s was already unloaded, by the job's own steps: nothing to unload", name)})
+		default:
+			code = 1
+			msg := fmt.Sprintf("unload module %s: %v", name, err)
+			r.send(guest.Event{Type: guest.EventOut, Step: step, Line: msg})
+			r.errorf("%s", msg)
+		}
+	}
+	r.send(guest.Event{Type: guest.EventExit, Step: step, Code: code})
 }
 
 // drain waits until the results port has sent everything (tcdrain), so that
