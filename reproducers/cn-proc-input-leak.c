@@ -11,6 +11,8 @@
  * one IGNORE (which leaves the listener count alone) without joining any
  * group, and close. The objects of the 8-byte kmalloc caches are counted
  * before and after. Exit 1 if at least N/2 more are in use (the leak).
+ * A kernel without /proc/slabinfo (CONFIG_SLUB_DEBUG off) is measured by
+ * SUnreclaim in /proc/meminfo instead: at least N * 8 / 2 bytes more.
  *
  * gcc -static -O2 -o cn-proc-input-leak cn-proc-input-leak.c
  */
@@ -25,19 +27,38 @@
 #include <linux/connector.h>
 #include <linux/netlink.h>
 
-#define SOCKETS 20000
+#define SOCKETS 100000
 
-/* kmalloc8 sums the active objects of the kmalloc caches of 8-byte objects. */
+/* sunreclaim returns SUnreclaim of /proc/meminfo, in bytes. */
+static long sunreclaim(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f) {
+		perror("/proc/meminfo");
+		exit(2);
+	}
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "SUnreclaim: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
+}
+
+/*
+ * kmalloc8 sums the active objects of the kmalloc caches of 8-byte
+ * objects, or returns -1 if the kernel has no /proc/slabinfo.
+ */
 static long kmalloc8(void)
 {
 	char line[512], name[128];
 	long active, total, size, sum = 0;
 	FILE *f = fopen("/proc/slabinfo", "r");
 
-	if (!f) {
-		perror("/proc/slabinfo");
-		exit(2);
-	}
+	if (!f)
+		return -1;
 	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "%127s %ld %ld %ld", name, &active, &total,
 			   &size) == 4 && size == 8 &&
@@ -76,10 +97,17 @@ static void ignore_and_close(void)
 
 int main(void)
 {
-	long before, after;
-	int pid, i, status;
+	long before, after, want = SOCKETS / 2;
+	const char *what = "8-byte kmalloc objects";
+	int pid, i, status, slab;
 
 	before = kmalloc8();
+	slab = before >= 0;
+	if (!slab) {
+		what = "SUnreclaim bytes (no /proc/slabinfo)";
+		want = SOCKETS * 8 / 2;
+		before = sunreclaim();
+	}
 	pid = fork();
 	if (pid == 0) {
 		if (setgroups(0, NULL) || setgid(65534) || setuid(65534)) {
@@ -96,10 +124,10 @@ int main(void)
 		return 2;
 	}
 	sleep(1); /* let RCU-deferred frees of the sockets run */
-	after = kmalloc8();
-	printf("%d sockets of uid 65534 sent IGNORE and closed: 8-byte kmalloc objects in use %ld -> %ld (%+ld)\n",
-	       SOCKETS, before, after, after - before);
-	if (after - before >= SOCKETS / 2) {
+	after = slab ? kmalloc8() : sunreclaim();
+	printf("%d sockets of uid 65534 sent IGNORE and closed: %s %ld -> %ld (%+ld)\n",
+	       SOCKETS, what, before, after, after - before);
+	if (after - before >= want) {
 		printf("BUG: about one struct proc_input leaked per socket\n");
 		return 1;
 	}
