@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* cnlab.h - what the module's three files share. */
+/* cnlab.h - what the module's files share. */
 #ifndef CNLAB_H
 #define CNLAB_H
 
@@ -8,7 +8,14 @@
 
 #include "cnlab_wire.h"
 
-/* cnlab_main.c: the module's life, its counters, and sending. */
+/*
+ * The files in the order they are declared here, each using only those
+ * before it, none calling back: cnlab_msg.c, cnlab_gate.c (the counters),
+ * cnlab_echo.c, cnlab_ctl.c; and cnlab_main.c, loading and unloading, which
+ * uses them all and declares nothing here.
+ */
+
+/* cnlab_msg.c: the counters, allocations, and sending messages. */
 
 struct cnlab_dest_counters {
 	atomic64_t sent;
@@ -39,18 +46,7 @@ struct cnlab_counters {
 };
 
 extern struct cnlab_counters cnlab_counters;
-extern int cnlab_ack_skew;
 extern u32 cnlab_idx;
-
-bool cnlab_enter(void);
-void cnlab_leave(void);
-bool cnlab_stopping(void);
-
-/* The hold_at test hook's places. */
-#define CNLAB_HOLD_CTL		1
-#define CNLAB_HOLD_ECHO_LATE	2
-#define CNLAB_HOLD_LATE_WORK	4
-void cnlab_hold(unsigned int where);
 
 void *cnlab_alloc(size_t size, gfp_t gfp);
 void cnlab_free(const void *p);
@@ -60,22 +56,39 @@ int cnlab_send(struct cn_msg *msg, u32 portid, u32 group, gfp_t gfp);
 int cnlab_unicast(struct cn_msg *msg, u32 portid);
 u32 cnlab_next_seq(u32 group);
 void cnlab_notify(const struct cb_id *id, bool on);
-void cnlab_stats_snapshot(struct cnlab_stats *out);
 
-/* cnlab_echo.c: the echo id, the further ids, and late replies. */
+/* cnlab_gate.c: the gate callbacks pass, and the hold_at test hook. */
+extern unsigned int cnlab_hold_at;
+
+bool cnlab_enter(void);
+void cnlab_leave(void);
+void cnlab_gate_close(void);
+bool cnlab_stopping(void);
+void cnlab_set_stopping(void);
+
+/* The hold_at test hook's places. */
+#define CNLAB_HOLD_CTL		1
+#define CNLAB_HOLD_ECHO_LATE	2
+#define CNLAB_HOLD_LATE_WORK	4
+void cnlab_hold(unsigned int where);
+
+/* cnlab_echo.c: the echo id, its reply helper, and late replies. */
+extern int cnlab_ack_skew;
+
+struct cn_msg *cnlab_reply_alloc(const struct cn_msg *req, u32 ack, gfp_t gfp);
 void cnlab_echo_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp);
-void cnlab_extra_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp);
 int cnlab_echo_set_mode(const struct cnlab_echo_mode *m);
 void cnlab_late_stats(struct cnlab_stats *out);
 int cnlab_echo_init(void);
 void cnlab_echo_exit(void);
 
-/* cnlab_ctl.c: the control id, and the bursts, timer and ids it starts. */
+/*
+ * cnlab_ctl.c: the control id, and the bursts, timer and further ids it
+ * starts.
+ */
 void cnlab_ctl_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp);
 void cnlab_ctl_init(void);
 void cnlab_ctl_exit(void);
 void cnlab_ctl_exit_ids(void);
-void cnlab_extra_count(struct cb_id *id, bool valid);
-void cnlab_extra_stats(struct cnlab_stats *out);
 
 #endif /* CNLAB_H */

@@ -3,7 +3,8 @@
  * cnlab_ctl.c - the control id: requests from tests and cnctl, each
  * answered with a struct cnlab_ctl_reply and the operation's result; and
  * what they start: bursts, the timer broadcast (as
- * samples/connector/cn_test.c sends), and further ids.
+ * samples/connector/cn_test.c sends), and further ids, whose slots,
+ * callback and counts are all here.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -177,6 +178,60 @@ static int cnlab_find_extra(u32 idx, u32 val)
 	return -1;
 }
 
+/*
+ * The further ids' callback counts a message to *id here: in the totals,
+ * and under the slot that holds that id, whose id *id becomes (the same
+ * id, as the core calls a callback for its exact id only: the reply is
+ * tied to the slot it was counted under). A message whose id no slot
+ * holds (the id went while its callback ran) is counted in the totals
+ * only and keeps its id. Totals and slots change under one lock, so that
+ * a snapshot never has more in the slots than in the totals.
+ */
+static void cnlab_extra_count(struct cb_id *id, bool valid)
+{
+	int i;
+
+	spin_lock(&cnlab_extra_lock);
+	atomic64_inc(&cnlab_counters.extra_received);
+	if (!valid)
+		atomic64_inc(&cnlab_counters.extra_invalid);
+	i = cnlab_find_extra(id->idx, id->val);
+	if (i >= 0) {
+		cnlab_extra[i].received++;
+		if (!valid)
+			cnlab_extra[i].invalid++;
+		*id = cnlab_extra[i].id;
+	}
+	spin_unlock(&cnlab_extra_lock);
+}
+
+/*
+ * The further ids' callback: the echo (cnlab_echo.c's reply helper),
+ * without modes, from the id of the slot it is counted under, which is the
+ * request's; replies are not counted.
+ */
+static void cnlab_extra_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
+{
+	struct cb_id id = msg->id;
+	struct cn_msg *reply;
+	bool valid;
+
+	if (!cnlab_enter())
+		return;
+	valid = cnlab_msg_len_ok(msg);
+	cnlab_extra_count(&id, valid);
+	if (!valid)
+		goto out;
+	reply = cnlab_reply_alloc(msg, msg->seq + 1, GFP_KERNEL);
+	if (!reply)
+		goto out;
+	reply->id = id;
+	cnlab_unicast(reply, nsp->portid);
+	cnlab_free(reply);
+out:
+	cnlab_leave();
+}
+
 static int cnlab_register_extra(const struct cnlab_id_arg *a)
 {
 	struct cb_id id = { .idx = a->idx, .val = a->val };
@@ -224,7 +279,7 @@ out:
 
 /*
  * cn_del_callback() returns at once, even while the id's callback runs:
- * the gate (cnlab_main.c) is what waits for it. The slot keeps its id and
+ * the gate (cnlab_gate.c) is what waits for it. The slot keeps its id and
  * counts for the stats, unused.
  */
 static void cnlab_unregister_slot(int i)
@@ -252,35 +307,8 @@ static int cnlab_unregister_extra(const struct cnlab_id_arg *a)
 	return err;
 }
 
-/*
- * The further ids' callback counts a message to *id here: in the totals,
- * and under the slot that holds that id, whose id *id becomes (the same
- * id, as the core calls a callback for its exact id only: the reply is
- * tied to the slot it was counted under). A message whose id no slot
- * holds (the id went while its callback ran) is counted in the totals
- * only and keeps its id. Totals and slots change under one lock, so that
- * a snapshot never has more in the slots than in the totals.
- */
-void cnlab_extra_count(struct cb_id *id, bool valid)
-{
-	int i;
-
-	spin_lock(&cnlab_extra_lock);
-	atomic64_inc(&cnlab_counters.extra_received);
-	if (!valid)
-		atomic64_inc(&cnlab_counters.extra_invalid);
-	i = cnlab_find_extra(id->idx, id->val);
-	if (i >= 0) {
-		cnlab_extra[i].received++;
-		if (!valid)
-			cnlab_extra[i].invalid++;
-		*id = cnlab_extra[i].id;
-	}
-	spin_unlock(&cnlab_extra_lock);
-}
-
 /* The further ids' slots, for CNLAB_OP_GET_STATS. */
-void cnlab_extra_stats(struct cnlab_stats *out)
+static void cnlab_extra_stats(struct cnlab_stats *out)
 {
 	struct cnlab_extra_stats *e;
 	int i;
@@ -320,6 +348,48 @@ static void cnlab_ctl_answer(const struct cn_msg *req, u32 op, int status,
 		memcpy(msg->data + sizeof(*hdr), result, result_len);
 	cnlab_unicast(msg, portid);
 	cnlab_free(msg);
+}
+
+static void cnlab_dest_snapshot(struct cnlab_dest_stats *out,
+				struct cnlab_dest_counters *d)
+{
+	out->sent = atomic64_read(&d->sent);
+	out->ok = atomic64_read(&d->ok);
+	out->esrch = atomic64_read(&d->esrch);
+	out->eagain = atomic64_read(&d->eagain);
+	out->econnrefused = atomic64_read(&d->econnrefused);
+	out->enomem = atomic64_read(&d->enomem);
+	out->other = atomic64_read(&d->other);
+}
+
+static void cnlab_stats_snapshot(struct cnlab_stats *out)
+{
+	struct cnlab_counters *c = &cnlab_counters;
+	int i;
+
+	out->received = atomic64_read(&c->received);
+	out->replied = atomic64_read(&c->replied);
+	out->invalid = atomic64_read(&c->invalid);
+	out->ctl_received = atomic64_read(&c->ctl_received);
+	out->ctl_invalid = atomic64_read(&c->ctl_invalid);
+	out->ctl_refused = atomic64_read(&c->ctl_refused);
+	out->timer_ticks = atomic64_read(&c->timer_ticks);
+	out->notifications = atomic64_read(&c->notifications);
+	out->frees = atomic64_read(&c->frees);
+	/*
+	 * Frees before allocations: every free counted in this reading had
+	 * its allocation counted before, so that allocs >= frees even while
+	 * replies are in flight.
+	 */
+	smp_rmb();
+	out->allocs = atomic64_read(&c->allocs);
+	out->held = atomic64_read(&c->held);
+	cnlab_late_stats(out);
+	cnlab_extra_stats(out);
+	for (i = 0; i < CNLAB_ERRNO_SLOTS; i++)
+		out->send_errors[i] = atomic64_read(&c->send_errors[i]);
+	for (i = 0; i <= CNLAB_GROUPS; i++)
+		cnlab_dest_snapshot(&out->dests[i], &c->dests[i]);
 }
 
 /*

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cnlab_echo.c - the echo id: one reply per valid request, unicast to the
- * sender, with the request's id, seq and payload and ack = seq + 1; the
- * further ids, which answer the same way; and the modes that make the echo
- * id's next replies misbehave on purpose (twice, wrong ack, late, none), to
- * show how clients handle it.
+ * sender, with the request's id, seq and payload and ack = seq + 1, built
+ * by the reply helper that the further ids (cnlab_ctl.c) answer with too;
+ * and the modes that make the echo id's next replies misbehave on purpose
+ * (twice, wrong ack, late, none), to show how clients handle it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -20,6 +20,9 @@
 
 #include "cnlab.h"
 #include "cnlab_compat.h"
+
+/* The ack_skew module parameter (cnlab_main.c). */
+int cnlab_ack_skew;
 
 static DEFINE_SPINLOCK(cnlab_mode_lock);
 static struct cnlab_echo_mode cnlab_mode;	/* under cnlab_mode_lock */
@@ -51,12 +54,11 @@ static u32 cnlab_take_mode(u32 *delay_ms)
 }
 
 /*
- * The reply, in a buffer of its own: the request's is not private to this
- * callback (a sender's destination group, or an nlmon tap, holds clones of
- * the same skb), as cn_proc builds its replies apart too.
+ * The reply to req, with ack, in a buffer of its own: the request's is not
+ * private to its callback (a sender's destination group, or an nlmon tap,
+ * holds clones of the same skb), as cn_proc builds its replies apart too.
  */
-static struct cn_msg *cnlab_reply_alloc(const struct cn_msg *req, u32 ack,
-					gfp_t gfp)
+struct cn_msg *cnlab_reply_alloc(const struct cn_msg *req, u32 ack, gfp_t gfp)
 {
 	struct cn_msg *reply;
 
@@ -295,33 +297,6 @@ void cnlab_echo_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 	if (!cnlab_enter())
 		return;
 	cnlab_echo(msg, nsp);
-	cnlab_leave();
-}
-
-/*
- * A further id: the echo, without modes, from the id of the slot it is
- * counted under (cnlab_ctl.c), which is the request's; replies are not
- * counted.
- */
-void cnlab_extra_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
-{
-	struct cb_id id = msg->id;
-	struct cn_msg *reply;
-	bool valid;
-
-	if (!cnlab_enter())
-		return;
-	valid = cnlab_msg_len_ok(msg);
-	cnlab_extra_count(&id, valid);
-	if (!valid)
-		goto out;
-	reply = cnlab_reply_alloc(msg, msg->seq + 1, GFP_KERNEL);
-	if (!reply)
-		goto out;
-	reply->id = id;
-	cnlab_unicast(reply, nsp->portid);
-	cnlab_free(reply);
-out:
 	cnlab_leave();
 }
 
