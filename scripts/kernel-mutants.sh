@@ -156,10 +156,15 @@ if [ -z "${KERNELS_BIN:-}" ]; then go build -o "$kernels_bin" ./vm/cmd/cnlab-ker
 # One copy of the tree: the suites and the module as committed (HEAD), so
 # that neither a later commit nor someone's edit in progress in the checkout
 # changes a table half way; a tree that is not a git checkout is copied as
-# it is. Each guest writes its results in its own directory.
+# it is. MUTANTS_REV names another commit (when HEAD does not build). Each
+# guest writes its results in its own directory.
 rm -rf "$work" && mkdir -p "$work/logs" "$work/built" "$work/rows" "$work/src" || exit 3
-if rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null); then
-	git -C "$top" archive HEAD | tar -C "$work/src" -xf - || exit 3
+if rev=$(git -C "$top" rev-parse --short "${MUTANTS_REV:-HEAD}" 2>/dev/null); then
+	git -C "$top" archive "$rev" | tar -C "$work/src" -xf - || exit 3
+	# Generated files git does not track (the probes' bpf2go output) come from
+	# the checkout.
+	(cd "$top" && git ls-files -z --others -- 'userspace/*_bpfel.*' |
+		tar --null -T - -cf -) | tar -C "$work/src" -xf - || exit 3
 	echo "kernel-mutants: the suites and the module as committed at $rev"
 	if [ -n "$(git -C "$top" status --porcelain -- e2e kmod userspace vm 2>/dev/null)" ]; then
 		echo "kernel-mutants: (changes not committed in e2e, kmod, userspace or vm are not part of this run)"
