@@ -163,8 +163,10 @@ if rev=$(git -C "$top" rev-parse --short "${MUTANTS_REV:-HEAD}" 2>/dev/null); th
 	git -C "$top" archive "$rev" | tar -C "$work/src" -xf - || exit 3
 	# Generated files git does not track (the probes' bpf2go output) come from
 	# the checkout.
-	(cd "$top" && git ls-files -z --others -- 'userspace/*_bpfel.*' |
-		tar --null -T - -cf -) | tar -C "$work/src" -xf - || exit 3
+	if [ -z "${MUTANTS_REV:-}" ]; then
+		(cd "$top" && git ls-files -z --others -- 'userspace/*_bpfel.*' |
+			tar --null -T - -cf -) | tar -C "$work/src" -xf - || exit 3
+	fi
 	echo "kernel-mutants: the suites and the module as committed at $rev"
 	if [ -n "$(git -C "$top" status --porcelain -- e2e kmod userspace vm 2>/dev/null)" ]; then
 		echo "kernel-mutants: (changes not committed in e2e, kmod, userspace or vm are not part of this run)"
