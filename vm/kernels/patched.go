@@ -202,7 +202,7 @@ func (c *Cache) rebuild(ctx context.Context, k Kernel, base Build, patches []str
 		if ctx.Err() != nil {
 			return fmt.Errorf("make: interrupted")
 		}
-		first := firstError(logPath)
+		first := firstErrorIn(logPath, patches)
 		by := ""
 		if ps := patchesTouching(patches, first); len(ps) > 0 {
 			by = " (in a file " + strings.Join(baseNames(ps), ", ") + " change)"
@@ -364,4 +364,20 @@ func linkUnchanged(base, dir string) (linked int, own room, err error) {
 		return nil
 	})
 	return linked, own, err
+}
+
+// firstErrorIn returns the first compiler error of a build log in a file
+// one of the patches changes (an error the compiler reports in a header a
+// macro comes from is not the patch's line), else the log's first error.
+func firstErrorIn(log string, patches []string) string {
+	raw, err := os.ReadFile(log)
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.Contains(l, "error:") && len(patchesTouching(patches, strings.TrimSpace(l))) > 0 {
+			return strings.TrimSpace(l)
+		}
+	}
+	return firstError(log)
 }

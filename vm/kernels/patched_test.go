@@ -55,6 +55,7 @@ func (f *patchFake) run(ctx context.Context, dir string, out io.Writer, name str
 			if strings.Contains(a, "BREAK") {
 				f.compiles++
 				fmt.Fprintln(out, "  CC      drivers/connector/connector.o")
+				fmt.Fprintln(out, "../include/linux/printk.h:132:2: error: expected expression before '{' token")
 				fmt.Fprintln(out, "../drivers/connector/connector.c:145:9: error: expected ';' before 'return'")
 				fmt.Fprintln(out, "make[4]: *** [../scripts/Makefile.build:229: drivers/connector/connector.o] Error 1")
 				return fmt.Errorf("exit status 2")
