@@ -261,12 +261,12 @@ while :; do
 	CNLAB_KMUTANTS_INNER=1 flock "${CNLAB_VM_LOCK:-/tmp/cnlab-vm.lock}" "$top/scripts/kernel-mutants.sh" "${next[@]}" || code=$?
 	if [ "$code" = 130 ]; then
 		echo "kernel-mutants: stopped by a signal; the table so far: $work/rows" >&2
-		kill -TERM "$builder" 2>/dev/null || true
+		pkill -TERM -P "$builder" 2>/dev/null || true; kill -TERM "$builder" 2>/dev/null || true
 		exit 130
 	fi
 	if grep -q 'UNMUTATED FAILS' "$work/rows/none" 2>/dev/null; then
 		echo "kernel-mutants: the unmutated $KERNEL fails: no mutant can be judged (see $work/logs/none.log)" >&2
-		kill -TERM "$builder" 2>/dev/null || true
+		pkill -TERM -P "$builder" 2>/dev/null || true; kill -TERM "$builder" 2>/dev/null || true
 		exit 1
 	fi
 done
