@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/binary"
 	"errors"
+	"runtime"
+	"slices"
 	"syscall"
 	"time"
 
@@ -336,3 +338,188 @@ var _ = Describe("The probes' account of a socket filter", Label("probes"), func
 	})
 
 })
+
+// onCPU0 runs f on a thread of its own pinned to CPU 0: a timer the module
+// arms there fires there, inside whatever the thread is doing.
+func onCPU0(f func()) {
+	GinkgoHelper()
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		var set unix.CPUSet
+		set.Set(0)
+		Expect(unix.SchedSetaffinity(0, &set)).To(Succeed())
+		f()
+	}()
+	<-done
+}
+
+// userBroadcast sends n connector messages of size bytes with id to group
+// from a user-space socket (root may), as the kernel's connector would.
+func userBroadcast(id connector.ID, group uint32, n, size int) {
+	GinkgoHelper()
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_CONNECTOR)
+	Expect(err).NotTo(HaveOccurred())
+	defer unix.Close(fd)
+	Expect(unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})).To(Succeed())
+	b := make([]byte, wire.NlmsgHdrLen+wire.SizeofCnMsg+size)
+	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
+	binary.NativeEndian.PutUint16(b[4:], unix.NLMSG_DONE)
+	binary.NativeEndian.PutUint32(b[16:], id.Idx)
+	binary.NativeEndian.PutUint32(b[20:], id.Val)
+	binary.NativeEndian.PutUint16(b[32:], uint16(size))
+	for i := 0; i < n; i++ {
+		binary.NativeEndian.PutUint32(b[24:], uint32(i))
+		Expect(unix.Sendto(fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1 << (group - 1)})).To(Succeed())
+	}
+}
+
+// Losses belong to the send they happen in (issue 26, probes 1, 2, 5, 6, 7).
+var _ = Describe("The probes' account of each send", Label("probes"), func() {
+	// Open (issue 26, probes item 1): the probes still note losses per
+	// task; these two show it and are pending until that is fixed.
+	PIt("charges a drop to the send it happened in, not to a timer's send from an interrupt nested in it", func() {
+		id := bcastID
+		p := startProbesMode(probe.ModeLosses, &id, false)
+		listener := dial(&connector.Config{Groups: []uint32{groupA}, ReadBuffer: 4096})
+		c := ctl()
+		before := stats().Dests[groupA]
+		var res wire.BurstResult
+		onCPU0(func() {
+			// The timer broadcasts to group C, where nobody listens:
+			// its sends drop nothing.
+			Expect(c.TimerStart(timeout(replyTimeout), groupC, time.Millisecond)).To(Succeed())
+			var err error
+			res, err = c.Burst(timeout(replyTimeout), wire.Burst{Group: groupA, Count: 3000, Size: 1024})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.TimerStop(timeout(replyTimeout))).To(Succeed())
+		})
+		receiveAll(listener)
+		after := stats().Dests[groupA]
+		skips, err := p.Skips()
+		Expect(err).NotTo(HaveOccurred())
+		var burstLost uint64
+		for _, r := range readRecords(p) {
+			if r.Group != groupA {
+				// The timer's sends: no listener, nothing dropped.
+				Expect(r.Dropped+r.Failed).To(BeZero(), "a timer's send charged with a drop at group %d: %s", groupA, r)
+				continue
+			}
+			if r.Seq-res.Seq < res.Count {
+				burstLost++
+				Expect(r.DroppedAt(listener.PortID())).To(BeTrue(), "%s", r)
+			}
+		}
+		checkAccount("burst sends recorded lost vs. the module's ESRCH", burstLost, uint64(after.Esrch-before.Esrch), skips,
+			"fexit cn_netlink_send_mult", "fentry netlink_overrun")
+	})
+
+	PIt("charges a user-space broadcast's drop to no kernel send, and does not count it unattributed", func() {
+		counters := startProbesMode(probe.ModeCounters, nil, false)
+		all := startProbesMode(probe.ModeAll, nil, false)
+		skipsBefore, err := all.Skips()
+		Expect(err).NotTo(HaveOccurred())
+		listener := dial(&connector.Config{Groups: []uint32{groupC}, ReadBuffer: 4096})
+		c := ctl()
+		userID := connector.ID{Idx: wire.Idx, Val: 0x7e58} // no callback
+		onCPU0(func() {
+			userBroadcast(userID, groupC, 20, 1024)
+			// The module's reply is sent by this thread, in its
+			// request's cn_rx_skb: the thread's next kernel send.
+			_, err := c.Stats(timeout(replyTimeout))
+			Expect(err).NotTo(HaveOccurred())
+		})
+		_, overruns := receiveAll(listener)
+		Expect(overruns).To(BeNumerically(">", 0), "20 KiB of broadcasts overran a 4 KiB queue")
+		counts, err := counters.Counters()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(counts[ctlID].Dropped).To(BeZero(), "the module's reply lost nothing: %+v", counts[ctlID])
+		skipsAfter, err := all.Skips()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(skipsAfter.Unattributed-skipsBefore.Unattributed).To(BeZero(), "a user-space broadcast's drop is no kernel send's")
+	})
+
+	It("with -seq 0-0 reports seq 0 only, and refuses a range whose lo is above its hi", func() {
+		id := bcastID
+		p, err := probe.Start(seqFilter(probe.ModeAll, &id, 0, 0))
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(p.Close)
+		res, err := ctl().Burst(timeout(replyTimeout), wire.Burst{Group: groupC, Count: 3, Size: wire.SizeofBcast})
+		Expect(err).NotTo(HaveOccurred())
+		for _, r := range readRecords(p) {
+			Expect(r.Seq).To(BeZero(), "a record outside -seq 0-0 (the burst's seqs start at %d): %s", res.Seq, r)
+		}
+		_, err = probe.Start(seqFilter(probe.ModeAll, &id, 9, 3))
+		Expect(err).To(HaveOccurred(), "seqs 9-3: a range that matches nothing")
+	})
+
+	It("with -port P reports a broadcast lost at the listener on port P", func() {
+		id := bcastID
+		listener := dial(&connector.Config{Groups: []uint32{groupA}, ReadBuffer: 4096})
+		p, err := probe.Start(probe.Filter{Mode: probe.ModeLosses, ID: &id, PortID: listener.PortID()})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(p.Close)
+		res, err := ctl().Burst(timeout(replyTimeout), wire.Burst{Group: groupA, Count: 50, Size: 1024})
+		Expect(err).NotTo(HaveOccurred())
+		msgs, _ := receiveAll(listener)
+		n := 0
+		for _, r := range readRecords(p) {
+			if r.Seq-res.Seq < res.Count {
+				n++
+				Expect(r.DroppedAt(listener.PortID())).To(BeTrue(), "%s", r)
+			}
+		}
+		Expect(n).To(Equal(int(res.Count)-len(msgs)), "a record for each broadcast lost at port %d", listener.PortID())
+	})
+
+	It("counts, in mode counters with Inbound, what user space sends to the kernel", func() {
+		id := connector.ID{Idx: wire.Idx, Val: 0x7e59} // no callback
+		p := startProbesMode(probe.ModeCounters, nil, true)
+		sender := dial(nil)
+		b := make([]byte, wire.NlmsgHdrLen+wire.SizeofCnMsg)
+		binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
+		binary.NativeEndian.PutUint16(b[4:], unix.NLMSG_DONE)
+		binary.NativeEndian.PutUint32(b[16:], id.Idx)
+		binary.NativeEndian.PutUint32(b[20:], id.Val)
+		for i := 0; i < 3; i++ {
+			Expect(sender.WriteRaw(b)).To(Succeed())
+		}
+		counts, err := p.Counters()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(counts[id].Inbound).To(Equal(uint64(3)), "Filter.Inbound in mode counters: %+v", counts[id])
+	})
+
+	It("wakes the reader when a record waits, not at its next poll", func() {
+		p := startProbesMode(probe.ModeAll, &ctlID, false)
+		c := ctl()
+		var lat []time.Duration
+		for i := 0; i < 11; i++ {
+			read := make(chan time.Time, 1)
+			go func() {
+				defer GinkgoRecover()
+				for {
+					ev, err := p.Read(time.Now().Add(2 * time.Second))
+					Expect(err).NotTo(HaveOccurred(), "the reply's record")
+					if r, ok := ev.(*probe.Record); ok && r.PortID == c.Conn.PortID() {
+						read <- time.Now()
+						return
+					}
+				}
+			}()
+			time.Sleep(30 * time.Millisecond) // the reader waits in Read
+			_, err := c.Stats(timeout(replyTimeout))
+			Expect(err).NotTo(HaveOccurred())
+			replied := time.Now()
+			lat = append(lat, (<-read).Sub(replied))
+		}
+		slices.Sort(lat)
+		Expect(lat[len(lat)/2]).To(BeNumerically("<", 3*time.Millisecond), "the median wait of a lone record (all: %v)", lat)
+	})
+})
+
+// seqFilter is the filter of -seq lo-hi.
+func seqFilter(m probe.Mode, id *connector.ID, lo, hi uint32) probe.Filter {
+	return probe.Filter{Mode: m, ID: id, Seqs: &probe.SeqRange{Lo: lo, Hi: hi}}
+}

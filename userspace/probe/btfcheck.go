@@ -8,12 +8,16 @@ import (
 	"github.com/cilium/ebpf/btf"
 )
 
-// probedFields are the kernel fields the BPF program reads, by struct.
+// probedFields are the kernel fields the BPF program reads, by struct; a
+// field inside a member is its path ("sk_backlog.rmem_alloc"). A host test
+// holds the list to the structs bpf/cnprobe.bpf.c declares.
 var probedFields = map[string][]string{
-	"cn_msg":       {"seq", "ack", "len"},
-	"sock":         {"sk_rcvbuf", "sk_drops"},
-	"netlink_sock": {"portid", "state"},
-	"sk_buff":      {"len", "data"},
+	"cn_msg":            {"id", "seq", "ack", "len"},
+	"sock_common":       {"skc_family"},
+	"sock":              {"__sk_common", "sk_protocol", "sk_rcvbuf", "sk_drops", "sk_backlog", "sk_backlog.rmem_alloc"},
+	"netlink_sock":      {"portid", "state"},
+	"sk_buff":           {"len", "data", "cb"},
+	"netlink_skb_parms": {"portid", "dst_group"},
 }
 
 // CheckBTF compares, field by field, the layout of what the probes read in
@@ -36,8 +40,8 @@ func CheckBTF(given, kernel *btf.Spec) error {
 			diffs = append(diffs, fmt.Sprintf("struct %s is %d bytes in the given BTF, %d in the kernel's", name, g.Size, k.Size))
 		}
 		for _, f := range fields {
-			go1, gok := memberOffset(g, f)
-			ko, kok := memberOffset(k, f)
+			go1, gok := fieldOffset(g, f)
+			ko, kok := fieldOffset(k, f)
 			switch {
 			case !gok || !kok:
 				diffs = append(diffs, fmt.Sprintf("struct %s.%s: in the given BTF %v, in the kernel's %v", name, f, gok, kok))
@@ -55,11 +59,49 @@ func CheckBTF(given, kernel *btf.Spec) error {
 // ErrBTFMismatch says a given BTF does not describe the running kernel.
 var ErrBTFMismatch = errors.New("the given BTF does not describe the running kernel")
 
-func memberOffset(s *btf.Struct, name string) (btf.Bits, bool) {
-	for _, m := range s.Members {
+// fieldOffset is where the field at path ("a.b") lies in s, in bits;
+// members of anonymous structs and unions are found as the kernel's C
+// names them, through them.
+func fieldOffset(s btf.Type, path string) (btf.Bits, bool) {
+	var off btf.Bits
+	for _, name := range strings.Split(path, ".") {
+		m, ok := member(s, name)
+		if !ok {
+			return 0, false
+		}
+		off += m.Offset
+		s = m.Type
+	}
+	return off, true
+}
+
+func member(t btf.Type, name string) (btf.Member, bool) {
+	for {
+		td, ok := t.(*btf.Typedef)
+		if !ok {
+			break
+		}
+		t = td.Type
+	}
+	var members []btf.Member
+	switch c := t.(type) {
+	case *btf.Struct:
+		members = c.Members
+	case *btf.Union:
+		members = c.Members
+	default:
+		return btf.Member{}, false
+	}
+	for _, m := range members {
 		if m.Name == name {
-			return m.Offset, true
+			return m, true
+		}
+		if m.Name == "" {
+			if in, ok := member(m.Type, name); ok {
+				in.Offset += m.Offset
+				return in, true
+			}
 		}
 	}
-	return 0, false
+	return btf.Member{}, false
 }

@@ -1,4 +1,4 @@
-//go:build linux && (386 || amd64)
+//go:build linux && (386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
 
 package probe
 
@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -19,20 +19,6 @@ import (
 
 	"github.com/cnlab/cnlab/userspace/connector"
 )
-
-// Filter says what the probes record, and which sends; the per-id
-// counters see every send whatever the filter. Zero fields match anything.
-type Filter struct {
-	// Mode: ModeCounters (the zero value), ModeLosses or ModeAll.
-	Mode Mode
-	// Inbound: also record what user space sends to the kernel
-	// (cn_rx_skb), in modes ModeLosses and ModeAll.
-	Inbound      bool
-	ID           *connector.ID
-	PortID       uint32 // sends to this port (a unicast), and messages from it
-	Group        uint32 // broadcasts to this group
-	SeqLo, SeqHi uint32 // with SeqHi nonzero: seqs in [SeqLo, SeqHi]
-}
 
 // Probe is the attached probes and their ring buffer.
 type Probe struct {
@@ -51,27 +37,6 @@ type attached struct {
 	prog *ebpf.Program
 }
 
-// attachPoint is a program and the function it goes on (fentry or fexit,
-// as its section says); alt is the function to use where the first is not
-// in the kernel's BTF.
-type attachPoint struct {
-	prog, what string
-	modes      []Mode
-	inbound    bool // only with Filter.Inbound
-}
-
-// attachPoints are where the probes go, by mode. netlink_broadcast_filtered
-// is what the connector calls from 6.6; 6.1 has only netlink_broadcast.
-var attachPoints = []attachPoint{
-	{prog: "send_enter", what: "fentry cn_netlink_send_mult", modes: []Mode{ModeAll}},
-	{prog: "send_exit", what: "fexit cn_netlink_send_mult", modes: []Mode{ModeCounters, ModeLosses, ModeAll}},
-	{prog: "sendskb", what: "fentry __netlink_sendskb", modes: []Mode{ModeAll}},
-	{prog: "overrun", what: "fentry netlink_overrun", modes: []Mode{ModeCounters, ModeLosses, ModeAll}},
-	{prog: "filtered", what: "fexit sk_filter_trim_cap", modes: []Mode{ModeLosses}},
-	{prog: "bcast_filtered", what: "fexit netlink_broadcast_filtered", modes: []Mode{ModeLosses, ModeAll}},
-	{prog: "rx", what: "fentry cn_rx_skb", modes: []Mode{ModeLosses, ModeAll}, inbound: true},
-}
-
 var genModes = map[Mode]cnprobeCnprobeMode{
 	ModeCounters: cnprobeCnprobeModeCNPROBE_MODE_COUNTERS,
 	ModeLosses:   cnprobeCnprobeModeCNPROBE_MODE_LOSSES,
@@ -88,9 +53,9 @@ func Start(f Filter) (*Probe, error) { return StartBTF(f, "") }
 // and gives wrong answers; without kernel BTF there is nothing to check
 // against, and StartBTF refuses rather than trust the file blindly.
 func StartBTF(f Filter, btfPath string) (*Probe, error) {
-	gm, ok := genModes[f.Mode]
-	if !ok {
-		return nil, fmt.Errorf("start probes: unknown mode %v", f.Mode)
+	fv, err := f.vars()
+	if err != nil {
+		return nil, fmt.Errorf("start probes: %w", err)
 	}
 	opts := &ebpf.CollectionOptions{}
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
@@ -99,6 +64,10 @@ func StartBTF(f Filter, btfPath string) (*Probe, error) {
 	kernel, err := btf.LoadKernelSpec()
 	if err != nil {
 		return nil, fmt.Errorf("start probes: the running kernel's BTF: %w", err)
+	}
+	spec, err := loadCnprobe()
+	if err != nil {
+		return nil, fmt.Errorf("start probes: %w", err)
 	}
 	if btfPath != "" {
 		given, err := btf.LoadSpec(btfPath)
@@ -110,48 +79,48 @@ func StartBTF(f Filter, btfPath string) (*Probe, error) {
 		}
 		opts.Programs.KernelTypes = given
 	}
-	if err := rlimit.RemoveMemlock(); err != nil {
+	var fn *btf.Func
+	want := programsFor(f, kernel.TypeByName("netlink_broadcast_filtered", &fn) == nil)
+	// Where the probes go must be whole functions: a copy of one that
+	// some callers call instead (gcc's .part, .isra, .constprop) is a
+	// path the probes would miss without a word.
+	ksyms, err := os.Open("/proc/kallsyms")
+	if err != nil {
+		return nil, fmt.Errorf("start probes: %w (the probes need the kernel's symbols)", err)
+	}
+	var fns []string
+	for _, what := range want {
+		fns = append(fns, what[strings.IndexByte(what, ' ')+1:])
+	}
+	_, clones, err := kernelText(ksyms, fns...)
+	ksyms.Close()
+	if err != nil {
 		return nil, fmt.Errorf("start probes: %w", err)
 	}
-	spec, err := loadCnprobe()
-	if err != nil {
+	if err := wholeFunctions(want, clones); err != nil {
+		return nil, fmt.Errorf("start probes: %w", err)
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("start probes: %w", err)
 	}
 	var vars cnprobeVariableSpecs
 	if err := spec.Assign(&vars); err != nil {
 		return nil, fmt.Errorf("start probes: %w", err)
 	}
-	var id connector.ID
-	var idSet uint32
-	if f.ID != nil {
-		id, idSet = *f.ID, 1
-	}
 	for _, v := range []struct {
 		spec *ebpf.VariableSpec
 		val  any
 	}{
-		{vars.Mode, uint32(gm)}, {vars.FilterId, idSet}, {vars.FilterIdx, id.Idx}, {vars.FilterVal, id.Val},
-		{vars.FilterPortid, f.PortID}, {vars.FilterGroup, f.Group}, {vars.FilterSeqLo, f.SeqLo}, {vars.FilterSeqHi, f.SeqHi},
+		{vars.Mode, uint32(genModes[fv.mode])}, {vars.FilterId, fv.id}, {vars.FilterIdx, fv.idx}, {vars.FilterVal, fv.val},
+		{vars.FilterPortid, fv.portid}, {vars.FilterGroup, fv.group},
+		{vars.FilterSeq, fv.seq}, {vars.FilterSeqLo, fv.seqLo}, {vars.FilterSeqHi, fv.seqHi},
 	} {
 		if err := v.spec.Set(v.val); err != nil {
 			return nil, fmt.Errorf("start probes: set %s: %w", v.spec.Name, err)
 		}
 	}
-	// Only the programs this mode attaches are loaded: a program's
+	// Only the programs this filter attaches are loaded: a program's
 	// attach point must be in the kernel's BTF for it to load.
-	want := map[string]string{}
-	for _, a := range attachPoints {
-		if slices.Contains(a.modes, f.Mode) && (!a.inbound || f.Inbound) {
-			want[a.prog] = a.what
-		}
-	}
-	if _, ok := want["bcast_filtered"]; ok {
-		var fn *btf.Func
-		if kernel.TypeByName("netlink_broadcast_filtered", &fn) != nil {
-			delete(want, "bcast_filtered")
-			want["bcast"] = "fexit netlink_broadcast"
-		}
-	}
 	for name := range spec.Programs {
 		if _, ok := want[name]; !ok {
 			delete(spec.Programs, name)
@@ -169,16 +138,11 @@ func StartBTF(f Filter, btfPath string) (*Probe, error) {
 	p.maps.events, p.maps.stats = p.coll.Maps["events"], p.coll.Maps["stats"]
 	p.maps.slots, p.maps.counters = p.coll.Maps["counter_slots"], p.coll.Maps["counters"]
 	for _, a := range attachPoints {
-		name := a.prog
-		what, ok := want[name]
-		if !ok && name == "bcast_filtered" {
-			name = "bcast"
-			what, ok = want[name]
-		}
+		what, ok := want[a.prog]
 		if !ok {
 			continue
 		}
-		prog := p.coll.Programs[name]
+		prog := p.coll.Programs[a.prog]
 		l, err := link.AttachTracing(link.TracingOptions{Program: prog})
 		if err != nil {
 			p.Close()
@@ -199,7 +163,8 @@ func StartBTF(f Filter, btfPath string) (*Probe, error) {
 var ErrTimeout = errors.New("no probe event before the deadline")
 
 // pollInterval bounds how long an event can wait in the ring: the probes
-// wake the reader only when the ring fills up.
+// wake the reader when a record follows a quiet spell or the unread
+// records pass 64 KiB (bpf/cnprobe.bpf.c, emit), not for every record.
 const pollInterval = 20 * time.Millisecond
 
 // Read returns the next event, a *Record or an *Inbound, waiting until the

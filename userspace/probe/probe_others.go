@@ -1,4 +1,4 @@
-//go:build !linux || !(386 || amd64)
+//go:build !linux || !(386 || amd64 || arm || arm64 || loong64 || mips64le || mipsle || ppc64le || riscv64)
 
 package probe
 
@@ -9,16 +9,6 @@ import (
 
 	"github.com/cnlab/cnlab/userspace/connector"
 )
-
-// Filter narrows the records the probes send.
-type Filter struct {
-	Mode         Mode
-	Inbound      bool
-	ID           *connector.ID
-	PortID       uint32
-	Group        uint32
-	SeqLo, SeqHi uint32
-}
 
 // Probe is unavailable here.
 type Probe struct{}
@@ -37,12 +27,12 @@ func (p *Probe) Skips() (Skips, error) { return Skips{}, errUnsupported }
 // ErrTimeout is returned by Read when nothing arrived before the deadline.
 var ErrTimeout = errors.New("no probe event before the deadline")
 
-var errUnsupported = errors.New("start probes: the probes are built for Linux on x86 only")
+var errUnsupported = errors.New("start probes: the probes are built for Linux on little-endian architectures only")
 
-// Start fails: the probes are built for Linux on x86.
+// Start fails: the probes are built for Linux on little-endian architectures.
 func Start(Filter) (*Probe, error) { return nil, errUnsupported }
 
-// StartBTF fails: the probes are built for Linux on x86.
+// StartBTF fails: the probes are built for Linux on little-endian architectures.
 func StartBTF(Filter, string) (*Probe, error) { return nil, errUnsupported }
 
 // Read fails.

@@ -3,6 +3,7 @@ package probe
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,16 +44,38 @@ func TestLists(t *testing.T) {
 // byte offset off in struct sock.
 func btfSpec(t *testing.T, off uint32) *btf.Spec {
 	t.Helper()
+	return btfSpecMoved(t, "sock", "sk_drops", off)
+}
+
+// btfSpecMoved builds a BTF spec holding the probed structs, each field
+// 4 bytes after the last, but st's field moved to byte offset off; a
+// dotted field is a member of its parent's struct.
+func btfSpecMoved(t *testing.T, st, field string, off uint32) *btf.Spec {
+	t.Helper()
 	u32 := &btf.Int{Name: "u32", Size: 4}
 	structs := []btf.Type{}
 	for name, fields := range probedFields {
-		s := &btf.Struct{Name: name, Size: 64}
+		s := &btf.Struct{Name: name, Size: 256}
+		inner := map[string]*btf.Struct{}
 		for i, f := range fields {
-			o := btf.Bits(32 * i)
-			if name == "sock" && f == "sk_drops" {
+			o := btf.Bits(32 * (i + 1))
+			if name == st && f == field {
 				o = btf.Bits(8 * off)
 			}
-			s.Members = append(s.Members, btf.Member{Name: f, Type: u32, Offset: o})
+			if parent, child, ok := strings.Cut(f, "."); ok {
+				in := inner[parent]
+				in.Members = append(in.Members, btf.Member{Name: child, Type: u32, Offset: o})
+				continue
+			}
+			var typ btf.Type = u32
+			for _, g := range fields {
+				if strings.HasPrefix(g, f+".") {
+					in := &btf.Struct{Size: 256}
+					inner[f], typ = in, in
+					break
+				}
+			}
+			s.Members = append(s.Members, btf.Member{Name: f, Type: typ, Offset: o})
 		}
 		structs = append(structs, s)
 	}
@@ -88,12 +111,41 @@ func TestCheckBTFNamesTheField(t *testing.T) {
 	}
 }
 
-func TestMemberOffset(t *testing.T) {
-	s := &btf.Struct{Members: []btf.Member{{Name: "a", Offset: 0}, {Name: "b", Offset: 64}}}
-	if o, ok := memberOffset(s, "b"); !ok || o != 64 {
-		t.Errorf("memberOffset(b) = %d, %v", o, ok)
+func TestFieldOffset(t *testing.T) {
+	u32 := &btf.Int{Name: "u32", Size: 4}
+	backlog := &btf.Struct{Members: []btf.Member{{Name: "rmem_alloc", Type: u32, Offset: 32}}}
+	anon := &btf.Struct{Members: []btf.Member{{Name: "skc_family", Type: u32, Offset: 16}}}
+	s := &btf.Struct{Members: []btf.Member{{Name: "a", Type: u32, Offset: 0}, {Name: "", Type: anon, Offset: 64},
+		{Name: "sk_backlog", Type: &btf.Typedef{Name: "t", Type: backlog}, Offset: 128}}}
+	for _, tt := range []struct {
+		path string
+		want btf.Bits
+		ok   bool
+	}{{"a", 0, true}, {"skc_family", 80, true}, {"sk_backlog.rmem_alloc", 160, true}, {"sk_backlog.x", 0, false}, {"c", 0, false}} {
+		if o, ok := fieldOffset(s, tt.path); o != tt.want || ok != tt.ok {
+			t.Errorf("fieldOffset(%s) = %d, %v; want %d, %v", tt.path, o, ok, tt.want, tt.ok)
+		}
 	}
-	if _, ok := memberOffset(s, "c"); ok {
-		t.Error("memberOffset(c) found it")
+}
+
+// Every field the program reads is checked: one moved in the given BTF is
+// a mismatch that names it (issue 26: sk_protocol, sk_backlog, sk_buff.cb,
+// netlink_skb_parms.portid and dst_group were not).
+func TestCheckBTFEveryField(t *testing.T) {
+	for st, fields := range probedFields {
+		for _, f := range fields {
+			t.Run(st+"."+f, func(t *testing.T) {
+				err := CheckBTF(btfSpecMoved(t, st, f, 200), btfSpecMoved(t, "", "", 0))
+				if !errors.Is(err, ErrBTFMismatch) || !strings.Contains(err.Error(), "struct "+st+"."+f+" is at byte 2") {
+					t.Fatalf("%s.%s moved: err = %v", st, f, err)
+				}
+			})
+		}
+	}
+	for _, want := range []string{"sock.sk_protocol", "sock.sk_backlog.rmem_alloc", "sk_buff.cb", "netlink_skb_parms.portid", "netlink_skb_parms.dst_group"} {
+		st, f, _ := strings.Cut(want, ".")
+		if !slices.Contains(probedFields[st], f) {
+			t.Errorf("%s is read by the program and not checked", want)
+		}
 	}
 }

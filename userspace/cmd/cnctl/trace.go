@@ -39,9 +39,9 @@ func runTrace(e *env, args []string) int {
 	all := fs.Bool("all", false, "record every message and every socket it reached, not only losses (costs more)")
 	inbound := fs.Bool("inbound", false, "also record what user space sends to the kernel (on with -all)")
 	idFlag := fs.String("id", "", "only this id, as idx:val")
-	port := fs.Int64("port", 0, "only sends to this port, and messages from it")
+	port := fs.Int64("port", 0, "only sends to this port or that reached or missed it there, and messages from it")
 	group := fs.Int64("g", 0, "only sends to this group")
-	seqs := fs.String("seq", "", "only seqs in this range, lo-hi")
+	seqs := fs.String("seq", "", "only seqs in this range, lo-hi (both included), or one seq")
 	count := fs.Int64("c", 0, "stop after this many records (0: until interrupted)")
 	var timeout time.Duration
 	fs.Var(seconds{&timeout}, "timeout", "stop after this long, in seconds or as a duration (0: until interrupted)")
@@ -73,9 +73,11 @@ func runTrace(e *env, args []string) int {
 	}
 	f.PortID, f.Group = uint32(*port), uint32(*group)
 	if *seqs != "" {
-		if _, err := fmt.Sscanf(*seqs, "%d-%d", &f.SeqLo, &f.SeqHi); err != nil {
-			return e.badUsage("trace", fmt.Errorf("-seq %q: want lo-hi, as 0-99", *seqs))
+		r, err := probe.ParseSeqRange(*seqs)
+		if err != nil {
+			return e.badUsage("trace", fmt.Errorf("-seq: %w", err))
 		}
+		f.Seqs = &r
 	}
 	p, err := e.startTrace(f, *btfPath)
 	if err != nil {
