@@ -1,5 +1,20 @@
 # kernel-env.sh: sourced by the scripts that run guests on a kernel of
-# scripts/kernels.conf (mutants.sh, soak.sh), with $top the source tree.
+# scripts/kernels.conf (mutants.sh, kernel-mutants.sh, soak.sh), with $top
+# the source tree.
+
+# first_failed_spec REPORT [message]: the first spec that did not pass in a
+# Ginkgo JSON report (its containers and its text, and its node type when
+# not an It), with its failure's message after a colon if asked; nothing
+# when every spec passed or there is no report.
+first_failed_spec() {
+	[ -f "$1" ] || return 0
+	jq -r --arg msg "${2:-}" '[.[].SpecReports[]
+		| select(.State | test("failed|panicked|timedout|aborted|interrupted"))
+		| ((.ContainerHierarchyTexts // []) + [.LeafNodeText] | map(select(. != "")) | join(" "))
+		+ (if .LeafNodeType != "It" then " [" + .LeafNodeType + "]" else "" end)
+		+ (if $msg != "" then ": " + (.Failure.Message // "" | split("\n") | map(select(. != "")) | join(" / ")) else "" end)]
+		| first // ""' "$1" 2>/dev/null || true
+}
 
 # kernel_env NAME PREFIX: set PREFIX_rel, PREFIX_args (the runner's kernel
 # flags), PREFIX_config and PREFIX_timeout for a kernel of kernels.conf,

@@ -33,6 +33,8 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+# shellcheck source=scripts/kernel-env.sh
+. "$top/scripts/kernel-env.sh"
 KERNEL=${KERNEL:-7.2}
 work=${MUTANTS_WORK:-/tmp/cnlab-kernel-mutants}
 runner=${RUNNER:-$top/build/cnlab-vm}
@@ -75,14 +77,7 @@ run_one() {
 	# shellcheck disable=SC2086 # VMFLAGS is a list of flags
 	"$runner" "${args[@]}" $VMFLAGS >>"$log" 2>&1 || code=$?
 	secs=$(($(date +%s) - start))
-	report=$out/$rel/e2e-report.json
-	first=""
-	if [ -f "$report" ]; then
-		first=$(jq -r '[.[].SpecReports[]
-			| select(.State | test("failed|panicked|timedout|aborted|interrupted"))
-			| ((.ContainerHierarchyTexts // []) + [.LeafNodeText] | map(select(. != "")) | join(" "))
-			+ (if .LeafNodeType != "It" then " [" + .LeafNodeType + "]" else "" end)] | first // ""' "$report" 2>/dev/null || true)
-	fi
+	first=$(first_failed_spec "$out/$rel/e2e-report.json")
 	case $code in
 	0) result="SURVIVED" ;;
 	1) result="killed by: ${first:-a failed step (see $log)}" ;;

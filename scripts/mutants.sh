@@ -70,14 +70,7 @@ run_one() {
 		-suite-args "-ginkgo.fail-fast -ginkgo.seed=1" $VMFLAGS >>"$log" 2>&1
 	code=$?
 	secs=$(($(date +%s) - start))
-	report=$src/build/$rel/e2e-report.json
-	first=""
-	if [ -f "$report" ]; then
-		first=$(jq -r '[.[].SpecReports[]
-			| select(.State | test("failed|panicked|timedout|aborted|interrupted"))
-			| ((.ContainerHierarchyTexts // []) + [.LeafNodeText] | map(select(. != "")) | join(" "))
-			+ (if .LeafNodeType != "It" then " [" + .LeafNodeType + "]" else "" end)] | first // ""' "$report" 2>/dev/null)
-	fi
+	first=$(first_failed_spec "$src/build/$rel/e2e-report.json")
 	case $code in
 	0) result="SURVIVED" ;;
 	1) result="killed by: ${first:-a failed step (see $log)}" ;;

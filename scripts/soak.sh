@@ -85,10 +85,7 @@ for k in $kernels; do
 			failed=1
 			out=$work/$k-$label-$i
 			rm -rf "$out" && cp -r "build/$soak_rel" "$out" 2>/dev/null
-			what=$(jq -r '[.[].SpecReports[] | select(.State | test("failed|panicked|timedout|aborted|interrupted"))
-				| ((.ContainerHierarchyTexts // []) + [.LeafNodeText] | map(select(. != "")) | join(" "))
-				+ ": " + (.Failure.Message // "" | split("\n") | map(select(. != "")) | join(" / "))] | first // ""' \
-				"$out/e2e-report.json" 2>/dev/null | head -c 400)
+			what=$(first_failed_spec "$out/e2e-report.json" message | head -c 400)
 			[ -z "$what" ] && what="exit $code: $(jq -r .reason "$out/summary.json" 2>/dev/null | head -c 200)"
 			echo "soak: $k $label run $i/$runs FAILED ($secs s): $what (log $log, results $out)"
 			[ -z "$first" ] && first="run $i: $what"
