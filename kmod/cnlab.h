@@ -10,7 +10,7 @@
 
 /*
  * The files in the order they are declared here, each using only those
- * before it, none calling back: cnlab_msg.c, cnlab_gate.c (the counters),
+ * before it, none calling back: cnlab_msg.c (the counters), cnlab_gate.c,
  * cnlab_echo.c, cnlab_ctl.c; and cnlab_main.c, loading and unloading, which
  * uses them all and declares nothing here.
  */
