@@ -28,7 +28,7 @@ import (
 var raceCycles = flag.Int("cnlab.race-cycles", 100, "unloads per scenario of the races specs")
 
 // Where the module's hold_at test hook waits, until unloading starts
-// (kmod/cnlab_main.c): it widens a window that is otherwise a few
+// (kmod/cnlab_gate.c; the parameter is cnlab_main.c's): it widens a window that is otherwise a few
 // instructions wide, so that every cycle hits it.
 const (
 	holdCtl      = "hold_at=1" // a control operation that changes state
