@@ -20,10 +20,12 @@ if [ $# -eq 0 ] && [ $bpf = no ]; then
 fi
 
 # The 6.1 source package carries checkpatch.pl and kunit_parser.py; it is
-# pinned to the 6.1 kernel's version.
+# pinned to the 6.1 kernel's version. It is not installed: the host may hold
+# another version of it (Debian's security updates move it), which is the
+# host's business, so the pinned one is downloaded and unpacked in .cache.
 source_version=$("$here/kernel-info" version 6.1)
 want=(qemu-system-x86 build-essential cpio kmod bc flex bison libelf-dev
-	xz-utils zstd python3 "linux-source-6.1=$source_version")
+	xz-utils zstd python3)
 backports=no
 [ $bpf = yes ] && want+=(clang-14 llvm-14 libbpf-dev)
 kbuild=no
@@ -42,6 +44,7 @@ for k in "$@"; do
 done
 
 missing=()
+downgrade=()
 for p in "${want[@]}"; do
 	name=${p%%=*}
 	ver=
@@ -51,7 +54,10 @@ for p in "${want[@]}"; do
 	"install ok installed|"*)
 		if [ -z "$ver" ] || [ "${got#*|}" = "$ver" ]; then
 			continue
-		fi ;;
+		fi
+		# A pinned kernel at another version is not the kernel of the
+		# matrix: put the pin back, and say so.
+		dpkg --compare-versions "${got#*|}" gt "$ver" && downgrade+=("$name ${got#*|} -> $ver") ;;
 	esac
 	missing+=("$p")
 done
@@ -62,6 +68,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 		exit 1
 	fi
 	echo "setup: installing ${missing[*]}"
+	for d in "${downgrade[@]}"; do
+		echo "setup: downgrading $d (the version scripts/kernels.conf pins)"
+	done
 	export DEBIAN_FRONTEND=noninteractive
 	if [ $backports = yes ] && ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
 		echo "setup: adding bookworm-backports to apt's sources (/etc/apt/sources.list.d/cnlab-bookworm-backports.sources)"
@@ -74,23 +83,45 @@ if [ ${#missing[@]} -gt 0 ]; then
 		SOURCES
 	fi
 	apt-get update -qq
-	if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/cnlab-setup.log 2>&1; then
+	if ! apt-get install -y -qq --no-install-recommends --allow-downgrades "${missing[@]}" >/tmp/cnlab-setup.log 2>&1; then
 		tail -20 /tmp/cnlab-setup.log >&2
 		echo "setup: apt-get install failed (full log: /tmp/cnlab-setup.log); if a pinned version is gone from the archive, update scripts/kernels.conf" >&2
 		exit 1
 	fi
 fi
 
-# checkpatch.pl and its data, from the kernel source package, unpacked once.
+# checkpatch.pl, decode_stacktrace.sh and the KTAP parser, from the pinned
+# kernel source package, unpacked once per version.
 src="$top/.cache/linux-source-6.1"
-if [ ! -x "$src/scripts/checkpatch.pl" ] || [ ! -f "$src/scripts/decode_stacktrace.sh" ]; then
+if [ ! -x "$src/scripts/checkpatch.pl" ] || [ ! -f "$src/scripts/decode_stacktrace.sh" ] ||
+	[ "$(cat "$src/.cnlab-version" 2>/dev/null)" != "$source_version" ]; then
 	mkdir -p "$top/.cache"
-	tar -C "$top/.cache" -xJf /usr/src/linux-source-6.1.tar.xz \
+	tarball=/usr/src/linux-source-6.1.tar.xz
+	if [ "$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null)" != "$source_version" ]; then
+		debs="$top/.cache/debs"
+		deb="$debs/linux-source-6.1_${source_version}_all.deb"
+		if [ ! -s "$deb" ]; then
+			echo "setup: downloading linux-source-6.1=$source_version into $debs (checkpatch.pl and the KTAP parser)"
+			mkdir -p "$debs"
+			if ! (cd "$debs" && apt-get download -qq "linux-source-6.1=$source_version") >/tmp/cnlab-setup.log 2>&1; then
+				tail -5 /tmp/cnlab-setup.log >&2
+				echo "setup: apt-get download linux-source-6.1=$source_version failed (full log: /tmp/cnlab-setup.log); if the pinned version is gone from the archive, update scripts/kernels.conf" >&2
+				exit 1
+			fi
+		fi
+		tarball="$debs/linux-source-6.1.tar.xz"
+		dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/src/linux-source-6.1.tar.xz >"$tarball.part"
+		mv "$tarball.part" "$tarball"
+	fi
+	rm -rf "$src"
+	tar -C "$top/.cache" -xJf "$tarball" \
 		linux-source-6.1/scripts/checkpatch.pl \
 		linux-source-6.1/scripts/decode_stacktrace.sh \
 		linux-source-6.1/scripts/spelling.txt \
 		linux-source-6.1/scripts/const_structs.checkpatch \
 		linux-source-6.1/tools/testing/kunit
+	echo "$source_version" >"$src/.cnlab-version"
+	[ "$tarball" = /usr/src/linux-source-6.1.tar.xz ] || rm -f "$tarball"
 fi
 
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
