@@ -116,8 +116,11 @@ faults: setup setup-vng
 
 # Host tests: everything but the e2e suites, which need the module and run in
 # the guest.
-unit: setup-all
-	go test -count=1 $$(go list ./... | grep -v '/e2e$$')
+# CNLAB_REQUIRE_CLANG: the committed BPF object is checked against its source
+# (TestGeneratedIsCurrent) with the compiler make setup-bpf installs, never
+# skipped.
+unit: setup-all setup-bpf
+	CNLAB_REQUIRE_CLANG=1 go test -count=1 $$(go list ./... | grep -v '/e2e$$')
 	go test -run '^$$' -fuzz FuzzUnmarshal -fuzztime 10s ./userspace/connector
 	go test -run '^$$' -fuzz FuzzDatagram -fuzztime 10s ./userspace/connector
 
