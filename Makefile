@@ -34,7 +34,7 @@ KERNEL_PATCHES ?=
 KPREP = $(if $(or $(KPACKAGE),$(KERNEL_PATCHES)),d=$$($(KERNELS_BIN) $(if $(KERNEL_PATCHES),-patches "$(KERNEL_PATCHES)") -print dir $(KERNEL)) || exit 3;,)
 RUNNER = $(RUNNER_BIN) $(if $(KPACKAGE),-kernel "$$d/bzImage" -kdir "$$d/build" -modules-dir "$$d/modules/lib/modules/$(KVER)",-kernel $(KIMAGE) -kdir $(KDIR))
 
-.PHONY: all setup setup-all setup-bpf setup-vng generate modules e2e e2e-all e2e-debian e2e-source bench test unit faults fuzz-long lint lint-go lint-c mutation mutants kernel-mutants soak clean kernels coverage $(RUNNER_BIN) $(KERNELS_BIN)
+.PHONY: all setup setup-all setup-bpf setup-vng generate modules e2e e2e-all e2e-debian e2e-source bench test unit faults fuzz-long lint lint-docs lint-go lint-c mutation mutants kernel-mutants soak clean kernels coverage $(RUNNER_BIN) $(KERNELS_BIN)
 
 all: modules
 
@@ -124,7 +124,12 @@ unit: setup-all setup-bpf
 	go test -run '^$$' -fuzz FuzzUnmarshal -fuzztime 10s ./userspace/connector
 	go test -run '^$$' -fuzz FuzzDatagram -fuzztime 10s ./userspace/connector
 
-lint: lint-go lint-c
+lint: lint-docs lint-go lint-c
+
+# Dead relative links between README.md and docs/*.md: a file that is not in
+# the tree, or an #anchor no heading of its file has. Needs only Go.
+lint-docs:
+	go test -count=1 -run '^TestLinks$$' ./docs
 
 lint-go: setup-all
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
