@@ -112,7 +112,7 @@ static int cnlab_timer_start(const struct cnlab_timer *t)
 	int err = 0;
 
 	if (t->group < 1 || t->group > CNLAB_GROUPS ||
-	    t->period < 1 || t->period > 3600000)
+	    t->period < 1 || t->period > CNLAB_MAX_PERIOD)
 		return -EINVAL;
 	mutex_lock(&cnlab_timer_lock);
 	if (cnlab_stopping()) {

@@ -62,6 +62,9 @@
 /* The longest CNLAB_OP_ECHO_MODE delay, in ms. */
 #define CNLAB_MAX_DELAY		60000
 
+/* The longest CNLAB_OP_TIMER_START period, in ms (one hour); 1 the shortest. */
+#define CNLAB_MAX_PERIOD	3600000
+
 /*
  * The most memory the late replies of CNLAB_ECHO_DELAY may hold at once, in
  * bytes, as the kernel's allocator rounds them: whatever the mode's count,
@@ -74,9 +77,12 @@
 /*
  * Control operations: the first word of a request to the control id. All but
  * CNLAB_OP_GET_STATS change state and need CAP_NET_ADMIN in the initial user
- * namespace; a refused request is answered with status -EPERM. A request
- * whose reserved fields are not zero is answered with -EINVAL, an unknown
- * operation with -EOPNOTSUPP, and both are counted in ctl_invalid. While the
+ * namespace; a refused request is answered with status -EPERM. Before that
+ * check, an unknown operation is answered with -EOPNOTSUPP, and a request
+ * whose reserved field is not zero or whose arguments are not the
+ * operation's size with -EINVAL; these are counted in ctl_invalid, a
+ * request shorter than struct cnlab_ctl_req too (and not answered). An
+ * argument out of its bounds is answered with -EINVAL, uncounted. While the
  * module unloads, CNLAB_OP_BURST (also one under way), CNLAB_OP_TIMER_START
  * and CNLAB_OP_REGISTER are answered with -ESHUTDOWN.
  */
@@ -116,13 +122,22 @@ struct cnlab_burst_result {
 	__u32 failed;
 };
 
-/* CNLAB_OP_TIMER_START: broadcast to group every period ms, as cn_test.c. */
+/*
+ * CNLAB_OP_TIMER_START: broadcast to group (1 to CNLAB_GROUPS) every period
+ * ms (1 to CNLAB_MAX_PERIOD), as cn_test.c.
+ */
 struct cnlab_timer {
 	__u32 group;
 	__u32 period;
 };
 
-/* CNLAB_OP_REGISTER and CNLAB_OP_UNREGISTER: a further id that echoes. */
+/*
+ * CNLAB_OP_REGISTER and CNLAB_OP_UNREGISTER: a further id that echoes.
+ * Register answers -EEXIST for an id it registered already, -ENOSPC when
+ * all CNLAB_MAX_EXTRA_IDS slots are used, and -EINVAL for an id the core
+ * has a callback for otherwise (cnlab's echo and control ids, or another
+ * module's); unregister answers -ENOENT for an id it did not register.
+ */
 struct cnlab_id_arg {
 	__u32 idx;
 	__u32 val;

@@ -1,7 +1,9 @@
 //go:build ignore
 
 // This file is the input of "go tool cgo -godefs": it names what the Go side
-// takes from kmod/cnlab_wire.h and <linux/connector.h>. See generate.go.
+// takes from kmod/cnlab_wire.h and <linux/connector.h>. See doc.go for the
+// go:generate line; TestEveryNameReachesGo fails when the header defines a
+// name this file does not take.
 
 package wire
 
@@ -26,6 +28,7 @@ const (
 	ErrnoMax     = C.CNLAB_ERRNO_MAX
 	MaxCount     = C.CNLAB_MAX_COUNT
 	MaxDelay     = C.CNLAB_MAX_DELAY
+	MaxPeriod    = C.CNLAB_MAX_PERIOD
 	MaxLateBytes = C.CNLAB_MAX_LATE_BYTES
 
 	OpGetStats   = C.CNLAB_OP_GET_STATS

@@ -17,6 +17,7 @@ const (
 	ErrnoMax     = 0x85
 	MaxCount     = 0xf4240
 	MaxDelay     = 0xea60
+	MaxPeriod    = 0x36ee80
 	MaxLateBytes = 0x100000
 
 	OpGetStats   = 0x1
