@@ -217,7 +217,7 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 			}
 		})
 		statuses := map[string]int{}
-		invalidBefore := stats().Ctl_invalid
+		invalidBefore := stats().CtlInvalid
 		// Every bound first, on both sides; then random operations.
 		fixed := ctlBounds()
 		for i := 0; i < len(fixed)+*fuzzCtl; i++ {
@@ -266,17 +266,17 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 			GinkgoWriter.Printf("%s: %d\n", k, n)
 		}
 		AddReportEntry("statuses", fmt.Sprint(statuses))
-		Expect(stats().Ctl_invalid-invalidBefore).To(Equal(m.invalid), "requests counted invalid vs. those of an unknown op or whose arguments had the wrong size")
+		Expect(stats().CtlInvalid-invalidBefore).To(Equal(m.invalid), "requests counted invalid vs. those of an unknown op or whose arguments had the wrong size")
 		// Undone here too, not only in cleanup, which runs after the
 		// ledger's check: that check wants the module quiet.
 		Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoNormal, 0, 0)).To(Succeed())
 		Expect(c.TimerStop(timeout(replyTimeout))).To(Succeed())
 		// Control messages too short for a request are counted, not answered.
-		before := stats().Ctl_invalid
+		before := stats().CtlInvalid
 		Expect(c.Conn.Send(&connector.Message{ID: ctlID, Data: []byte{1, 2, 3}})).To(Succeed())
 		msgs, _ := receiveAll(c.Conn)
 		Expect(msgs).To(BeEmpty(), "answers to a control message too short for a request")
-		Expect(stats().Ctl_invalid - before).To(Equal(uint64(1)))
+		Expect(stats().CtlInvalid - before).To(Equal(uint64(1)))
 	})
 })
 

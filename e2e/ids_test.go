@@ -69,7 +69,7 @@ var _ = Describe("Several ids", Label("ids"), func() {
 		}
 		unanswered(idC)
 		after := stats()
-		Expect(after.Extra_received-before.Extra_received).To(Equal(uint64(5)), "requests the extra ids' callback received")
+		Expect(after.ExtraReceived-before.ExtraReceived).To(Equal(uint64(5)), "requests the extra ids' callback received")
 		// Not the echo id's: the ledger checks that its counters did
 		// not move.
 	})
@@ -77,11 +77,11 @@ var _ = Describe("Several ids", Label("ids"), func() {
 	It("stops answering an id once it is unregistered, and only that id", func() {
 		register(idA)
 		register(idB)
-		before := stats().Extra_received
+		before := stats().ExtraReceived
 		Expect(c.Unregister(timeout(replyTimeout), idA)).To(Succeed())
 		unanswered(idA)
 		request(idB, "B stays")
-		Expect(stats().Extra_received-before).To(Equal(uint64(1)), "only B's request reached a callback")
+		Expect(stats().ExtraReceived-before).To(Equal(uint64(1)), "only B's request reached a callback")
 		Expect(c.Unregister(timeout(replyTimeout), idA)).To(MatchError(syscall.ENOENT), "unregister twice")
 		Expect(c.Unregister(timeout(replyTimeout), idB)).To(Succeed())
 		unanswered(idB)
@@ -154,15 +154,15 @@ var _ = Describe("Several ids", Label("ids"), func() {
 
 		after := stats()
 		Expect(slotLines(after.Extra[:])).To(Equal(want), "each further id's slot: its id, and the messages sent to it (invalid ones included), which its callback must have counted there")
-		Expect(after.Extra_received-before.Extra_received).To(Equal(uint64(nValid+nInvalid)), "messages the further ids' callback received, all slots together")
-		Expect(after.Extra_invalid-before.Extra_invalid).To(Equal(uint64(nInvalid)), "invalid messages the further ids' callback received, all slots together")
+		Expect(after.ExtraReceived-before.ExtraReceived).To(Equal(uint64(nValid+nInvalid)), "messages the further ids' callback received, all slots together")
+		Expect(after.ExtraInvalid-before.ExtraInvalid).To(Equal(uint64(nInvalid)), "invalid messages the further ids' callback received, all slots together")
 	})
 
 	It("keeps an unregistered id's counts in its slot until another id takes it, which counts from zero", Label("slots"), func() {
 		register(idA)
 		register(idB)
 		st := stats()
-		slotOf := func(st *wire.Stats, id connector.ID) int {
+		slotOf := func(st *control.Stats, id connector.ID) int {
 			GinkgoHelper()
 			for i, e := range st.Extra {
 				if e.Used != 0 && e.Idx == id.Idx && e.Val == id.Val {

@@ -308,7 +308,7 @@ var _ = Describe("Unloading the module", Label("lifecycle", "unload"), func() {
 			Expect(conn.Send(&connector.Message{ID: echoID, Seq: uint32(100 + i), Data: []byte(fmt.Sprintf("late #%d", i))})).To(Succeed())
 		}
 		st := stats()
-		Expect(st.Late_pending).To(Equal(uint64(pending)), "late replies waiting")
+		Expect(st.LatePending).To(Equal(uint64(pending)), "late replies waiting")
 		// Each late reply is two allocations: its work and its message.
 		Expect(st.Allocs-st.Frees).To(Equal(uint64(2*pending)), "the module's allocations outstanding with %d late replies waiting", pending)
 		_, _, err := conn.Receive(timeout(quiet))

@@ -227,9 +227,9 @@ var _ = Describe("What the module's users can do to it", Label("races"), func() 
 		Expect(grown).To(BeNumerically("<=", wire.MaxLateBytes+1<<20), "slab growth in bytes")
 		// And what the module says: it held all it may, and no more.
 		st := stats()
-		GinkgoWriter.Printf("the module held at most %d bytes for %d late replies\n", st.Late_bytes_max, st.Late_pending)
-		Expect(st.Late_bytes_max).To(BeNumerically("<=", wire.MaxLateBytes))
-		Expect(st.Late_bytes_max).To(BeNumerically(">", wire.MaxLateBytes-2*wire.ConnectorMaxMsgSize), "the late replies reached the bound")
+		GinkgoWriter.Printf("the module held at most %d bytes for %d late replies\n", st.LateBytesMax, st.LatePending)
+		Expect(st.LateBytesMax).To(BeNumerically("<=", wire.MaxLateBytes))
+		Expect(st.LateBytesMax).To(BeNumerically(">", wire.MaxLateBytes-2*wire.ConnectorMaxMsgSize), "the late replies reached the bound")
 	})
 
 	// The late reply is addressed by port only, and a port is anyone's to
@@ -243,7 +243,7 @@ var _ = Describe("What the module's users can do to it", Label("races"), func() 
 		Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoDelay, 1, delay)).To(Succeed())
 		DeferCleanup(func() {
 			Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoNormal, 0, 0)).To(Succeed())
-			Eventually(func() bool { st := stats(); return st.Late_pending == 0 && st.Allocs == st.Frees }).
+			Eventually(func() bool { st := stats(); return st.LatePending == 0 && st.Allocs == st.Frees }).
 				WithTimeout(delay+30*time.Second).Should(BeTrue(), "the late reply went and was freed")
 		})
 		before := stats()
@@ -271,9 +271,9 @@ var _ = Describe("What the module's users can do to it", Label("races"), func() 
 		Expect(bound).To(BeNumerically("<", delay), "uid 65533 bound port %d only %v after the request: too late to show anything", port, bound)
 		Expect(string(rest)).To(Equal("nothing\n"), "the late reply to uid 65534's closed socket, at uid 65533's socket bound to port %d", port)
 
-		Eventually(func() uint64 { return stats().Late_pending }).WithTimeout(delay).Should(BeZero(), "the late reply's work ran")
+		Eventually(func() uint64 { return stats().LatePending }).WithTimeout(delay).Should(BeZero(), "the late reply's work ran")
 		after := stats()
-		Expect(after.Late_dropped-before.Late_dropped).To(Equal(uint64(1)), "late replies dropped for a closed socket")
+		Expect(after.LateDropped-before.LateDropped).To(Equal(uint64(1)), "late replies dropped for a closed socket")
 		Expect(after.Replied-before.Replied).To(BeZero(), "echo replies sent")
 	})
 
@@ -325,8 +325,8 @@ var _ = Describe("The module's counters and wire format", Label("races"), func()
 		binary.NativeEndian.PutUint16(b[16:18], 1) // len says 1 byte; 8 follow
 		Expect(dial(nil).SendRaw(b)).To(Succeed())
 		after := stats()
-		Expect(after.Extra_received - before.Extra_received).To(Equal(uint64(1)))
-		Expect(after.Extra_invalid - before.Extra_invalid).To(Equal(uint64(1)))
+		Expect(after.ExtraReceived - before.ExtraReceived).To(Equal(uint64(1)))
+		Expect(after.ExtraInvalid - before.ExtraInvalid).To(Equal(uint64(1)))
 		// The ledger checks that the echo id's invalid count did not move.
 	})
 
@@ -334,7 +334,7 @@ var _ = Describe("The module's counters and wire format", Label("races"), func()
 		before := stats()
 		status := ctlRaw(99, 0)
 		Expect(status).To(Equal(-int32(syscall.EOPNOTSUPP)))
-		Expect(stats().Ctl_invalid - before.Ctl_invalid).To(Equal(uint64(1)))
+		Expect(stats().CtlInvalid - before.CtlInvalid).To(Equal(uint64(1)))
 	})
 
 	It("refuses a control request whose reserved field is not zero", func() {

@@ -62,12 +62,12 @@ var _ = Describe("Without CAP_NET_ADMIN", Label("security"), func() {
 			// The module's own refusal, for this operation: not cnctl's
 			// help, nor another error.
 			Expect(out).To(ContainSubstring(fmt.Sprintf("op %d: refused: operation not permitted", op)))
-			Expect(stats().Ctl_refused - before.Ctl_refused).To(Equal(uint64(1)))
+			Expect(stats().CtlRefused - before.CtlRefused).To(Equal(uint64(1)))
 			unchanged(before)
 		},
 		Entry("timer-start", uint32(wire.OpTimerStart), []string{"timer-start", "-g", "20", "-period", "10ms"}, func(before control.Stats) {
 			time.Sleep(quiet) // 30 periods
-			Expect(stats().Timer_ticks-before.Timer_ticks).To(BeZero(), "timer ticks after a refused timer-start")
+			Expect(stats().TimerTicks-before.TimerTicks).To(BeZero(), "timer ticks after a refused timer-start")
 		}),
 		Entry("burst", uint32(wire.OpBurst), []string{"burst", "-g", "20", "-n", "1"}, func(before control.Stats) {
 			Expect(stats().Dests[20].Sent-before.Dests[20].Sent).To(BeZero(), "broadcasts to group 20 after a refused burst")

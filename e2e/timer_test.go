@@ -63,7 +63,7 @@ var _ = Describe("The timer broadcast", Label("timer"), func() {
 		_, _, err := listener.Receive(timeout(replyTimeout))
 		Expect(err).NotTo(HaveOccurred(), "a first broadcast")
 		Expect(c.TimerStop(timeout(replyTimeout))).To(Succeed())
-		stopped := stats().Timer_ticks
+		stopped := stats().TimerTicks
 		// What was queued before the stop: a running timer would keep
 		// this from ever going quiet, so it is bounded.
 		_, quietened := receiveFor(listener, 2*time.Second)
@@ -71,7 +71,7 @@ var _ = Describe("The timer broadcast", Label("timer"), func() {
 		msgs, quietened := receiveFor(listener, time.Second)
 		Expect(quietened).To(BeTrue())
 		Expect(msgs).To(BeEmpty(), "broadcasts after timer-stop")
-		Expect(stats().Timer_ticks-stopped).To(BeZero(), "timer ticks after timer-stop")
+		Expect(stats().TimerTicks-stopped).To(BeZero(), "timer ticks after timer-stop")
 	})
 })
 

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/control"
 	"github.com/cnlab/cnlab/userspace/probe"
 	"github.com/cnlab/cnlab/userspace/wire"
 )
@@ -207,7 +208,7 @@ func destIndex(r *probe.Record) int {
 
 // checkWitnesses holds the probes' records of the module's sends between
 // the two readings against the module's counters and the spec's sockets.
-func checkWitnesses(before, after *wire.Stats, lostBefore uint64, recs []*probe.Record) {
+func checkWitnesses(before, after *control.Stats, lostBefore uint64, recs []*probe.Record) {
 	GinkgoHelper()
 	// What the probes could not record is counted, never silent (on
 	// PREEMPT_RT another task's run of a program on the same CPU is

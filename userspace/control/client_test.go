@@ -11,13 +11,13 @@ import (
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/connector/cntest"
 	"github.com/cnlab/cnlab/userspace/control"
+	"github.com/cnlab/cnlab/userspace/control/controltest"
 	"github.com/cnlab/cnlab/userspace/wire"
 )
 
-func newClient(t *testing.T) (*control.Client, *cntest.Kernel, *cntest.Module) {
+func newClient(t *testing.T) (*control.Client, *cntest.Kernel, *controltest.Module) {
 	t.Helper()
-	k := cntest.New(nil)
-	mod := k.LoadModule()
+	k, mod := controltest.New()
 	c, err := k.Dial(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -34,13 +34,13 @@ func within(t *testing.T, d time.Duration) context.Context {
 
 func TestClientStats(t *testing.T) {
 	c, _, mod := newClient(t)
-	mod.Stats.Received, mod.Stats.Send_errors[syscall.EAGAIN] = 42, 3
+	mod.Stats.Received, mod.Stats.SendErrors[syscall.EAGAIN] = 42, 3
 	st, err := c.Stats(within(t, time.Second))
 	if err != nil {
 		t.Fatalf("Stats: %v", err)
 	}
-	if st.Received != 42 || st.Ctl_received != 1 {
-		t.Fatalf("Stats = received %d, control received %d; want 42 and 1", st.Received, st.Ctl_received)
+	if st.Received != 42 || st.CtlReceived != 1 {
+		t.Fatalf("Stats = received %d, control received %d; want 42 and 1", st.Received, st.CtlReceived)
 	}
 	if got := control.SendErrors(&st); len(got) != 1 || got[0] != (control.ErrnoCount{Errno: syscall.EAGAIN, Count: 3}) {
 		t.Fatalf("SendErrors = %v, want EAGAIN 3", got)
@@ -76,7 +76,7 @@ func TestClientBurstReachesListener(t *testing.T) {
 func TestClientErrors(t *testing.T) {
 	tests := []struct {
 		name    string
-		setup   func(*cntest.Module)
+		setup   func(*controltest.Module)
 		do      func(ctx context.Context, c *control.Client) error
 		wantErr error
 		wantMsg string
@@ -84,10 +84,10 @@ func TestClientErrors(t *testing.T) {
 		{"unregister an id never registered", nil, func(ctx context.Context, c *control.Client) error {
 			return c.Unregister(ctx, connector.ID{Idx: 14, Val: 0x999})
 		}, syscall.ENOENT, "refused"},
-		{"refused without CAP_NET_ADMIN", func(m *cntest.Module) { m.Refuse = true }, func(ctx context.Context, c *control.Client) error {
+		{"refused without CAP_NET_ADMIN", func(m *controltest.Module) { m.Refuse = true }, func(ctx context.Context, c *control.Client) error {
 			return c.TimerStop(ctx)
 		}, syscall.EPERM, "needs CAP_NET_ADMIN"},
-		{"module not loaded", func(m *cntest.Module) { m.Silent = true }, func(ctx context.Context, c *control.Client) error {
+		{"module not loaded", func(m *controltest.Module) { m.Silent = true }, func(ctx context.Context, c *control.Client) error {
 			_, err := c.Stats(ctx)
 			return err
 		}, context.DeadlineExceeded, "no callback on 14:0x4c0: is the cnlab module loaded?"},
@@ -121,5 +121,19 @@ func TestClientRegisterUnregister(t *testing.T) {
 	}
 	if err := c.Unregister(within(t, time.Second), id); err != nil {
 		t.Fatalf("Unregister: %v", err)
+	}
+}
+
+// A Client whose ID is the zero ID talks to the default control id.
+func TestClientZeroIDIsDefault(t *testing.T) {
+	k, _ := controltest.New()
+	conn, err := k.Dial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := &control.Client{Conn: conn}
+	if _, err := c.Stats(within(t, 100*time.Millisecond)); err != nil {
+		t.Fatalf("Stats with a zero ID: %v", err)
 	}
 }

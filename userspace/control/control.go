@@ -20,13 +20,20 @@ var DefaultID = connector.ID{Idx: wire.Idx, Val: wire.CtlVal}
 // id of the kernel's samples/connector/cn_test.c.
 var DefaultEchoID = connector.ID{Idx: wire.Idx, Val: wire.EchoVal}
 
-// Stats are the module's counters; see struct cnlab_stats.
-type Stats = wire.Stats
-
 // Client sends control requests over a connector connection.
 type Client struct {
 	Conn *connector.Conn
-	ID   connector.ID
+	// ID is the module's control id; the zero ID means DefaultID, the
+	// id of a module loaded without parameters.
+	ID connector.ID
+}
+
+// id is the control id requests go to.
+func (c *Client) id() connector.ID {
+	if c.ID == (connector.ID{}) {
+		return DefaultID
+	}
+	return c.ID
 }
 
 // Stats reads the module's counters.
@@ -37,10 +44,10 @@ func (c *Client) Stats(ctx context.Context) (Stats, error) {
 		return st, err
 	}
 	if len(data) != wire.SizeofStats {
-		return st, fmt.Errorf("control %s: stats reply carries %d bytes, want %d: is the module built from this source?", c.ID, len(data), wire.SizeofStats)
+		return st, fmt.Errorf("control %s: stats reply carries %d bytes, want %d: is the module built from this source?", c.id(), len(data), wire.SizeofStats)
 	}
 	if err := decode(data, &st); err != nil {
-		return st, fmt.Errorf("control %s: decode stats: %w", c.ID, err)
+		return st, fmt.Errorf("control %s: decode stats: %w", c.id(), err)
 	}
 	return st, nil
 }
@@ -55,7 +62,7 @@ func (c *Client) Burst(ctx context.Context, b wire.Burst) (wire.BurstResult, err
 		return res, err
 	}
 	if err := decode(data, &res); err != nil {
-		return res, fmt.Errorf("control %s: burst result: %w", c.ID, err)
+		return res, fmt.Errorf("control %s: burst result: %w", c.id(), err)
 	}
 	return res, nil
 }
@@ -156,44 +163,27 @@ func (c *Client) do(ctx context.Context, op uint32, args ...byte) ([]byte, error
 	req = binary.NativeEndian.AppendUint32(req, op)
 	req = binary.NativeEndian.AppendUint32(req, 0)
 	req = append(req, args...)
-	reply, err := c.Conn.Request(ctx, &connector.Message{ID: c.ID, Data: req})
+	reply, err := c.Conn.Request(ctx, &connector.Message{ID: c.id(), Data: req})
 	if errors.Is(err, context.DeadlineExceeded) {
-		return nil, fmt.Errorf("control %s op %d: no callback on %s: is the cnlab module loaded? (%w)", c.ID, op, c.ID, err)
+		return nil, fmt.Errorf("control %s op %d: no callback on %s: is the cnlab module loaded? (%w)", c.id(), op, c.id(), err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("control %s op %d: %w", c.ID, op, err)
+		return nil, fmt.Errorf("control %s op %d: %w", c.id(), op, err)
 	}
 	if len(reply.Data) < wire.SizeofCtlReply {
-		return nil, fmt.Errorf("control %s op %d: reply of %d bytes, shorter than struct cnlab_ctl_reply", c.ID, op, len(reply.Data))
+		return nil, fmt.Errorf("control %s op %d: reply of %d bytes, shorter than struct cnlab_ctl_reply", c.id(), op, len(reply.Data))
 	}
 	gotOp := binary.NativeEndian.Uint32(reply.Data[0:4])
 	status := int32(binary.NativeEndian.Uint32(reply.Data[4:8]))
 	if gotOp != op {
-		return nil, fmt.Errorf("control %s: asked for op %d, reply is for op %d", c.ID, op, gotOp)
+		return nil, fmt.Errorf("control %s: asked for op %d, reply is for op %d", c.id(), op, gotOp)
 	}
 	if status < 0 {
 		hint := ""
 		if syscall.Errno(-status) == syscall.EPERM {
 			hint = " (changing the module's state needs CAP_NET_ADMIN)"
 		}
-		return nil, fmt.Errorf("control %s op %d: refused: %w%s", c.ID, op, syscall.Errno(-status), hint)
+		return nil, fmt.Errorf("control %s op %d: refused: %w%s", c.id(), op, syscall.Errno(-status), hint)
 	}
 	return reply.Data[wire.SizeofCtlReply:], nil
-}
-
-// ErrnoCount is how many sends failed with one errno.
-type ErrnoCount struct {
-	Errno syscall.Errno
-	Count uint64
-}
-
-// SendErrors returns the nonzero per-errno send error counts, by errno.
-func SendErrors(st *Stats) []ErrnoCount {
-	var out []ErrnoCount
-	for e, n := range st.Send_errors {
-		if n != 0 {
-			out = append(out, ErrnoCount{syscall.Errno(e), n})
-		}
-	}
-	return out
 }

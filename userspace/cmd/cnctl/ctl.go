@@ -163,9 +163,9 @@ func runCtl(e *env, args []string) int {
 
 func printStats(w io.Writer, st *control.Stats) {
 	fmt.Fprintf(w, "echo: received %d, replied %d, invalid %d\n", st.Received, st.Replied, st.Invalid)
-	fmt.Fprintf(w, "control: received %d, invalid %d, refused %d\n", st.Ctl_received, st.Ctl_invalid, st.Ctl_refused)
+	fmt.Fprintf(w, "control: received %d, invalid %d, refused %d\n", st.CtlReceived, st.CtlInvalid, st.CtlRefused)
 	fmt.Fprintf(w, "further ids: received %d, invalid %d; timer ticks %d; notifications %d\n",
-		st.Extra_received, st.Extra_invalid, st.Timer_ticks, st.Notifications)
+		st.ExtraReceived, st.ExtraInvalid, st.TimerTicks, st.Notifications)
 	for i, e := range st.Extra {
 		id := connector.ID{Idx: e.Idx, Val: e.Val}
 		switch {
@@ -176,7 +176,7 @@ func printStats(w io.Writer, st *control.Stats) {
 		}
 	}
 	fmt.Fprintf(w, "late replies: pending %d (%d bytes, at most %d), dropped %d (their requester's socket closed)\n",
-		st.Late_pending, st.Late_bytes, st.Late_bytes_max, st.Late_dropped)
+		st.LatePending, st.LateBytes, st.LateBytesMax, st.LateDropped)
 	fmt.Fprintf(w, "allocations %d, frees %d\n", st.Allocs, st.Frees)
 	for _, ec := range control.SendErrors(st) {
 		fmt.Fprintf(w, "send error %s (%d): %d\n", ec.Errno.Error(), int(ec.Errno), ec.Count)

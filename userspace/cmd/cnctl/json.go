@@ -162,9 +162,9 @@ type burst struct {
 func toStats(st *control.Stats) *stats {
 	var s stats
 	s.Echo.Received, s.Echo.Replied, s.Echo.Invalid = st.Received, st.Replied, st.Invalid
-	s.Control.Received, s.Control.Invalid, s.Control.Refused = st.Ctl_received, st.Ctl_invalid, st.Ctl_refused
-	s.ExtraReceived, s.ExtraInvalid = st.Extra_received, st.Extra_invalid
-	s.TimerTicks, s.Notifications = st.Timer_ticks, st.Notifications
+	s.Control.Received, s.Control.Invalid, s.Control.Refused = st.CtlReceived, st.CtlInvalid, st.CtlRefused
+	s.ExtraReceived, s.ExtraInvalid = st.ExtraReceived, st.ExtraInvalid
+	s.TimerTicks, s.Notifications = st.TimerTicks, st.Notifications
 	s.Slots = map[string]slotStats{}
 	for i, e := range st.Extra {
 		if e.Used != 0 || e.Received != 0 || e.Invalid != 0 {
@@ -172,8 +172,8 @@ func toStats(st *control.Stats) *stats {
 			s.Slots[strconv.Itoa(i)] = slotStats{id.String(), e.Used != 0, e.Received, e.Invalid}
 		}
 	}
-	s.Late.Pending, s.Late.Bytes = st.Late_pending, st.Late_bytes
-	s.Late.BytesMax, s.Late.Dropped = st.Late_bytes_max, st.Late_dropped
+	s.Late.Pending, s.Late.Bytes = st.LatePending, st.LateBytes
+	s.Late.BytesMax, s.Late.Dropped = st.LateBytesMax, st.LateDropped
 	s.Allocs, s.Frees, s.Held = st.Allocs, st.Frees, st.Held
 	s.SendErrors = map[string]uint64{}
 	for _, ec := range control.SendErrors(st) {

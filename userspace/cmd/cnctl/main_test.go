@@ -14,6 +14,7 @@ import (
 
 	"github.com/cnlab/cnlab/userspace/connector"
 	"github.com/cnlab/cnlab/userspace/connector/cntest"
+	"github.com/cnlab/cnlab/userspace/control/controltest"
 	"github.com/cnlab/cnlab/userspace/probe"
 	"github.com/cnlab/cnlab/userspace/wire"
 	"golang.org/x/sys/unix"
@@ -227,8 +228,7 @@ func TestPingInterrupted(t *testing.T) {
 }
 
 func TestPing(t *testing.T) {
-	k := cntest.New(nil)
-	k.LoadModule()
+	k, _ := controltest.New()
 	code, out, errOut := cnctl(t, k, "ping", "-c", "3", "-i", "0.001", "14:0x456")
 	if code != 0 || !strings.Contains(out, "3 requests transmitted, 3 received, 0% loss") || strings.Count(out, "bytes from 14:0x456") != 3 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
@@ -278,13 +278,12 @@ func keys(m map[string]any, prefix string) []string {
 // says what the line is ("type", in every command) and their times (RFC
 // 3339 with a date and a zone).
 func TestJSONSchema(t *testing.T) {
-	k := cntest.New(nil)
-	mod := k.LoadModule()
-	mod.Stats.Send_errors[11] = 2
+	k, mod := controltest.New()
+	mod.Stats.SendErrors[11] = 2
 	mod.Stats.Dests[20].Sent = 2
 	mod.Stats.Extra[3] = wire.ExtraStats{Idx: 14, Val: 0x900, Received: 5, Invalid: 1}
-	mod.Stats.Late_pending, mod.Stats.Late_bytes, mod.Stats.Late_bytes_max, mod.Stats.Late_dropped = 6, 7000, 8000, 4
-	mod.Stats.Extra_received, mod.Stats.Extra_invalid = 9, 3
+	mod.Stats.LatePending, mod.Stats.LateBytes, mod.Stats.LateBytesMax, mod.Stats.LateDropped = 6, 7000, 8000, 4
+	mod.Stats.ExtraReceived, mod.Stats.ExtraInvalid = 9, 3
 
 	type want struct {
 		typ  string // the "type" field's value
@@ -442,10 +441,9 @@ func connectorMessage(seq uint32) connector.Message {
 }
 
 func TestCtlText(t *testing.T) {
-	k := cntest.New(nil)
-	mod := k.LoadModule()
-	mod.Stats.Late_pending, mod.Stats.Late_bytes, mod.Stats.Late_bytes_max, mod.Stats.Late_dropped = 6, 7000, 8000, 4
-	mod.Stats.Extra_received, mod.Stats.Extra_invalid, mod.Stats.Timer_ticks, mod.Stats.Notifications = 9, 3, 11, 12
+	k, mod := controltest.New()
+	mod.Stats.LatePending, mod.Stats.LateBytes, mod.Stats.LateBytesMax, mod.Stats.LateDropped = 6, 7000, 8000, 4
+	mod.Stats.ExtraReceived, mod.Stats.ExtraInvalid, mod.Stats.TimerTicks, mod.Stats.Notifications = 9, 3, 11, 12
 	tests := []struct {
 		args []string
 		code int

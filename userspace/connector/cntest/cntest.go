@@ -2,8 +2,8 @@
 // connector.Conn is tested without a kernel, as mdlayher/netlink's nltest
 // does for netlink. A Kernel hands out Conns whose sends go to a Func,
 // which answers as a connector callback would, and sends multicasts to the
-// Conns that joined a group. Module is a Func that fakes the cnlab module's
-// echo and control ids.
+// Conns that joined a group. It knows no family: the cnlab module's fake is
+// control/controltest, on top of this one.
 //
 // The fake is not the kernel: it checks no capabilities and drops nothing.
 // What only the kernel can show is tested in e2e/, in a guest.
