@@ -191,13 +191,13 @@ func printStats(w io.Writer, st *control.Stats) {
 }
 
 func ctlBurst(fs *flag.FlagSet) (func() error, ctlRun) {
-	group := fs.Int64("g", 0, fmt.Sprintf("group to send to (1 to %d)", connector.Groups))
+	group := fs.Int64("g", 0, fmt.Sprintf("group to send to (1 to %d)", control.BurstGroups.Max))
 	port := fs.Int64("port", 0, "port to send to, if no group")
-	n := fs.Int64("n", 100, "messages (0 to 4294967295)")
-	size := fs.Int64("s", wire.SizeofBcast, fmt.Sprintf("bytes of data per message (%d to %d)", wire.SizeofBcast, connector.MaxData))
+	n := fs.Int64("n", 100, fmt.Sprintf("messages (%d to %d)", control.BurstCounts.Min, control.BurstCounts.Max))
+	size := fs.Int64("s", wire.SizeofBcast, fmt.Sprintf("bytes of data per message (%d to %d)", control.BurstSizes.Min, control.BurstSizes.Max))
 	check := func() error {
-		if err := checkRanges(check{"g", *group, 0, connector.Groups}, check{"port", *port, 0, maxUint32},
-			check{"n", *n, 0, maxUint32}, check{"s", *size, wire.SizeofBcast, connector.MaxData}); err != nil {
+		if err := checkRanges(inRange("g", *group, control.BurstGroups), check{"port", *port, 0, maxUint32},
+			inRange("n", *n, control.BurstCounts), inRange("s", *size, control.BurstSizes)); err != nil {
 			return err
 		}
 		if (*group == 0) == (*port == 0) {
@@ -223,17 +223,15 @@ func ctlBurst(fs *flag.FlagSet) (func() error, ctlRun) {
 }
 
 func ctlTimerStart(fs *flag.FlagSet) (func() error, ctlRun) {
-	group := fs.Int64("g", 0, fmt.Sprintf("group to broadcast to (1 to %d)", connector.Groups))
+	group := fs.Int64("g", 0, fmt.Sprintf("group to broadcast to (%d to %d)", control.TimerGroups.Min, control.TimerGroups.Max))
 	period := time.Second
-	fs.Var(seconds{&period}, "period", "time between broadcasts, in seconds or as a duration (1ms to 49 days)")
+	fs.Var(seconds{&period}, "period", fmt.Sprintf("time between broadcasts, in seconds or as a duration (%v to %v)",
+		msDuration(control.TimerPeriods.Min), msDuration(control.TimerPeriods.Max)))
 	check := func() error {
-		if err := checkRanges(check{"g", *group, 1, connector.Groups}); err != nil {
+		if err := checkRanges(inRange("g", *group, control.TimerGroups)); err != nil {
 			return err
 		}
-		if period < time.Millisecond || period/time.Millisecond > maxUint32 {
-			return fmt.Errorf("-period %v: want 1ms to %v", period, maxUint32*time.Millisecond)
-		}
-		return nil
+		return inMilliseconds("period", period, control.TimerPeriods)
 	}
 	return check, func(ctx context.Context, c *control.Client, r *ctlResult) error {
 		r.What = fmt.Sprintf("timer broadcasts to group %d every %v", *group, period)
@@ -256,16 +254,16 @@ func ctlID(fs *flag.FlagSet, what string, do func(*control.Client, context.Conte
 
 func ctlEchoMode(fs *flag.FlagSet) (func() error, ctlRun) {
 	mode := fs.String("mode", "normal", "normal, twice, wrong-ack, delay or none")
-	count := fs.Int64("count", 1, "requests to answer so (0 to 4294967295)")
+	count := fs.Int64("count", 1, fmt.Sprintf("requests to answer so (%d to %d)", control.EchoCounts.Min, control.EchoCounts.Max))
 	var delay time.Duration
-	fs.Var(seconds{&delay}, "delay", "with -mode delay: how late, in seconds or as a duration")
+	fs.Var(seconds{&delay}, "delay", fmt.Sprintf("with -mode delay: how late, in seconds or as a duration (up to %v)", msDuration(control.EchoDelays.Max)))
 	var m control.EchoMode
 	check := func() (err error) {
-		if err := checkRanges(check{"count", *count, 0, maxUint32}); err != nil {
+		if err := checkRanges(inRange("count", *count, control.EchoCounts)); err != nil {
 			return err
 		}
-		if delay < 0 || delay/time.Millisecond > maxUint32 {
-			return fmt.Errorf("-delay %v: want 0 to %v", delay, maxUint32*time.Millisecond)
+		if err := inMilliseconds("delay", delay, control.EchoDelays); err != nil {
+			return err
 		}
 		m, err = control.ParseEchoMode(*mode)
 		return err

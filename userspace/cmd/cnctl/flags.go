@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cnlab/cnlab/userspace/connector"
+	"github.com/cnlab/cnlab/userspace/control"
 )
 
 // seconds is a flag for a time span given as ping(8) takes it, in seconds
@@ -65,7 +66,24 @@ func checkRanges(cs ...check) error {
 	return nil
 }
 
-// checkDurations is checkRanges for durations: each at least lo.
+// inRange is the check of a flag against one of control's bounds, the
+// module's own.
+func inRange(flag string, v int64, r control.Range) check {
+	return check{flag, v, int64(r.Min), int64(r.Max)}
+}
+
+func msDuration(ms uint32) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// inMilliseconds checks a duration the module takes in whole milliseconds
+// against one of control's bounds.
+func inMilliseconds(flag string, d time.Duration, r control.Range) error {
+	if d < msDuration(r.Min) || d > msDuration(r.Max) {
+		return fmt.Errorf("-%s %v: want %v to %v", flag, d, msDuration(r.Min), msDuration(r.Max))
+	}
+	return nil
+}
+
+// checkDuration is checkRanges for a duration: at least lo.
 func checkDuration(flag string, d, lo time.Duration) error {
 	if d < lo {
 		return fmt.Errorf("-%s %v: want %v or more", flag, d, lo)

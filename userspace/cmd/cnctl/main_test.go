@@ -468,3 +468,40 @@ func TestCtlText(t *testing.T) {
 		t.Errorf("timer group %d, want 21", mod.TimerGroup())
 	}
 }
+
+// TestCtlChecksAsTheModule: what the module refuses (control.Model's
+// bounds) is a usage error before anything is sent; its bounds themselves
+// are sent and taken.
+func TestCtlChecksAsTheModule(t *testing.T) {
+	refused := [][]string{
+		{"ctl", "burst", "-port", "5", "-n", "4294967295"},
+		{"ctl", "burst", "-port", "5", "-n", "1000001"},
+		{"ctl", "timer-start", "-g", "1", "-period", "1176h"},
+		{"ctl", "timer-start", "-g", "1", "-period", "3600.001"},
+		{"ctl", "echo-mode", "-count", "4294967295"},
+		{"ctl", "echo-mode", "-count", "1000001"},
+		{"ctl", "echo-mode", "-mode", "delay", "-delay", "60.001"},
+	}
+	for _, args := range refused {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			k, mod := controltest.New()
+			code, out, errOut := cnctl(t, k, args...)
+			if code != 2 || strings.Count(errOut, "\n") != 1 || len(mod.Ops) != 0 {
+				t.Fatalf("exit %d, %d requests sent; want 2 and none; stdout %q, stderr %q", code, len(mod.Ops), out, errOut)
+			}
+		})
+	}
+	taken := [][]string{
+		{"ctl", "burst", "-port", "5", "-n", "0"},
+		{"ctl", "timer-start", "-g", "1", "-period", "3600"},
+		{"ctl", "echo-mode", "-mode", "delay", "-count", "1000000", "-delay", "60"},
+	}
+	for _, args := range taken {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			k, _ := controltest.New()
+			if code, out, errOut := cnctl(t, k, args...); code != 0 {
+				t.Fatalf("exit %d, want 0; stdout %q, stderr %q", code, out, errOut)
+			}
+		})
+	}
+}
