@@ -204,12 +204,12 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 		s := seed()
 		r := rand.New(rand.NewPCG(s, 99))
 		c := ctl()
-		m := newCtlModel()
+		m := control.NewModel(echoID, ctlID)
 		DeferCleanup(func() {
 			// Undo what the random operations may have started.
 			Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoNormal, 0, 0)).To(Succeed())
 			Expect(c.TimerStop(timeout(replyTimeout))).To(Succeed())
-			for id := range m.registered {
+			for _, id := range m.Registered() {
 				err := c.Unregister(timeout(replyTimeout), id)
 				if err != nil {
 					Expect(err).To(MatchError(syscall.ENOENT))
@@ -218,6 +218,7 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 		})
 		statuses := map[string]int{}
 		invalidBefore := stats().CtlInvalid
+		var invalid uint64
 		// Every bound first, on both sides; then random operations.
 		fixed := ctlBounds()
 		for i := 0; i < len(fixed)+*fuzzCtl; i++ {
@@ -226,12 +227,14 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 			if i < len(fixed) {
 				op, args = fixed[i].op, fixed[i].args
 			} else {
-				op, args = m.generate(r)
+				op, args = generateCtl(r, m)
 			}
-			want := m.expect(op, args)
-			req := binary.NativeEndian.AppendUint32(nil, op)
-			req = binary.NativeEndian.AppendUint32(req, 0)
-			req = append(req, args...)
+			req := control.Request{Op: op, Args: args}.Data()
+			verdict := m.Answer(req, true)
+			want := verdict.Status
+			if verdict.Invalid {
+				invalid++
+			}
 			what := fmt.Sprintf("seed %d: control request %d (op %d, %d bytes of arguments %x)", s, i, op, len(args), args)
 			reply, err := c.Conn.Request(timeout(replyTimeout), &connector.Message{ID: ctlID, Data: req})
 			Expect(err).NotTo(HaveOccurred(), "%s got no answer", what)
@@ -260,13 +263,12 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 			default:
 				Expect(result).To(BeEmpty(), what)
 			}
-			m.apply(op, args, status)
 		}
 		for k, n := range statuses {
 			GinkgoWriter.Printf("%s: %d\n", k, n)
 		}
 		AddReportEntry("statuses", fmt.Sprint(statuses))
-		Expect(stats().CtlInvalid-invalidBefore).To(Equal(m.invalid), "requests counted invalid vs. those of an unknown op or whose arguments had the wrong size")
+		Expect(stats().CtlInvalid-invalidBefore).To(Equal(invalid), "requests counted invalid vs. those of an unknown op or whose arguments had the wrong size")
 		// Undone here too, not only in cleanup, which runs after the
 		// ledger's check: that check wants the module quiet.
 		Expect(c.SetEchoMode(timeout(replyTimeout), control.EchoNormal, 0, 0)).To(Succeed())
@@ -288,15 +290,6 @@ func errnoName(e syscall.Errno) string {
 	return fmt.Sprintf("-%d (%v)", int(e), e)
 }
 
-// ctlModel is what the control fuzz knows of the module's state, to say
-// what status each operation must get.
-type ctlModel struct {
-	registered map[connector.ID]bool
-	invalid    uint64 // requests with arguments of the wrong size
-}
-
-func newCtlModel() *ctlModel { return &ctlModel{registered: map[connector.ID]bool{}} }
-
 // The sizes of the operations' arguments and results (cnlab_wire.h).
 var (
 	sizeofBurst       = binary.Size(wire.Burst{})
@@ -304,24 +297,14 @@ var (
 	sizeofIDArg       = binary.Size(wire.IDArg{})
 	sizeofEchoMode    = binary.Size(wire.EchoMode{})
 	sizeofBurstResult = binary.Size(wire.BurstResult{})
-
-	ctlArgs = map[uint32]int{
-		wire.OpGetStats:   0,
-		wire.OpBurst:      sizeofBurst,
-		wire.OpTimerStart: sizeofTimer,
-		wire.OpTimerStop:  0,
-		wire.OpRegister:   sizeofIDArg,
-		wire.OpUnregister: sizeofIDArg,
-		wire.OpEchoMode:   sizeofEchoMode,
-	}
 )
 
-// generate makes a random operation: any op from 0 to 9, arguments of a
+// generateCtl makes a random operation: any op from 0 to 9, arguments of a
 // random size or, half the time, of the op's own size, with fields near
 // their bounds often enough to land on both sides of them.
-func (m *ctlModel) generate(r *rand.Rand) (uint32, []byte) {
+func generateCtl(r *rand.Rand, m *control.Model) (uint32, []byte) {
 	op := r.Uint32N(10)
-	n, ok := ctlArgs[op]
+	n, ok := control.ArgsSize(op)
 	if !ok || r.IntN(2) == 0 {
 		n = r.IntN(33)
 	}
@@ -347,10 +330,10 @@ func (m *ctlModel) generate(r *rand.Rand) (uint32, []byte) {
 	case (op == wire.OpRegister || op == wire.OpUnregister) && n == sizeofIDArg:
 		switch r.IntN(4) {
 		case 0: // one the model holds: EEXIST, or unregistered
-			for id := range m.registered {
+			if ids := m.Registered(); len(ids) > 0 {
+				id := ids[r.IntN(len(ids))]
 				binary.NativeEndian.PutUint32(args[0:], id.Idx)
 				binary.NativeEndian.PutUint32(args[4:], id.Val)
-				break
 			}
 		case 1: // cnlab's own ids
 			id := echoID
@@ -361,10 +344,10 @@ func (m *ctlModel) generate(r *rand.Rand) (uint32, []byte) {
 			binary.NativeEndian.PutUint32(args[4:], id.Val)
 		}
 	case op == wire.OpEchoMode && n == sizeofEchoMode:
-		put(0, []uint32{wire.EchoNone, wire.EchoNone + 1, r.Uint32N(wire.EchoNone + 2)}[r.IntN(3)]) // mode
-		put(4, []uint32{wire.MaxCount, wire.MaxCount + 1, r.Uint32N(wire.MaxCount + 2)}[r.IntN(3)]) // count
-		put(8, []uint32{60000, 60001, r.Uint32N(70000)}[r.IntN(3)])                                 // delay
-		put(12, r.Uint32N(2))                                                                       // reserved, which must be 0
+		put(0, []uint32{wire.EchoNone, wire.EchoNone + 1, r.Uint32N(wire.EchoNone + 2)}[r.IntN(3)])               // mode
+		put(4, []uint32{wire.MaxCount, wire.MaxCount + 1, r.Uint32N(wire.MaxCount + 2)}[r.IntN(3)])               // count
+		put(8, []uint32{wire.MaxDelay, wire.MaxDelay + 1, r.Uint32N(wire.MaxDelay + wire.MaxDelay/6)}[r.IntN(3)]) // delay
+		put(12, r.Uint32N(2))                                                                                     // reserved, which must be 0
 	}
 	return op, args
 }
@@ -388,7 +371,8 @@ func ctlBounds() []ctlOp {
 	for _, op := range []uint32{0, 8, 9, 0xffffffff} {
 		add(op)
 	}
-	for op, n := range ctlArgs {
+	for op := uint32(wire.OpGetStats); op <= wire.OpEchoMode; op++ {
+		n, _ := control.ArgsSize(op)
 		out = append(out, ctlOp{op, make([]byte, n+1)})
 		if n > 0 {
 			out = append(out, ctlOp{op, make([]byte, n-1)})
@@ -403,7 +387,7 @@ func ctlBounds() []ctlOp {
 	for _, size := range []uint32{wire.SizeofBcast - 1, wire.SizeofBcast, wire.MaxData, wire.MaxData + 1} {
 		add(wire.OpBurst, 0, port, 1, size)
 	}
-	for _, period := range []uint32{0, 1, 3600000, 3600001} {
+	for _, period := range []uint32{0, 1, wire.MaxPeriod, wire.MaxPeriod + 1} {
 		add(wire.OpTimerStart, 1, period)
 	}
 	add(wire.OpTimerStop)
@@ -414,7 +398,7 @@ func ctlBounds() []ctlOp {
 	for _, mode := range []uint32{wire.EchoNone, wire.EchoNone + 1} {
 		add(wire.OpEchoMode, mode, 0, 0, 0)
 	}
-	for _, delay := range []uint32{60000, 60001} {
+	for _, delay := range []uint32{wire.MaxDelay, wire.MaxDelay + 1} {
 		add(wire.OpEchoMode, wire.EchoDelay, 0, delay, 0)
 	}
 	for _, count := range []uint32{wire.MaxCount, wire.MaxCount + 1} {
@@ -431,67 +415,4 @@ func group(r *rand.Rand) uint32 {
 		return []uint32{0, 1, wire.Groups, wire.Groups + 1}[r.IntN(4)]
 	}
 	return r.Uint32N(wire.Groups + 2)
-}
-
-// expect is the status the module must answer op with (0 or an errno).
-func (m *ctlModel) expect(op uint32, args []byte) syscall.Errno {
-	n, ok := ctlArgs[op]
-	switch {
-	case !ok:
-		return syscall.EOPNOTSUPP
-	case len(args) != n:
-		return syscall.EINVAL
-	}
-	u32 := func(off int) uint32 { return binary.NativeEndian.Uint32(args[off:]) }
-	switch op {
-	case wire.OpBurst:
-		group, portid, count, size := u32(0), u32(4), u32(8), u32(12)
-		if group > wire.Groups || (group == 0 && portid == 0) || count > 1000000 || size < wire.SizeofBcast || size > wire.MaxData {
-			return syscall.EINVAL
-		}
-	case wire.OpTimerStart:
-		group, period := u32(0), u32(4)
-		if group < 1 || group > wire.Groups || period < 1 || period > 3600000 {
-			return syscall.EINVAL
-		}
-	case wire.OpRegister:
-		id := connector.ID{Idx: u32(0), Val: u32(4)}
-		switch {
-		case m.registered[id]:
-			return syscall.EEXIST
-		case len(m.registered) == wire.MaxExtraIDs:
-			return syscall.ENOSPC
-		case id == echoID || id == ctlID:
-			return syscall.EINVAL
-		}
-	case wire.OpUnregister:
-		if !m.registered[connector.ID{Idx: u32(0), Val: u32(4)}] {
-			return syscall.ENOENT
-		}
-	case wire.OpEchoMode:
-		if u32(0) > wire.EchoNone || u32(4) > wire.MaxCount || u32(8) > 60000 || u32(12) != 0 {
-			return syscall.EINVAL
-		}
-	}
-	return 0
-}
-
-// apply records what an answered operation changed.
-func (m *ctlModel) apply(op uint32, args []byte, status syscall.Errno) {
-	if n, ok := ctlArgs[op]; !ok || len(args) != n {
-		m.invalid++
-		return
-	}
-	if status != 0 {
-		return
-	}
-	switch op {
-	case wire.OpRegister, wire.OpUnregister:
-		id := connector.ID{Idx: binary.NativeEndian.Uint32(args[0:]), Val: binary.NativeEndian.Uint32(args[4:])}
-		if op == wire.OpRegister {
-			m.registered[id] = true
-		} else {
-			delete(m.registered, id)
-		}
-	}
 }
