@@ -5,10 +5,10 @@ import (
 	"strings"
 )
 
-// Machine is what QEMU boots.
+// Machine is what a VMM boots.
 type Machine struct {
-	// VMM boots the machine: VMMQEMU (the default) or VMMVng.
-	VMM  string
+	// VMM boots the machine: QEMU (if nil) or Vng.
+	VMM  VMM
 	QEMU string // the qemu-system-x86_64 binary, or virtme-ng's vng
 
 	Kernel    string // bzImage

@@ -7,16 +7,62 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cnlab/cnlab/vm/guest"
 )
 
-// VMMs: how a Machine is booted.
-const (
-	VMMQEMU = "qemu" // QEMU itself, with cnlab's own initramfs and /init
-	VMMVng  = "vng"  // virtme-ng: the host's files, cnlab's /init as a command
-)
+// Vng boots a Machine with virtme-ng: the host's files, shared read-only,
+// and cnlab's /init run as a command; the job and the guest's events go
+// through a directory shared read-write.
+type Vng struct {
+	// Dir is the directory shared with the guest: the runner writes
+	// the job there, the guest its events.
+	Dir string
+	// Init is the host path of cnlab-init, which virtme-ng runs as a
+	// command.
+	Init string
+}
+
+// Name is "virtme-ng".
+func (*Vng) Name() string { return "virtme-ng" }
+
+// Command returns vng's arguments and the guest's events file, emptied
+// of an earlier run's.
+func (v *Vng) Command(m *Machine) ([]string, EventSource, error) {
+	args, err := m.vngArgs(v.Dir, v.Init)
+	if err != nil {
+		return nil, nil, err
+	}
+	_ = os.Remove(vngEvents(v.Dir))
+	return args, &fileEvents{path: vngEvents(v.Dir), stop: make(chan struct{})}, nil
+}
+
+// fileEvents is the file virtme-ng's guest appends its events to: it is
+// read as it grows, and to its end once the guest is gone.
+type fileEvents struct {
+	path string
+	stop chan struct{}
+	once sync.Once
+}
+
+func (f *fileEvents) Open(_ int, exited <-chan struct{}) (io.ReadCloser, error) {
+	gone := make(chan struct{})
+	go func() {
+		select {
+		case <-exited:
+		case <-f.stop:
+		}
+		close(gone)
+	}()
+	return &tailReader{path: f.path, done: gone}, nil
+}
+
+func (f *fileEvents) Close() error {
+	f.once.Do(func() { close(f.stop) })
+	return nil
+}
 
 // vngArgs returns virtme-ng's arguments: the kernel, run verbosely (the
 // kernel console is what it prints), with dir shared read-write for the

@@ -4,14 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/cnlab/cnlab/vm"
 )
 
 // Exit codes of a run: each cause has one. A matrix exits with the worst
@@ -174,18 +171,10 @@ func (o *Options) Check() error {
 			bad("-add %q: want host-path:/guest/path", a)
 		}
 	}
-	switch o.VMM {
-	case "", vm.VMMQEMU:
-	case vm.VMMVng:
-		bin := o.QEMU
-		if bin == "" || bin == "qemu-system-x86_64" {
-			bin = "vng"
-		}
-		if _, err := exec.LookPath(bin); err != nil {
-			bad("-vmm vng: %v (install virtme-ng with make setup-vng)", err)
-		}
-	default:
-		bad("-vmm %q: want qemu or vng", o.VMM)
+	if l, err := launcherFor(o.VMM); err != nil {
+		bad("%v", err)
+	} else if err := l.check(o); err != nil {
+		bad("%v", err)
 	}
 	switch o.Accel {
 	case "auto", "kvm", "tcg":

@@ -367,25 +367,22 @@ func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelRe
 	if o.Strict {
 		appendArgs = append(appendArgs, StrictArgs...)
 	}
-	m := vm.Machine{VMM: o.VMM, QEMU: o.QEMU, Kernel: t.Image, Memory: o.Memory, CPUs: sh.cpus,
+	m := vm.Machine{QEMU: o.QEMU, Kernel: t.Image, Memory: o.Memory, CPUs: sh.cpus,
 		Accel: sh.accel, InstructionClock: sh.icount, Append: appendArgs}
 	run := vm.Run{BootTimeout: o.BootTimeout, RunTimeout: o.Timeout, SilenceTimeout: o.SilenceTimeout,
 		Grace: o.Grace, ConsoleLog: filepath.Join(r.dir, "console.log"), Progress: w}
-	if o.VMM == vm.VMMVng {
-		if err := vngJob(&run, &m, &job, sh.bins, ko, r.dir, o.Add); err != nil {
-			return fail(ExitInfra, err)
-		}
-	} else {
-		m.Initramfs = filepath.Join(r.dir, "initramfs.gz")
-		if err := writeInitramfs(m.Initramfs, sh.bins, ko, r.dir, &job, o.Add); err != nil {
-			return fail(ExitInfra, err)
-		}
+	l, err := launcherFor(o.VMM)
+	if err != nil {
+		return fail(ExitUsage, err)
+	}
+	if err := l.prepare(&run, &m, &job, sh.bins, ko, r.dir, o.Add); err != nil {
+		return fail(ExitInfra, err)
 	}
 	run.Machine = m
 	if ctx.Err() != nil {
 		return fail(ExitInterrupted, errors.New("before booting"))
 	}
-	fmt.Fprintf(w, "cnlab-vm: booting %s under %s (%s, %d CPUs, %s); console log: %s\n", t.Release, vmmName(o.VMM), sh.accel, sh.cpus, o.Memory, run.ConsoleLog)
+	fmt.Fprintf(w, "cnlab-vm: booting %s under %s (%s, %d CPUs, %s); console log: %s\n", t.Release, m.VMM.Name(), sh.accel, sh.cpus, o.Memory, run.ConsoleLog)
 	out, err := run.Boot(ctx)
 	if err != nil {
 		return fail(ExitInfra, err)
