@@ -135,6 +135,8 @@ lint-go: setup-all
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	go vet ./...
+	@# No function in vm/ over 120 lines (TestFunctionLength, go/ast).
+	go test -count=1 -run '^TestFunctionLength$$' ./vm
 	@# The forges' matrix files: actionlint for GitHub's; GitLab's is checked
 	@# as YAML against the kernel list by a host test (TestForgeFiles).
 	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 .github/workflows/*.yml

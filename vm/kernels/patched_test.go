@@ -85,60 +85,7 @@ func patchSetup(t *testing.T, f *patchFake) (*Cache, Kernel, string) {
 
 func TestEnsurePatched(t *testing.T) {
 	ctx := context.Background()
-	t.Run("builds the series from the base build once, and anew when a patch changes", func(t *testing.T) {
-		f := &patchFake{}
-		c, k, top := patchSetup(t, f)
-		a := write(t, filepath.Join(top, "a.patch"), connectorPatch)
-		b := write(t, filepath.Join(top, "b.patch"), connectorPatch+"# b\n")
-		pb, err := c.EnsurePatched(ctx, k, []string{a, b})
-		if err != nil {
-			t.Fatal(err)
-		}
-		base, ok, _ := c.Lookup(k)
-		if !ok {
-			t.Fatal("the base build is not in the cache")
-		}
-		if f.compiles != 2 || pb.Dir == base.Dir {
-			t.Fatalf("%d compiles (want the base's and the series'), dir %s (base %s)", f.compiles, pb.Dir, base.Dir)
-		}
-		if fmt.Sprint(pb.Info.Patches) != "[a.patch b.patch]" || pb.Info.Base != filepath.Base(base.Dir) {
-			t.Errorf("marker: patches %v, base %q", pb.Info.Patches, pb.Info.Base)
-		}
-		if want := filepath.Join(base.Info.BuiltIn, "linux"); base.Info.BuiltIn == "" || f.lastDir != want {
-			t.Errorf("the series was compiled in %s, want %s, where the base was built", f.lastDir, want)
-		}
-		if _, err := os.Stat(base.Info.BuiltIn); !os.IsNotExist(err) {
-			t.Errorf("where the series was built is still there: %v", err)
-		}
-		if len(f.applied) != 2 || f.applied[1] != connectorPatch+"# b\n" {
-			t.Errorf("applied %q, want a.patch then b.patch", f.applied)
-		}
-		// What the patched compile left alone is the base's file, linked.
-		st1, err1 := os.Stat(filepath.Join(pb.KDIR, "init", "untouched.o"))
-		st2, err2 := os.Stat(filepath.Join(base.KDIR, "init", "untouched.o"))
-		if err1 != nil || err2 != nil || !os.SameFile(st1, st2) {
-			t.Errorf("an unchanged build file is not shared with the base: %v %v", err1, err2)
-		}
-		if _, err := c.EnsurePatched(ctx, k, []string{a, b}); err != nil || f.compiles != 2 {
-			t.Errorf("the same series again: err %v, %d compiles, want the cached build", err, f.compiles)
-		}
-		if _, err := c.EnsurePatched(ctx, k, []string{b, a}); err != nil || f.compiles != 3 {
-			t.Errorf("the series in another order: err %v, %d compiles, want a build", err, f.compiles)
-		}
-		write(t, b, connectorPatch+"# b, changed\n")
-		pb2, err := c.EnsurePatched(ctx, k, []string{a, b})
-		if err != nil || f.compiles != 4 || pb2.Dir == pb.Dir {
-			t.Fatalf("after b.patch changed: err %v, %d compiles, dir %s (was %s)", err, f.compiles, pb2.Dir, pb.Dir)
-		}
-		if last := f.applied[len(f.applied)-1]; !strings.Contains(last, "changed") {
-			t.Errorf("the stale b.patch was applied: %q", last)
-		}
-		raw, _ := os.ReadFile(filepath.Join(pb2.Dir, MarkerName))
-		var info Info
-		if err := json.Unmarshal(raw, &info); err != nil || info.Key == pb.Info.Key {
-			t.Errorf("marker key %q (err %v), the old build's %q", info.Key, err, pb.Info.Key)
-		}
-	})
+	t.Run("builds the series from the base build once, and anew when a patch changes", testPatchedOnceAndAnew)
 	refusals := []struct {
 		name, patch, err string
 		compiles, copies int
@@ -204,6 +151,64 @@ func TestEnsurePatched(t *testing.T) {
 			t.Fatalf("err = %v, %d compiles", err, f.compiles)
 		}
 	})
+}
+
+// testPatchedOnceAndAnew: the series is built from the base build once,
+// and anew when a patch changes.
+func testPatchedOnceAndAnew(t *testing.T) {
+	ctx := context.Background()
+	f := &patchFake{}
+	c, k, top := patchSetup(t, f)
+	a := write(t, filepath.Join(top, "a.patch"), connectorPatch)
+	b := write(t, filepath.Join(top, "b.patch"), connectorPatch+"# b\n")
+	pb, err := c.EnsurePatched(ctx, k, []string{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, ok, _ := c.Lookup(k)
+	if !ok {
+		t.Fatal("the base build is not in the cache")
+	}
+	if f.compiles != 2 || pb.Dir == base.Dir {
+		t.Fatalf("%d compiles (want the base's and the series'), dir %s (base %s)", f.compiles, pb.Dir, base.Dir)
+	}
+	if fmt.Sprint(pb.Info.Patches) != "[a.patch b.patch]" || pb.Info.Base != filepath.Base(base.Dir) {
+		t.Errorf("marker: patches %v, base %q", pb.Info.Patches, pb.Info.Base)
+	}
+	if want := filepath.Join(base.Info.BuiltIn, "linux"); base.Info.BuiltIn == "" || f.lastDir != want {
+		t.Errorf("the series was compiled in %s, want %s, where the base was built", f.lastDir, want)
+	}
+	if _, err := os.Stat(base.Info.BuiltIn); !os.IsNotExist(err) {
+		t.Errorf("where the series was built is still there: %v", err)
+	}
+	if len(f.applied) != 2 || f.applied[1] != connectorPatch+"# b\n" {
+		t.Errorf("applied %q, want a.patch then b.patch", f.applied)
+	}
+	// What the patched compile left alone is the base's file, linked.
+	st1, err1 := os.Stat(filepath.Join(pb.KDIR, "init", "untouched.o"))
+	st2, err2 := os.Stat(filepath.Join(base.KDIR, "init", "untouched.o"))
+	if err1 != nil || err2 != nil || !os.SameFile(st1, st2) {
+		t.Errorf("an unchanged build file is not shared with the base: %v %v", err1, err2)
+	}
+	if _, err := c.EnsurePatched(ctx, k, []string{a, b}); err != nil || f.compiles != 2 {
+		t.Errorf("the same series again: err %v, %d compiles, want the cached build", err, f.compiles)
+	}
+	if _, err := c.EnsurePatched(ctx, k, []string{b, a}); err != nil || f.compiles != 3 {
+		t.Errorf("the series in another order: err %v, %d compiles, want a build", err, f.compiles)
+	}
+	write(t, b, connectorPatch+"# b, changed\n")
+	pb2, err := c.EnsurePatched(ctx, k, []string{a, b})
+	if err != nil || f.compiles != 4 || pb2.Dir == pb.Dir {
+		t.Fatalf("after b.patch changed: err %v, %d compiles, dir %s (was %s)", err, f.compiles, pb2.Dir, pb.Dir)
+	}
+	if last := f.applied[len(f.applied)-1]; !strings.Contains(last, "changed") {
+		t.Errorf("the stale b.patch was applied: %q", last)
+	}
+	raw, _ := os.ReadFile(filepath.Join(pb2.Dir, MarkerName))
+	var info Info
+	if err := json.Unmarshal(raw, &info); err != nil || info.Key == pb.Info.Key {
+		t.Errorf("marker key %q (err %v), the old build's %q", info.Key, err, pb.Info.Key)
+	}
 }
 
 func TestPatchesTouching(t *testing.T) {
