@@ -31,7 +31,7 @@ func writeBundle(o *Options, results []*kernelResult) error {
 		}
 	}
 
-	add("cmdline.txt", []byte(shellJoin(os.Args)+"\n"), 0o644)
+	add("cmdline.txt", []byte(shellJoin(o.Args)+"\n"), 0o644)
 	rev := gitOut(o.Src, "rev-parse", "HEAD")
 	status := gitOut(o.Src, "status", "--porcelain")
 	add("revision.txt", []byte(fmt.Sprintf("%s\nchanged and untracked files (all in source.tar as they were):\n%s", rev, status)), 0o644)
@@ -70,7 +70,7 @@ func writeBundle(o *Options, results []*kernelResult) error {
 		}
 	}
 	add("kernels.txt", []byte(kernels.String()), 0o644)
-	add("replay.sh", []byte(replayScript(argsOf(), o.Seed, added)), 0o755)
+	add("replay.sh", []byte(replayScript(o.args(), o.Seed, added)), 0o755)
 
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)

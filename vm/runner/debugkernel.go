@@ -24,7 +24,7 @@ func ensureSourceKernels(ctx context.Context, o *Options, ts []target) error {
 		return err
 	}
 	abs, _ := filepath.Abs(o.Matrix)
-	c := &kernels.Cache{Root: kernels.DefaultRoot(), Progress: os.Stdout,
+	c := &kernels.Cache{Root: kernels.DefaultRoot(), Progress: o.stdout(),
 		Sources: filepath.Join(filepath.Dir(filepath.Dir(abs)), "kernels", "apt.list")}
 	for i := range ts {
 		k, err := kernels.Find(all, ts[i].Name)

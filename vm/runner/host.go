@@ -42,7 +42,7 @@ type Summary struct {
 }
 
 func describeHost(o *Options) Host {
-	h := Host{Accel: o.Accel, Args: strings.Join(argsOf(), " ")}
+	h := Host{Accel: o.Accel, Args: strings.Join(o.args(), " ")}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		h.Runner = bi.Main.Path + " " + bi.Main.Version
 		for _, s := range bi.Settings {

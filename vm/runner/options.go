@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -62,6 +63,11 @@ type Options struct {
 	ICount                           string
 	KernelArgs                       string
 	Strict                           bool // panic on oops, WARNING, soft lockup, hung task
+	// Stdout gets the run's progress and results (nothing if nil).
+	Stdout io.Writer
+	// Args is the command line that started the run, the program's
+	// name first, as results and bundles record it.
+	Args []string
 }
 
 // OutDir is where the results go: Out, or the source tree's build/.

@@ -71,7 +71,7 @@ type kernelResult struct {
 const guestReport = "/tmp/e2e.json"
 
 // Run runs the job the options say on one kernel or a matrix of them, prints
-// progress and results on standard output, and returns the exit code (see
+// progress and results on o.Stdout, and returns the exit code (see
 // ExitPassed and the others) and, when the run could not be done, why.
 func Run(ctx context.Context, o *Options) (int, error) {
 	if err := o.Check(); err != nil {
@@ -91,7 +91,7 @@ func Run(ctx context.Context, o *Options) (int, error) {
 	for i := range ts {
 		warnings, err := ts[i].prepare(o)
 		for _, w := range warnings {
-			say("%s: warning: %s", ts[i].Name, w)
+			o.say("%s: warning: %s", ts[i].Name, w)
 		}
 		if err != nil {
 			problems = append(problems, err.Error())
@@ -115,7 +115,7 @@ func Run(ctx context.Context, o *Options) (int, error) {
 	}
 
 	sh := &shared{o: o, host: host}
-	if err := timed("building the guest's programs", func() (err error) {
+	if err := o.timed("building the guest's programs", func() (err error) {
 		sh.bins, err = vm.BuildGuestBinaries(ctx, o.Src, filepath.Join(o.OutDir(), "guest"))
 		return err
 	}); err != nil {
@@ -145,7 +145,7 @@ func Run(ctx context.Context, o *Options) (int, error) {
 	}
 	sh.accel = accel
 	sh.host.Accel = accel
-	say("accelerator %s: %s", accel, note)
+	o.say("accelerator %s: %s", accel, note)
 	if sh.icount, err = instructionClock(o, accel); err != nil {
 		return ExitUsage, err
 	}
@@ -155,18 +155,18 @@ func Run(ctx context.Context, o *Options) (int, error) {
 			// reader) do is then paid for by the work measured.
 			sh.cpus = 1
 		}
-		say("the guest's clock counts instructions (-icount): one nanosecond per instruction executed, on %d CPU(s); timings are repeatable instruction counts, not host time", sh.cpus)
+		o.say("the guest's clock counts instructions (-icount): one nanosecond per instruction executed, on %d CPU(s); timings are repeatable instruction counts, not host time", sh.cpus)
 	}
 	if !o.Bench && len(o.Steps) == 0 {
-		say("the suites' seed is %d (pass -seed %d to run them in the same order with the same random input)", o.Seed, o.Seed)
+		o.say("the suites' seed is %d (pass -seed %d to run them in the same order with the same random input)", o.Seed, o.Seed)
 	}
 
 	var results []*kernelResult
 	code := ExitPassed
 	if len(ts) == 1 {
 		startClean(filepath.Join(o.OutDir(), ts[0].Release))
-		r := runKernel(ctx, sh, ts[0], os.Stdout)
-		printResult(os.Stdout, r, o.ConsoleLines)
+		r := runKernel(ctx, sh, ts[0], o.stdout())
+		printResult(o.stdout(), r, o.ConsoleLines)
 		results, code = []*kernelResult{r}, r.code
 	} else {
 		results, code = runMatrix(ctx, sh, ts, jobs)
@@ -174,15 +174,15 @@ func Run(ctx context.Context, o *Options) (int, error) {
 	if o.Bundle != "" {
 		if err := writeBundle(o, results); err != nil {
 			// The run's own verdict stands: a bundle is a copy of it.
-			say("could not write the bundle %s: %v (the exit code is still the run's own)", o.Bundle, err)
+			o.say("could not write the bundle %s: %v (the exit code is still the run's own)", o.Bundle, err)
 		} else {
-			say("bundle: %s (replay it with: tar -xzf %s && sh cnlab-bundle/replay.sh)", o.Bundle, filepath.Base(o.Bundle))
+			o.say("bundle: %s (replay it with: tar -xzf %s && sh cnlab-bundle/replay.sh)", o.Bundle, filepath.Base(o.Bundle))
 		}
 	}
 	if len(ts) == 1 && len(results[0].suites) > 0 {
 		// The last line, in the form CI systems read.
 		c := results[0].counts
-		fmt.Printf("e2e: %d passed, %d failed, %d skipped\n", c.Passed, c.Failed, c.Skipped)
+		fmt.Fprintf(o.stdout(), "e2e: %d passed, %d failed, %d skipped\n", c.Passed, c.Failed, c.Skipped)
 	}
 	return code, nil
 }
@@ -192,7 +192,7 @@ func Run(ctx context.Context, o *Options) (int, error) {
 // cancelled matrix starts nothing more: kernels still waiting for a slot end
 // as interrupted.
 func runMatrix(ctx context.Context, sh *shared, ts []target, jobs int) ([]*kernelResult, int) {
-	say("running %d kernels, %d at a time, %d CPUs each", len(ts), jobs, sh.cpus)
+	sh.o.say("running %d kernels, %d at a time, %d CPUs each", len(ts), jobs, sh.cpus)
 	start := time.Now()
 	results := make([]*kernelResult, len(ts))
 	var printMu sync.Mutex
@@ -230,7 +230,7 @@ func runMatrix(ctx context.Context, sh *shared, ts []target, jobs int) ([]*kerne
 			startClean(dir)
 			logPath := filepath.Join(dir, "run.log")
 			printMu.Lock()
-			say("%s: started (log: %s)", t.Name, logPath)
+			sh.o.say("%s: started (log: %s)", t.Name, logPath)
 			printMu.Unlock()
 			var log io.Writer = io.Discard
 			if f, err := os.Create(logPath); err == nil {
@@ -243,11 +243,11 @@ func runMatrix(ctx context.Context, sh *shared, ts []target, jobs int) ([]*kerne
 			printResult(&buf, r, sh.o.ConsoleLines)
 			printMu.Lock()
 			defer printMu.Unlock()
-			fmt.Printf("\n==== %s (%s) ====\n%s", t.Name, t.Release, buf.String())
+			fmt.Fprintf(sh.o.stdout(), "\n==== %s (%s) ====\n%s", t.Name, t.Release, buf.String())
 		}()
 	}
 	wg.Wait()
-	return results, printMatrix(os.Stdout, results, time.Since(start))
+	return results, printMatrix(sh.o.stdout(), results, time.Since(start))
 }
 
 // launchOrder is the order in which the matrix starts its kernels: those
@@ -273,7 +273,7 @@ func interruptedBeforeStart(sh *shared, t target, printMu *sync.Mutex) *kernelRe
 	writeResults(r, report.Verdict{Reason: "could not run: " + r.err.Error()})
 	printMu.Lock()
 	defer printMu.Unlock()
-	say("%s: %v", t.Name, r.err)
+	sh.o.say("%s: %v", t.Name, r.err)
 	return r
 }
 
@@ -622,7 +622,7 @@ func printResult(w io.Writer, r *kernelResult, consoleLines int) {
 }
 
 func probeKVM(ctx context.Context, sh *shared, t target) (bool, error) {
-	say("probing KVM with a short boot (once per host)")
+	sh.o.say("probing KVM with a short boot (once per host)")
 	dir := filepath.Join(sh.o.OutDir(), "kvm-probe")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return false, err

@@ -2,25 +2,41 @@ package runner
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"time"
 )
 
-func say(format string, args ...any) {
-	fmt.Printf("cnlab-vm: "+format+"\n", args...)
+// stdout is where the run's progress and results go: Options.Stdout, or
+// nowhere.
+func (o *Options) stdout() io.Writer {
+	if o.Stdout == nil {
+		return io.Discard
+	}
+	return o.Stdout
+}
+
+func (o *Options) say(format string, args ...any) {
+	fmt.Fprintf(o.stdout(), "cnlab-vm: "+format+"\n", args...)
 }
 
 // timed runs f and reports how long it took.
-func timed(what string, f func() error) error {
-	fmt.Printf("cnlab-vm: %s ... ", what)
+func (o *Options) timed(what string, f func() error) error {
+	w := o.stdout()
+	fmt.Fprintf(w, "cnlab-vm: %s ... ", what)
 	start := time.Now()
 	if err := f(); err != nil {
-		fmt.Println("failed")
+		fmt.Fprintln(w, "failed")
 		return err
 	}
-	fmt.Printf("done in %.1fs\n", time.Since(start).Seconds())
+	fmt.Fprintf(w, "done in %.1fs\n", time.Since(start).Seconds())
 	return nil
 }
 
-// argsOf is the runner's command line, as recorded in results and bundles.
-func argsOf() []string { return os.Args[1:] }
+// args is the runner's arguments, without the program's name, as recorded
+// in results and bundles.
+func (o *Options) args() []string {
+	if len(o.Args) == 0 {
+		return nil
+	}
+	return o.Args[1:]
+}

@@ -13,9 +13,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +25,7 @@ import (
 	"time"
 
 	"github.com/cnlab/cnlab/vm"
+	"github.com/cnlab/cnlab/vm/kernels"
 	"github.com/cnlab/cnlab/vm/runner"
 )
 
@@ -39,6 +38,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "cnlab-vm: %v\n", err)
 		os.Exit(runner.ExitUsage)
 	}
+	o.Stdout, o.Args = os.Stdout, os.Args
 	switch {
 	case m.listKernels:
 		if err := runner.ListKernels(os.Stdout, m.conf(o), m.json); err != nil {
@@ -89,14 +89,14 @@ func merge(o *runner.Options, m *mode) int {
 	if out == "" {
 		out = "merged"
 	}
+	// The kernels.conf says which kernels may fail; without it, none may.
 	mayFail := map[string]bool{}
-	var list bytes.Buffer
-	if err := runner.ListKernels(&list, m.conf(o), true); err == nil {
-		var ks []runner.ListedKernel
-		_ = json.Unmarshal(list.Bytes(), &ks)
-		for _, k := range ks {
-			mayFail[k.Name] = k.MayFail
-		}
+	ks, err := kernels.ReadConf(m.conf(o))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cnlab-vm: warning: %v: every kernel must pass\n", err)
+	}
+	for _, k := range ks {
+		mayFail[k.Name] = k.MayFail
 	}
 	res, err := runner.Merge(out, m.dirs, mayFail)
 	if err != nil {
