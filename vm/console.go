@@ -116,3 +116,37 @@ func (c *consoleWatch) endLine() {
 func (c *consoleWatch) lastOutput() time.Time {
 	return time.Unix(0, c.last.Load())
 }
+
+// TroubleTrace returns the console lines of the first kernel trouble and its
+// trace, up to the trace's end marker or 80 lines.
+func TroubleTrace(log string) string {
+	lines := strings.Split(log, "\n")
+	for i, line := range lines {
+		if len(ScanConsole(line)) == 0 {
+			continue
+		}
+		end := min(len(lines), i+80)
+		for j := i + 1; j < end; j++ {
+			if strings.Contains(lines[j], "---[ end trace") || strings.Contains(lines[j], "---[ end Kernel panic") {
+				end = j + 1
+				break
+			}
+		}
+		return strings.Join(lines[i:end], "\n")
+	}
+	return ""
+}
+
+// TroubleReport returns the first kernel trouble's report as a reader
+// wants it first: the lines just before its first line (a WARN's message,
+// the "cut here" marker) and at most most lines from it.
+func TroubleReport(log string, before, most int) string {
+	lines := strings.Split(strings.ReplaceAll(log, "\r", ""), "\n")
+	for i, line := range lines {
+		if len(ScanConsole(line)) == 0 {
+			continue
+		}
+		return strings.Join(lines[max(0, i-before):min(len(lines), i+most)], "\n")
+	}
+	return ""
+}

@@ -1,6 +1,9 @@
 package vm
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestScanConsole(t *testing.T) {
 	tests := []struct {
@@ -43,5 +46,35 @@ func TestScanConsole(t *testing.T) {
 				t.Fatalf("ScanConsole(%q) = %+v, want one %s", tt.line, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestTroubleTrace(t *testing.T) {
+	log := strings.Join([]string{
+		"[    1.0] booting",
+		"[    2.0] WARNING: CPU: 0 PID: 9 at kmod/cnlab_echo.c:20 cnlab_echo_cb+0x1/0x2 [cnlab]",
+		"[    2.0] Call Trace:",
+		"[    2.0]  cnlab_echo_cb+0x1/0x2 [cnlab]",
+		"[    2.0] ---[ end trace 0000000000000000 ]---",
+		"[    3.0] after",
+	}, "\n")
+	got := TroubleTrace(log)
+	if !strings.HasPrefix(got, "[    2.0] WARNING") || !strings.HasSuffix(got, "]---") || strings.Contains(got, "after") {
+		t.Fatalf("TroubleTrace = %q", got)
+	}
+	if TroubleTrace("[ 1.0] all fine") != "" {
+		t.Fatal("a clean log has a trace")
+	}
+}
+
+func TestTroubleReport(t *testing.T) {
+	log := "[ 1.0] boot\r\n[ 3.0] ------------[ cut here ]------------\r\n[ 3.0] cnlab_fault: a warning, on purpose\r\n[ 3.0] WARNING: CPU: 0 PID: 85 at x.c:48 f+0x2c/0x1000\r\n[ 3.1] Call Trace:\r\n[ 3.2] later\r\n"
+	got := TroubleReport(log, 3, 2)
+	want := "[ 1.0] boot\n[ 3.0] ------------[ cut here ]------------\n[ 3.0] cnlab_fault: a warning, on purpose\n[ 3.0] WARNING: CPU: 0 PID: 85 at x.c:48 f+0x2c/0x1000\n[ 3.1] Call Trace:"
+	if got != want {
+		t.Errorf("TroubleReport =\n%s\nwant\n%s", got, want)
+	}
+	if TroubleReport("[ 1.0] boot\n", 3, 2) != "" {
+		t.Error("a report where the console shows no trouble")
 	}
 }

@@ -9,4 +9,10 @@
 // own (see package vm/guest), so nothing the kernel prints can be mistaken
 // for a result. Two watchdogs bound a run: one until the guest's /init
 // reports in, one until the job is done.
+//
+// A VMM boots the Machine: QEMU itself, or virtme-ng (Vng), which shares
+// the host's files instead of an initramfs. Beside this package: vm/runner
+// runs the job on kernels and settles verdicts, vm/kernels builds and caches
+// kernels, vm/report reads and writes results, vm/gcov, vm/kmemleak and
+// vm/symbolize read what a debug kernel's run brings back.
 package vm

@@ -9,7 +9,9 @@ import (
 	"strings"
 
 	"github.com/cnlab/cnlab/vm"
+	"github.com/cnlab/cnlab/vm/gcov"
 	"github.com/cnlab/cnlab/vm/kernels"
+	"github.com/cnlab/cnlab/vm/kmemleak"
 )
 
 // ensureSourceKernels builds the kernels of the matrix that come from
@@ -80,8 +82,8 @@ func debugKernel(ctx context.Context, r *kernelResult, w io.Writer) {
 			who   string
 			leaks []string
 		}{
-			{"the module", vm.ModuleLeaks(string(leakReport), []string{"cnlab"})},
-			{"drivers/connector", vm.ConnectorLeaks(string(leakReport))},
+			{"the module", kmemleak.ModuleLeaks(string(leakReport), []string{"cnlab"})},
+			{"drivers/connector", kmemleak.ConnectorLeaks(string(leakReport))},
 		} {
 			if len(l.leaks) == 0 {
 				fmt.Fprintf(w, "cnlab-vm: kmemleak: nothing %s allocated is unreferenced\n", l.who)
@@ -91,13 +93,13 @@ func debugKernel(ctx context.Context, r *kernelResult, w io.Writer) {
 				len(l.leaks), l.who, path, firstLines(l.leaks[0], 12))
 			if out.Verdict == vm.Passed || out.Verdict == vm.Failed {
 				out.Verdict = vm.KernelFailure
-				out.Reason = "kmemleak: " + l.who + " leaked: " + vm.LeakSummary(l.leaks[0])
+				out.Reason = "kmemleak: " + l.who + " leaked: " + kmemleak.LeakSummary(l.leaks[0])
 			}
-			out.Trouble = append(out.Trouble, vm.Trouble{What: "kmemleak", Line: vm.LeakSummary(l.leaks[0])})
+			out.Trouble = append(out.Trouble, vm.Trouble{What: "kmemleak", Line: kmemleak.LeakSummary(l.leaks[0])})
 		}
 	}
 	if len(gcda) > 0 {
-		cov, err := vm.ModuleCoverage(ctx, filepath.Join(r.dir, "kmod"), gcda, filepath.Join(r.dir, "coverage"))
+		cov, err := gcov.ModuleCoverage(ctx, filepath.Join(r.dir, "kmod"), gcda, filepath.Join(r.dir, "coverage"))
 		if err != nil {
 			fmt.Fprintf(w, "cnlab-vm: %v\n", err)
 			return

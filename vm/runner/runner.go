@@ -18,6 +18,7 @@ import (
 	"github.com/cnlab/cnlab/vm"
 	"github.com/cnlab/cnlab/vm/guest"
 	"github.com/cnlab/cnlab/vm/report"
+	"github.com/cnlab/cnlab/vm/symbolize"
 )
 
 // shared is what every kernel's run uses.
@@ -541,7 +542,7 @@ func symbolizeTrouble(w io.Writer, r *kernelResult) {
 	}
 	trace := vm.TroubleTrace(string(log))
 	decode := filepath.Join(r.src, ".cache/linux-source-6.1/scripts/decode_stacktrace.sh")
-	out, err := vm.Symbolize(trace, r.t.Release, r.t.KDIR, decode, filepath.Join(r.dir, "kmod"))
+	out, err := symbolize.Symbolize(trace, r.t.Release, r.t.KDIR, decode, filepath.Join(r.dir, "kmod"))
 	if err != nil {
 		fmt.Fprintf(w, "cnlab-vm: the trace is not symbolized: %v\n", err)
 		return

@@ -1,4 +1,4 @@
-package vm
+package gcov
 
 import (
 	"bufio"
@@ -145,4 +145,13 @@ func readLcovInfo(path, dir string) (*Coverage, error) {
 		c.Uncovered = append(c.Uncovered, fmt.Sprintf("%s:%d", z.file, z.n))
 	}
 	return c, sc.Err()
+}
+
+// lastLines is the last n lines of a tool's output, for an error.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

@@ -1,4 +1,4 @@
-package vm
+package kmemleak
 
 import (
 	"regexp"
