@@ -13,6 +13,7 @@
 // A VMM boots the Machine: QEMU itself, or virtme-ng (Vng), which shares
 // the host's files instead of an initramfs. Beside this package: vm/runner
 // runs the job on kernels and settles verdicts, vm/kernels builds and caches
-// kernels, vm/report reads and writes results, vm/gcov, vm/kmemleak and
+// kernels, vm/report reads and writes results, vm/build builds the
+// module and the guest's programs, vm/gcov, vm/kmemleak and
 // vm/symbolize read what a debug kernel's run brings back.
 package vm

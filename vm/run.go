@@ -117,3 +117,12 @@ func Tail(path string, n int) string {
 	}
 	return strings.ReplaceAll(lastLines(string(b), n), "\r", "")
 }
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cnlab/cnlab/vm"
+	"github.com/cnlab/cnlab/vm/build"
 	"github.com/cnlab/cnlab/vm/guest"
 	"github.com/cnlab/cnlab/vm/report"
 	"github.com/cnlab/cnlab/vm/symbolize"
@@ -25,7 +26,7 @@ import (
 type shared struct {
 	o      *Options
 	host   Host
-	bins   *vm.GuestBinaries
+	bins   *build.GuestBinaries
 	accel  string
 	cpus   int
 	icount bool
@@ -117,7 +118,7 @@ func Run(ctx context.Context, o *Options) (int, error) {
 
 	sh := &shared{o: o, host: host}
 	if err := o.timed("building the guest's programs", func() (err error) {
-		sh.bins, err = vm.BuildGuestBinaries(ctx, o.Src, filepath.Join(o.OutDir(), "guest"))
+		sh.bins, err = build.Guest(ctx, o.Src, filepath.Join(o.OutDir(), "guest"))
 		return err
 	}); err != nil {
 		if ctx.Err() != nil {
@@ -349,8 +350,8 @@ func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelRe
 		return fail(ExitInfra, err)
 	}
 	fmt.Fprintf(w, "cnlab-vm: kernel %s (%s), build tree %s\n", t.Release, t.Image, t.KDIR)
-	ko, err := vm.BuildModule(ctx, o.Src, t.KDIR, filepath.Join(r.dir, "kmod"), gcovArgs(t)...)
-	var buildErr *vm.ModuleBuildError
+	ko, err := build.Module(ctx, o.Src, t.KDIR, filepath.Join(r.dir, "kmod"), gcovArgs(t)...)
+	var buildErr *build.ModuleError
 	if errors.As(err, &buildErr) {
 		return fail(ExitBuild, err)
 	} else if err != nil {
@@ -407,11 +408,11 @@ func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelRe
 // modules (nothing on Debian's kernels, where the connector is built in),
 // and copies it, uncompressed, next to the initramfs.
 func guestModules(ko string, t target, dir string) ([]guest.Module, error) {
-	names, err := vm.ModuleDepends(ko)
+	names, err := build.ModuleDepends(ko)
 	if err != nil {
 		return nil, err
 	}
-	deps, err := vm.ResolveModules(names, t.ModulesDir)
+	deps, err := build.ResolveModules(names, t.ModulesDir)
 	if err != nil {
 		return nil, err
 	}
@@ -419,7 +420,7 @@ func guestModules(ko string, t target, dir string) ([]guest.Module, error) {
 	for _, d := range deps {
 		host := filepath.Join(dir, "modules", d.Name+".ko")
 		_ = os.MkdirAll(filepath.Dir(host), 0o755)
-		if err := vm.DecompressModule(d.Path, host); err != nil {
+		if err := build.DecompressModule(d.Path, host); err != nil {
 			return nil, err
 		}
 		mods = append(mods, guest.Module{Path: "/lib/modules/" + d.Name + ".ko", Name: d.Name})
@@ -629,7 +630,7 @@ func probeKVM(ctx context.Context, sh *shared, t target) (bool, error) {
 		return false, err
 	}
 	initramfs := filepath.Join(dir, "initramfs.gz")
-	if err := writeInitramfs(initramfs, &vm.GuestBinaries{Init: sh.bins.Init}, "", dir, &guest.Job{}, nil); err != nil {
+	if err := writeInitramfs(initramfs, &build.GuestBinaries{Init: sh.bins.Init}, "", dir, &guest.Job{}, nil); err != nil {
 		return false, err
 	}
 	m := vm.Machine{QEMU: sh.o.QEMU, Kernel: t.Image, Initramfs: initramfs, Memory: sh.o.Memory, CPUs: 1, Accel: "kvm"}
@@ -644,7 +645,7 @@ func probeKVM(ctx context.Context, sh *shared, t target) (bool, error) {
 	return out.Kernel != "", nil
 }
 
-func writeInitramfs(path string, bins *vm.GuestBinaries, ko, dir string, job *guest.Job, extra []string) error {
+func writeInitramfs(path string, bins *build.GuestBinaries, ko, dir string, job *guest.Job, extra []string) error {
 	var r vm.Initramfs
 	r.Add(vm.File{Path: "/dev/console", Mode: os.ModeDevice | os.ModeCharDevice | 0o600, Major: 5, Minor: 1})
 	for _, d := range []string{"/proc", "/sys", "/tmp", "/dev"} {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cnlab/cnlab/vm"
+	"github.com/cnlab/cnlab/vm/build"
 	"github.com/cnlab/cnlab/vm/guest"
 )
 
@@ -21,7 +22,7 @@ type launcher interface {
 	check(o *Options) error
 	// prepare puts the job where the guest finds it, for the run in
 	// dir, and sets the machine's VMM.
-	prepare(run *vm.Run, m *vm.Machine, job *guest.Job, bins *vm.GuestBinaries, ko, dir string, add []string) error
+	prepare(run *vm.Run, m *vm.Machine, job *guest.Job, bins *build.GuestBinaries, ko, dir string, add []string) error
 }
 
 // launchers are the VMMs, by the name -vmm takes, as syzkaller's vm/vmimpl
@@ -54,7 +55,7 @@ type qemuLauncher struct{}
 // check finds nothing: a missing QEMU is found when it is started.
 func (qemuLauncher) check(*Options) error { return nil }
 
-func (qemuLauncher) prepare(_ *vm.Run, m *vm.Machine, job *guest.Job, bins *vm.GuestBinaries, ko, dir string, add []string) error {
+func (qemuLauncher) prepare(_ *vm.Run, m *vm.Machine, job *guest.Job, bins *build.GuestBinaries, ko, dir string, add []string) error {
 	m.VMM = vm.QEMU{}
 	m.Initramfs = filepath.Join(dir, "initramfs.gz")
 	return writeInitramfs(m.Initramfs, bins, ko, dir, job, add)
@@ -78,7 +79,7 @@ func (vngLauncher) check(o *Options) error {
 	return nil
 }
 
-func (vngLauncher) prepare(run *vm.Run, m *vm.Machine, job *guest.Job, bins *vm.GuestBinaries, ko, dir string, add []string) error {
+func (vngLauncher) prepare(run *vm.Run, m *vm.Machine, job *guest.Job, bins *build.GuestBinaries, ko, dir string, add []string) error {
 	return vngJob(run, m, job, bins, ko, dir, add)
 }
 
@@ -92,7 +93,7 @@ const vngBootTimeout = 4 * time.Minute
 // one cnlab's initramfs would hold, with the files the initramfs would hold
 // (the module, the programs, -add's) listed for /init to copy to their
 // guest paths in the guest's writable overlay first.
-func vngJob(run *vm.Run, m *vm.Machine, job *guest.Job, bins *vm.GuestBinaries, ko, dir string, add []string) error {
+func vngJob(run *vm.Run, m *vm.Machine, job *guest.Job, bins *build.GuestBinaries, ko, dir string, add []string) error {
 	share := filepath.Join(dir, "vng")
 	if err := os.MkdirAll(share, 0o755); err != nil {
 		return err

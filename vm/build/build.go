@@ -1,4 +1,4 @@
-package vm
+package build
 
 import (
 	"bytes"
@@ -13,12 +13,12 @@ import (
 	"time"
 )
 
-// BuildModule builds kmod/ from the source tree src against the prepared
+// Module builds kmod/ from the source tree src against the prepared
 // kernel build tree kdir, out of tree in outDir (one per kernel, so that
 // kernels never share objects). It returns the path of cnlab.ko. The
 // build's output is kept in outDir/build.log. makeArgs go to make, e.g.
 // GCOV_PROFILE=y.
-func BuildModule(ctx context.Context, src, kdir, outDir string, makeArgs ...string) (string, error) {
+func Module(ctx context.Context, src, kdir, outDir string, makeArgs ...string) (string, error) {
 	if err := os.RemoveAll(outDir); err != nil {
 		return "", fmt.Errorf("build module: %w", err)
 	}
@@ -55,7 +55,7 @@ func BuildModule(ctx context.Context, src, kdir, outDir string, makeArgs ...stri
 	_ = os.WriteFile(logPath, log.Bytes(), 0o644)
 	var exitErr *exec.ExitError
 	if runErr != nil && ctx.Err() == nil && errors.As(runErr, &exitErr) {
-		return "", &ModuleBuildError{Err: fmt.Errorf("the module does not build against %s: %v (log: %s)\n%s", kdir, runErr, logPath, lastLines(log.String(), 20))}
+		return "", &ModuleError{Err: fmt.Errorf("the module does not build against %s: %v (log: %s)\n%s", kdir, runErr, logPath, lastLines(log.String(), 20))}
 	}
 	if runErr != nil {
 		return "", fmt.Errorf("build module against %s: %w (log: %s)", kdir, runErr, logPath)
@@ -63,12 +63,12 @@ func BuildModule(ctx context.Context, src, kdir, outDir string, makeArgs ...stri
 	return filepath.Join(outDir, "cnlab.ko"), nil
 }
 
-// ModuleBuildError is a module build that ran and failed: the source does
+// ModuleError is a module build that ran and failed: the source does
 // not build against that kernel (not a missing tool or tree).
-type ModuleBuildError struct{ Err error }
+type ModuleError struct{ Err error }
 
-func (e *ModuleBuildError) Error() string { return e.Err.Error() }
-func (e *ModuleBuildError) Unwrap() error { return e.Err }
+func (e *ModuleError) Error() string { return e.Err.Error() }
+func (e *ModuleError) Unwrap() error { return e.Err }
 
 // groupCommand is a build command in a process group of its own: a Ctrl-C
 // at the terminal reaches the runner alone, and cancelling ctx kills the
@@ -86,9 +86,9 @@ type GuestBinaries struct {
 	Init, E2E, Cnctl, EchoRef string
 }
 
-// BuildGuestBinaries builds the static guest programs from src into outDir:
+// Guest builds the static guest programs from src into outDir:
 // /init, the e2e suite (go test -c), cnctl, and the C reference client.
-func BuildGuestBinaries(ctx context.Context, src, outDir string) (*GuestBinaries, error) {
+func Guest(ctx context.Context, src, outDir string) (*GuestBinaries, error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("build guest binaries: %w", err)
 	}
