@@ -7,8 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want=1.35-1
-if [ "$(dpkg-query -W -f='${Version}' virtme-ng 2>/dev/null || true)" = "$want" ]; then
-	echo "setup-vng: virtme-ng $want is installed"
+# virtme-ng builds an initramfs for Debian's kernels (9p and virtio are
+# modules there) and needs a static busybox for it: without it every boot
+# stops with "initramfs is needed, and no busybox was found".
+if [ "$(dpkg-query -W -f='${Version}' virtme-ng 2>/dev/null || true)" = "$want" ] &&
+	dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "ok installed"; then
+	echo "setup-vng: virtme-ng $want and busybox-static are installed"
 	exit 0
 fi
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/cnlab/vng-apt
@@ -21,5 +25,5 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && apt-get "${apt_own[@]}" download "virtme-ng=$want")
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$work"/virtme-ng_*.deb >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$work"/virtme-ng_*.deb busybox-static >/dev/null
 echo "setup-vng: virtme-ng $(dpkg-query -W -f='${Version}' virtme-ng) installed"
