@@ -591,6 +591,7 @@ var _ = Describe("The process events connector", Label("proc"), func() {
 	It("loses events to a small receive buffer in a fork storm: ENOBUFS, gaps per CPU, and counts that add up with the probes'", func() {
 		lockThread()
 		c := procListen(proc.All, 4096)
+		hog := startStarver()
 		ncpu := markCPUs()
 		receiveEvents(c, marked(ncpu))
 		before := stableCounters(c)
@@ -598,10 +599,12 @@ var _ = Describe("The process events connector", Label("proc"), func() {
 
 		const storm = 300
 		stop := startPreemptPressure()
+		hog.on()
 		for range storm {
 			pid, _ := forkChild(childExit, 0, 0)
 			reap(pid)
 		}
+		hogSaid := hog.off()
 		stop()
 		// Read what is queued, which ends the socket's congestion, then
 		// a marker on every CPU closes the gaps at the storm's end.
@@ -620,8 +623,8 @@ var _ = Describe("The process events connector", Label("proc"), func() {
 		d := after.minus(before)
 		ids, err := suiteWitness.p.Counters()
 		Expect(err).NotTo(HaveOccurred())
-		GinkgoWriter.Printf("%d forks: received %d events, missed %d in gaps %v, %d overruns; probes: %+v (%d ids counted so far); probe skips: %s\n",
-			storm, received, missed, perCPU, log.overruns, d, len(ids), skips)
+		GinkgoWriter.Printf("%d forks: received %d events, missed %d in gaps %v, %d overruns; probes: %+v (%d ids counted so far); probe skips: %s; spinner: %s\n",
+			storm, received, missed, perCPU, log.overruns, d, len(ids), skips, hogSaid)
 		Expect(log.overruns).To(BeNumerically(">=", 1), "ENOBUFS")
 		Expect(missed).To(BeNumerically(">", 0), "gaps")
 		if !*preemptPressure {
@@ -896,6 +899,8 @@ func procHelper(h string) int {
 		return 0
 	case "who":
 		return whoHelper(arg)
+	case "hog":
+		return hogHelper(arg)
 	case "pressure":
 		return pressureHelper()
 	}
