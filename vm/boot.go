@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cnlab/cnlab/vm/guest"
+	"github.com/cnlab/cnlab/vm/tail"
 )
 
 // boot is one Run under way: the VMM's process, the console it prints, the
@@ -317,7 +318,7 @@ func (b *boot) finish(ctx context.Context, v Verdict, reason string) (*Outcome, 
 }
 
 func qemuTail(stderr *bytes.Buffer, err error) string {
-	s := strings.ReplaceAll(lastLines(strings.TrimSpace(stderr.String()), 5), "\n", "; ")
+	s := strings.ReplaceAll(tail.Lines(strings.TrimSpace(stderr.String()), 5), "\n", "; ")
 	if s == "" && err == nil {
 		return ""
 	}

@@ -15,5 +15,6 @@
 // runs the job on kernels and settles verdicts, vm/kernels builds and caches
 // kernels, vm/report reads and writes results, vm/build builds the
 // module and the guest's programs, vm/gcov, vm/kmemleak and
-// vm/symbolize read what a debug kernel's run brings back.
+// vm/symbolize read what a debug kernel's run brings back, and vm/tail
+// gives the last lines of a log or a tool's output for an error.
 package vm

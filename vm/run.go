@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 )
 
@@ -107,22 +105,4 @@ func (r *Run) Boot(ctx context.Context) (*Outcome, error) {
 	}
 	defer b.stop()
 	return b.watch(ctx)
-}
-
-// Tail returns the last n lines of a file, for showing a console log's end.
-func Tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", path, err)
-	}
-	return strings.ReplaceAll(lastLines(string(b), n), "\r", "")
-}
-
-// lastLines is the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

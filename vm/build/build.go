@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cnlab/cnlab/vm/tail"
 )
 
 // Module builds kmod/ from the source tree src against the prepared
@@ -55,7 +57,7 @@ func Module(ctx context.Context, src, kdir, outDir string, makeArgs ...string) (
 	_ = os.WriteFile(logPath, log.Bytes(), 0o644)
 	var exitErr *exec.ExitError
 	if runErr != nil && ctx.Err() == nil && errors.As(runErr, &exitErr) {
-		return "", &ModuleError{Err: fmt.Errorf("the module does not build against %s: %v (log: %s)\n%s", kdir, runErr, logPath, lastLines(log.String(), 20))}
+		return "", &ModuleError{Err: fmt.Errorf("the module does not build against %s: %v (log: %s)\n%s", kdir, runErr, logPath, tail.Lines(log.String(), 20))}
 	}
 	if runErr != nil {
 		return "", fmt.Errorf("build module against %s: %w (log: %s)", kdir, runErr, logPath)
@@ -113,16 +115,8 @@ func Guest(ctx context.Context, src, outDir string) (*GuestBinaries, error) {
 		cmd.Dir = src
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("build guest binaries: %s: %v\n%s", strings.Join(s, " "), err, lastLines(string(out), 20))
+			return nil, fmt.Errorf("build guest binaries: %s: %v\n%s", strings.Join(s, " "), err, tail.Lines(string(out), 20))
 		}
 	}
 	return g, nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

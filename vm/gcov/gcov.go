@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cnlab/cnlab/vm/tail"
 )
 
 // Coverage is the module's line and function coverage from one run.
@@ -79,7 +81,7 @@ func ModuleCoverage(ctx context.Context, kmodDir string, gcda map[string][]byte,
 			f.Close()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("coverage: %s: %v (log: %s): %s", s[0], err, log, lastLines(string(out), 3))
+			return nil, fmt.Errorf("coverage: %s: %v (log: %s): %s", s[0], err, log, tail.Lines(string(out), 3))
 		}
 	}
 	c, err := readLcovInfo(info, kmodDir)
@@ -145,13 +147,4 @@ func readLcovInfo(path, dir string) (*Coverage, error) {
 		c.Uncovered = append(c.Uncovered, fmt.Sprintf("%s:%d", z.file, z.n))
 	}
 	return c, sc.Err()
-}
-
-// lastLines is the last n lines of a tool's output, for an error.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

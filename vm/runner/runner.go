@@ -20,6 +20,7 @@ import (
 	"github.com/cnlab/cnlab/vm/guest"
 	"github.com/cnlab/cnlab/vm/report"
 	"github.com/cnlab/cnlab/vm/symbolize"
+	"github.com/cnlab/cnlab/vm/tail"
 )
 
 // shared is what every kernel's run uses.
@@ -614,7 +615,7 @@ func printResult(w io.Writer, r *kernelResult, consoleLines int) {
 	consoleLog := filepath.Join(r.dir, "console.log")
 	if out.Verdict != vm.Passed {
 		fmt.Fprintf(w, "cnlab-vm: why: %s\n", out.Reason)
-		fmt.Fprintf(w, "cnlab-vm: last %d console lines (all in %s):\n%s\n", consoleLines, consoleLog, vm.Tail(consoleLog, consoleLines))
+		fmt.Fprintf(w, "cnlab-vm: last %d console lines (all in %s):\n%s\n", consoleLines, consoleLog, tail.File(consoleLog, consoleLines))
 	}
 	kernel := out.Kernel
 	if kernel == "" {
