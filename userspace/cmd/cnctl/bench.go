@@ -51,24 +51,16 @@ func runBench(e *env, args []string) int {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Go rounds to this file (-: base64 on stdout, for a guest)")
 	profileRate := fs.Int("cpuprofile-rate", 100, "samples per second of -cpuprofile")
 	withProbes := fs.Bool("probes", false, "also measure the Go client with the eBPF probes attached in each mode (counters, losses, all), against without, in alternating rounds")
-	if code, done := e.parse(fs, args); done {
+	var id connector.ID
+	if code, done := e.parseFlags(fs, args, noArguments,
+		func() (err error) { id, err = connector.ParseID(*idFlag); return err },
+		func() error {
+			return checkRanges(check{"n", *n, 1, 1 << 31}, check{"s", *size, 0, connector.MaxData}, check{"rounds", *rounds, 1, 1000})
+		},
+		func() error { return checkDuration("W", timeout, time.Microsecond) },
+		func() error { return checkRanges(check{"procs", int64(*procs), 0, 1024}) },
+	); done {
 		return code
-	}
-	if code, done := e.noArgs(fs); done {
-		return code
-	}
-	id, err := connector.ParseID(*idFlag)
-	if err != nil {
-		return e.badUsage("bench", err)
-	}
-	if err := checkRanges(check{"n", *n, 1, 1 << 31}, check{"s", *size, 0, connector.MaxData}, check{"rounds", *rounds, 1, 1000}); err != nil {
-		return e.badUsage("bench", err)
-	}
-	if err := checkDuration("W", timeout, time.Microsecond); err != nil {
-		return e.badUsage("bench", err)
-	}
-	if err := checkRanges(check{"procs", int64(*procs), 0, 1024}); err != nil {
-		return e.badUsage("bench", err)
 	}
 	if *procs > 0 {
 		runtime.GOMAXPROCS(*procs)

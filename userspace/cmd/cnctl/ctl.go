@@ -88,6 +88,19 @@ func ctlOpNames() string {
 	return strings.Join(names, ", ")
 }
 
+// findCtlOp is the operation args name first.
+func findCtlOp(args []string) (*ctlOp, error) {
+	if len(args) == 0 {
+		return nil, fmt.Errorf("which operation? One of %s", ctlOpNames())
+	}
+	for i := range ctlOps {
+		if ctlOps[i].name == args[0] {
+			return &ctlOps[i], nil
+		}
+	}
+	return nil, fmt.Errorf("unknown operation %q: want one of %s", args[0], ctlOpNames())
+}
+
 func runCtl(e *env, args []string) int {
 	common := ctlCommon{ctlID: control.DefaultID.String(), timeout: 10 * time.Second}
 	fs := e.newFlags("ctl", "")
@@ -96,43 +109,26 @@ func runCtl(e *env, args []string) int {
 		ctlUsage(fs.Output())
 		fs.PrintDefaults()
 	}
-	if code, done := e.parse(fs, args); done {
-		return code
-	}
-	if fs.NArg() == 0 {
-		return e.badUsage("ctl", fmt.Errorf("which operation? One of %s", ctlOpNames()))
-	}
 	var op *ctlOp
-	for i := range ctlOps {
-		if ctlOps[i].name == fs.Arg(0) {
-			op = &ctlOps[i]
-		}
-	}
-	if op == nil {
-		return e.badUsage("ctl", fmt.Errorf("unknown operation %q: want one of %s", fs.Arg(0), ctlOpNames()))
+	if code, done := e.parseFlags(fs, args, withArguments,
+		func() (err error) { op, err = findCtlOp(fs.Args()); return err },
+	); done {
+		return code
 	}
 	name := "ctl " + op.name
 	ofs := e.newFlags(name, fmt.Sprintf("ctl %s %s [-ctl-id idx:val] [-json] [-timeout d]\n\n%s.", op.name, op.args, op.summary))
 	common.define(ofs, "ctl-id")
 	check, run := op.flags(ofs)
-	if code, done := e.parse(ofs, fs.Args()[1:]); done {
+	var id connector.ID
+	if code, done := e.parseFlags(ofs, fs.Args()[1:], noArguments,
+		check,
+		func() error { return checkDuration("timeout", common.timeout, time.Millisecond) },
+		func() (err error) { id, err = connector.ParseID(common.ctlID); return err },
+	); done {
 		return code
-	}
-	if code, done := e.noArgs(ofs); done {
-		return code
-	}
-	if err := check(); err != nil {
-		return e.badUsage(name, err)
-	}
-	if err := checkDuration("timeout", common.timeout, time.Millisecond); err != nil {
-		return e.badUsage(name, err)
-	}
-	id, err := connector.ParseID(common.ctlID)
-	if err != nil {
-		return e.badUsage(name, err)
 	}
 	r := &ctlResult{Type: "result", Op: op.name, Module: id.String()}
-	err = func() error {
+	err := func() error {
 		conn, err := e.dial(nil)
 		if err != nil {
 			return err

@@ -29,6 +29,26 @@ missed seq 9-39 (31 messages)" where a stream's seqs jump and "OVERRUN"
 where the socket's queue overflowed. Joining a connector group needs
 CAP_NET_ADMIN.`
 
+// parseGroups parses listen's -g: groups 1 to connector.Groups, comma
+// separated; at least one.
+func parseGroups(s string) ([]uint32, error) {
+	var groups []uint32
+	for _, g := range strings.Split(s, ",") {
+		if g == "" {
+			continue
+		}
+		n, err := strconv.ParseUint(g, 0, 32)
+		if err != nil || n < 1 || n > connector.Groups {
+			return nil, fmt.Errorf("-g %q: want groups 1 to %d", g, connector.Groups)
+		}
+		groups = append(groups, uint32(n))
+	}
+	if len(groups) == 0 {
+		return nil, errors.New("-g is required: the groups to listen on, e.g. -g 20")
+	}
+	return groups, nil
+}
+
 func runListen(e *env, args []string) int {
 	fs := e.newFlags("listen", listenSynopsis)
 	groupsFlag := fs.String("g", "", fmt.Sprintf("groups to join, comma separated (1 to %d), e.g. 20 or 20,21", connector.Groups))
@@ -38,31 +58,15 @@ func runListen(e *env, args []string) int {
 	var timeout time.Duration
 	fs.Var(seconds{&timeout}, "timeout", "stop after this long, in seconds or as a duration (0: until interrupted)")
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
-	if code, done := e.parse(fs, args); done {
-		return code
-	}
-	if code, done := e.noArgs(fs); done {
-		return code
-	}
-	if err := checkRanges(check{"c", *count, 0, 1<<63 - 1}, check{"rcvbuf", *rcvbuf, 0, 1<<31 - 1}); err != nil {
-		return e.badUsage("listen", err)
-	}
-	if err := checkDuration("timeout", timeout, 0); err != nil {
-		return e.badUsage("listen", err)
-	}
 	var groups []uint32
-	for _, g := range strings.Split(*groupsFlag, ",") {
-		if g == "" {
-			continue
-		}
-		n, err := strconv.ParseUint(g, 0, 32)
-		if err != nil || n < 1 || n > connector.Groups {
-			return e.badUsage("listen", fmt.Errorf("-g %q: want groups 1 to %d", g, connector.Groups))
-		}
-		groups = append(groups, uint32(n))
-	}
-	if len(groups) == 0 {
-		return e.badUsage("listen", errors.New("-g is required: the groups to listen on, e.g. -g 20"))
+	if code, done := e.parseFlags(fs, args, noArguments,
+		func() error {
+			return checkRanges(check{"c", *count, 0, 1<<63 - 1}, check{"rcvbuf", *rcvbuf, 0, 1<<31 - 1})
+		},
+		func() error { return checkDuration("timeout", timeout, 0) },
+		func() (err error) { groups, err = parseGroups(*groupsFlag); return err },
+	); done {
+		return code
 	}
 	c, err := e.dial(&connector.Config{Groups: groups, ReadBuffer: int(*rcvbuf), ForceReadBuffer: *force})
 	if err != nil {

@@ -144,26 +144,36 @@ func (e *env) newFlags(name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args into fs. done is true when the command should return
-// code at once: after -h (usage on stdout, 0) or a bad flag (one line on
-// stderr, pointing at -h, and exitUsage).
-func (e *env) parse(fs *flag.FlagSet, args []string) (code int, done bool) {
+// arguments says whether a command takes arguments after its flags.
+type arguments bool
+
+const (
+	noArguments   arguments = false // an argument is a usage error
+	withArguments arguments = true  // the command's checks read them (ping's target, ctl's operation)
+)
+
+// parseFlags is every command's preamble: it parses args into fs, then
+// checks, in order, that no argument follows the flags (unless withArguments)
+// and each of checks, which may also keep what they parsed (an id). done is
+// true when the command should return code at once: after -h (usage on
+// stdout, 0) or a usage error, one line on stderr and exitUsage: a bad flag
+// (pointing at -h), an unexpected argument, or the first check that failed.
+func (e *env) parseFlags(fs *flag.FlagSet, args []string, a arguments, checks ...func() error) (code int, done bool) {
 	err := fs.Parse(args)
 	switch {
-	case err == nil:
-		return 0, false
 	case errors.Is(err, flag.ErrHelp):
 		fs.SetOutput(e.stdout)
 		fs.Usage()
 		return 0, true
-	}
-	return e.badUsage(fs.Name(), fmt.Errorf("%w (cnctl %s -h lists the flags)", err, fs.Name())), true
-}
-
-// noArgs fails a command that takes no arguments but was given some.
-func (e *env) noArgs(fs *flag.FlagSet) (int, bool) {
-	if fs.NArg() > 0 {
+	case err != nil:
+		return e.badUsage(fs.Name(), fmt.Errorf("%w (cnctl %s -h lists the flags)", err, fs.Name())), true
+	case a == noArguments && fs.NArg() > 0:
 		return e.badUsage(fs.Name(), fmt.Errorf("unexpected arguments %q (flags go before arguments)", fs.Args())), true
+	}
+	for _, c := range checks {
+		if err := c(); err != nil {
+			return e.badUsage(fs.Name(), err), true
+		}
 	}
 	return 0, false
 }

@@ -144,6 +144,13 @@ func TestBadFlags(t *testing.T) {
 		{"ping", "-nosuchflag"},
 		{"listen"},
 		{"trace", "-c", "-1"},
+		{"trace", "-id", "bad"},
+		{"trace", "-seq", "5-1"},
+		{"proc", "-e", "nosuch"},
+		{"proc", "stray"},
+		{"send", "stray"},
+		{"bench", "stray"},
+		{"ctl", "stats", "-ctl-id", "bad"},
 		{"nosuchcommand"},
 		{"help", "nosuchcommand"},
 	}

@@ -19,6 +19,23 @@ Sends echo requests to a callback id (the cnlab module's echo, 14:0x456, by
 default) and reports each reply, the loss and the round-trip times, as
 ping(8) does. Each reply must have the request's seq and ack = seq + 1.`
 
+// pingTarget is the id ping sends to: -id's, or the one argument's, or the
+// module's echo.
+func pingTarget(idFlag string, args []string) (connector.ID, error) {
+	target := idFlag
+	switch {
+	case len(args) > 1:
+		return connector.ID{}, fmt.Errorf("one target id, got %q", args)
+	case len(args) == 1 && target != "" && target != args[0]:
+		return connector.ID{}, fmt.Errorf("two targets: -id %s and %s", target, args[0])
+	case len(args) == 1:
+		target = args[0]
+	case target == "":
+		target = control.DefaultEchoID.String()
+	}
+	return connector.ParseID(target)
+}
+
 func runPing(e *env, args []string) int {
 	fs := e.newFlags("ping", pingSynopsis)
 	p := pinger{interval: time.Second, timeout: time.Second}
@@ -31,32 +48,16 @@ func runPing(e *env, args []string) int {
 	fs.BoolVar(&p.flood, "f", false, "flood: -i 0, and print a dot per request sent and a backspace per reply, as ping -f")
 	fs.BoolVar(&p.quiet, "q", false, "print only the summary")
 	asJSON := fs.Bool("json", false, "print one JSON object per reply or loss and a summary")
-	if code, done := e.parse(fs, args); done {
+	var id connector.ID
+	if code, done := e.parseFlags(fs, args, withArguments,
+		func() (err error) { id, err = pingTarget(*idFlag, fs.Args()); return err },
+		func() error {
+			return checkRanges(check{"c", count, 0, 1<<63 - 1}, check{"s", size, 0, connector.MaxData})
+		},
+		func() error { return checkDuration("i", p.interval, 0) },
+		func() error { return checkDuration("W", p.timeout, time.Microsecond) },
+	); done {
 		return code
-	}
-	target := *idFlag
-	switch {
-	case fs.NArg() > 1:
-		return e.badUsage("ping", fmt.Errorf("one target id, got %q", fs.Args()))
-	case fs.NArg() == 1 && target != "" && target != fs.Arg(0):
-		return e.badUsage("ping", fmt.Errorf("two targets: -id %s and %s", target, fs.Arg(0)))
-	case fs.NArg() == 1:
-		target = fs.Arg(0)
-	case target == "":
-		target = control.DefaultEchoID.String()
-	}
-	id, err := connector.ParseID(target)
-	if err != nil {
-		return e.badUsage("ping", err)
-	}
-	if err := checkRanges(check{"c", count, 0, 1<<63 - 1}, check{"s", size, 0, connector.MaxData}); err != nil {
-		return e.badUsage("ping", err)
-	}
-	if err := checkDuration("i", p.interval, 0); err != nil {
-		return e.badUsage("ping", err)
-	}
-	if err := checkDuration("W", p.timeout, time.Microsecond); err != nil {
-		return e.badUsage("ping", err)
 	}
 	if p.flood {
 		p.interval = 0

@@ -45,21 +45,20 @@ func runProc(e *env, args []string) int {
 	table := fs.Bool("S", false, "on exit, print a table of the events of each program")
 	quiet := fs.Bool("q", false, "print no line per event: only the -S table and the summary")
 	users := fs.Bool("u", false, "show each process's user (its effective uid, named from the password database)")
-	if code, done := e.parse(fs, args); done {
+	var sel procEvents
+	if code, done := e.parseFlags(fs, args, noArguments,
+		func() error {
+			return checkRanges(check{"c", *count, 0, 1<<63 - 1}, check{"rcvbuf", *rcvbuf, 0, 1<<31 - 1})
+		},
+		func() error { return checkDuration("timeout", timeout, 0) },
+		func() (err error) {
+			if sel, err = parseProcEvents(*events); err != nil {
+				return fmt.Errorf("-e: %w", err)
+			}
+			return nil
+		},
+	); done {
 		return code
-	}
-	if code, done := e.noArgs(fs); done {
-		return code
-	}
-	if err := checkRanges(check{"c", *count, 0, 1<<63 - 1}, check{"rcvbuf", *rcvbuf, 0, 1<<31 - 1}); err != nil {
-		return e.badUsage("proc", err)
-	}
-	if err := checkDuration("timeout", timeout, 0); err != nil {
-		return e.badUsage("proc", err)
-	}
-	sel, err := parseProcEvents(*events)
-	if err != nil {
-		return e.badUsage("proc", fmt.Errorf("-e: %w", err))
 	}
 	conn, err := e.dial(&connector.Config{Groups: []uint32{proc.Group}, ReadBuffer: int(*rcvbuf), ForceReadBuffer: *force})
 	if err != nil {

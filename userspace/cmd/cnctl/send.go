@@ -26,28 +26,26 @@ func runSend(e *env, args []string) int {
 	wait := time.Second
 	fs.Var(seconds{&wait}, "wait", "print what arrives for this long after sending, in seconds or as a duration (0: do not wait)")
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
-	if code, done := e.parse(fs, args); done {
+	var id connector.ID
+	var payload []byte
+	if code, done := e.parseFlags(fs, args, noArguments,
+		func() (err error) { id, err = connector.ParseID(*idFlag); return err },
+		func() error {
+			return checkRanges(check{"s", *size, -1, connector.MaxData}, check{"seq", *seq, 0, maxUint32}, check{"ack", *ack, 0, maxUint32})
+		},
+		func() error { return checkDuration("wait", wait, 0) },
+		func() error {
+			payload = []byte(*data)
+			if *size >= 0 {
+				payload = make([]byte, *size)
+			}
+			if len(payload) > connector.MaxData {
+				return fmt.Errorf("-data of %d bytes: the connector carries at most %d", len(payload), connector.MaxData)
+			}
+			return nil
+		},
+	); done {
 		return code
-	}
-	if code, done := e.noArgs(fs); done {
-		return code
-	}
-	id, err := connector.ParseID(*idFlag)
-	if err != nil {
-		return e.badUsage("send", err)
-	}
-	if err := checkRanges(check{"s", *size, -1, connector.MaxData}, check{"seq", *seq, 0, maxUint32}, check{"ack", *ack, 0, maxUint32}); err != nil {
-		return e.badUsage("send", err)
-	}
-	if err := checkDuration("wait", wait, 0); err != nil {
-		return e.badUsage("send", err)
-	}
-	payload := []byte(*data)
-	if *size >= 0 {
-		payload = make([]byte, *size)
-	}
-	if len(payload) > connector.MaxData {
-		return e.badUsage("send", fmt.Errorf("-data of %d bytes: the connector carries at most %d", len(payload), connector.MaxData))
 	}
 	c, err := e.dial(nil)
 	if err != nil {

@@ -48,37 +48,42 @@ func runTrace(e *env, args []string) int {
 	asJSON := fs.Bool("json", false, "print one JSON object per record")
 	btfPath := fs.String("btf", "", "relocate the probes against this BTF file instead of the running kernel's (checked against it first)")
 	outPath := fs.String("o", "", "write the records to this file instead (gzip-compressed if it ends in .gz); it appears once the probes are attached")
-	if code, done := e.parse(fs, args); done {
+	var f probe.Filter
+	if code, done := e.parseFlags(fs, args, noArguments,
+		func() error {
+			return checkRanges(check{"c", *count, 0, 1<<63 - 1}, check{"port", *port, 0, maxUint32}, check{"g", *group, 0, connector.Groups})
+		},
+		func() error { return checkDuration("timeout", timeout, 0) },
+		func() error {
+			if *idFlag == "" {
+				return nil
+			}
+			id, err := connector.ParseID(*idFlag)
+			if err != nil {
+				return err
+			}
+			f.ID = &id
+			return nil
+		},
+		func() error {
+			if *seqs == "" {
+				return nil
+			}
+			r, err := probe.ParseSeqRange(*seqs)
+			if err != nil {
+				return fmt.Errorf("-seq: %w", err)
+			}
+			f.Seqs = &r
+			return nil
+		},
+	); done {
 		return code
 	}
-	if code, done := e.noArgs(fs); done {
-		return code
-	}
-	if err := checkRanges(check{"c", *count, 0, 1<<63 - 1}, check{"port", *port, 0, maxUint32}, check{"g", *group, 0, connector.Groups}); err != nil {
-		return e.badUsage("trace", err)
-	}
-	if err := checkDuration("timeout", timeout, 0); err != nil {
-		return e.badUsage("trace", err)
-	}
-	f := probe.Filter{Mode: probe.ModeLosses, Inbound: *inbound || *all}
+	f.Mode, f.Inbound = probe.ModeLosses, *inbound || *all
 	if *all {
 		f.Mode = probe.ModeAll
 	}
-	if *idFlag != "" {
-		id, err := connector.ParseID(*idFlag)
-		if err != nil {
-			return e.badUsage("trace", err)
-		}
-		f.ID = &id
-	}
 	f.PortID, f.Group = uint32(*port), uint32(*group)
-	if *seqs != "" {
-		r, err := probe.ParseSeqRange(*seqs)
-		if err != nil {
-			return e.badUsage("trace", fmt.Errorf("-seq: %w", err))
-		}
-		f.Seqs = &r
-	}
 	p, err := e.startTrace(f, *btfPath)
 	if err != nil {
 		return e.fail("trace", err)
