@@ -1,9 +1,7 @@
 package control
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"syscall"
@@ -125,65 +123,29 @@ func (c *Client) SetEchoMode(ctx context.Context, mode EchoMode, count uint32, d
 	return err
 }
 
-// ParseBcast decodes the start of a burst's or the timer's message.
-func ParseBcast(data []byte) (wire.Bcast, error) {
-	var b wire.Bcast
-	if len(data) < wire.SizeofBcast {
-		return b, fmt.Errorf("broadcast of %d bytes, shorter than struct cnlab_bcast", len(data))
-	}
-	return b, decode(data[:wire.SizeofBcast], &b)
-}
-
-// ParseNotify decodes a notification.
-func ParseNotify(data []byte) (wire.Notify, error) {
-	var n wire.Notify
-	if len(data) != wire.SizeofNotify {
-		return n, fmt.Errorf("notification of %d bytes, want struct cnlab_notify's %d", len(data), wire.SizeofNotify)
-	}
-	return n, decode(data, &n)
-}
-
-func encode(v any) []byte {
-	var buf bytes.Buffer
-	_ = binary.Write(&buf, binary.NativeEndian, v)
-	return buf.Bytes()
-}
-
-func decode(b []byte, v any) error {
-	if len(b) != binary.Size(v) {
-		return fmt.Errorf("%d bytes, want %d", len(b), binary.Size(v))
-	}
-	return binary.Read(bytes.NewReader(b), binary.NativeEndian, v)
-}
-
 // do sends one control request and returns the reply's result, after its
 // struct cnlab_ctl_reply.
 func (c *Client) do(ctx context.Context, op uint32, args ...byte) ([]byte, error) {
-	req := make([]byte, 0, wire.SizeofCtlReq+len(args))
-	req = binary.NativeEndian.AppendUint32(req, op)
-	req = binary.NativeEndian.AppendUint32(req, 0)
-	req = append(req, args...)
-	reply, err := c.Conn.Request(ctx, &connector.Message{ID: c.id(), Data: req})
+	reply, err := c.Conn.Request(ctx, &connector.Message{ID: c.id(), Data: Request{Op: op, Args: args}.Data()})
 	if errors.Is(err, context.DeadlineExceeded) {
 		return nil, fmt.Errorf("control %s op %d: no callback on %s: is the cnlab module loaded? (%w)", c.id(), op, c.id(), err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("control %s op %d: %w", c.id(), op, err)
 	}
-	if len(reply.Data) < wire.SizeofCtlReply {
+	r, ok := ParseReply(reply.Data)
+	if !ok {
 		return nil, fmt.Errorf("control %s op %d: reply of %d bytes, shorter than struct cnlab_ctl_reply", c.id(), op, len(reply.Data))
 	}
-	gotOp := binary.NativeEndian.Uint32(reply.Data[0:4])
-	status := int32(binary.NativeEndian.Uint32(reply.Data[4:8]))
-	if gotOp != op {
-		return nil, fmt.Errorf("control %s: asked for op %d, reply is for op %d", c.id(), op, gotOp)
+	if r.Op != op {
+		return nil, fmt.Errorf("control %s: asked for op %d, reply is for op %d", c.id(), op, r.Op)
 	}
-	if status < 0 {
+	if r.Status < 0 {
 		hint := ""
-		if syscall.Errno(-status) == syscall.EPERM {
+		if r.Errno() == syscall.EPERM {
 			hint = " (changing the module's state needs CAP_NET_ADMIN)"
 		}
-		return nil, fmt.Errorf("control %s op %d: refused: %w%s", c.id(), op, syscall.Errno(-status), hint)
+		return nil, fmt.Errorf("control %s op %d: refused: %w%s", c.id(), op, r.Errno(), hint)
 	}
-	return reply.Data[wire.SizeofCtlReply:], nil
+	return r.Result, nil
 }

@@ -126,45 +126,6 @@ func ResultSize(op uint32) int {
 	return 0
 }
 
-// Request is one control request: struct cnlab_ctl_req, then the
-// operation's arguments.
-type Request struct {
-	Op       uint32
-	Reserved uint32
-	Args     []byte
-}
-
-// NewRequest returns the request for op with args (a wire struct, or
-// nothing), and reserved 0.
-func NewRequest(op uint32, args ...any) Request {
-	r := Request{Op: op}
-	for _, a := range args {
-		r.Args = append(r.Args, encode(a)...)
-	}
-	return r
-}
-
-// Data returns the request as the control id gets it.
-func (r Request) Data() []byte {
-	b := make([]byte, 0, wire.SizeofCtlReq+len(r.Args))
-	b = binary.NativeEndian.AppendUint32(b, r.Op)
-	b = binary.NativeEndian.AppendUint32(b, r.Reserved)
-	return append(b, r.Args...)
-}
-
-// ParseRequest decodes a request; false if data is shorter than struct
-// cnlab_ctl_req, which the module counts invalid and does not answer.
-func ParseRequest(data []byte) (Request, bool) {
-	if len(data) < wire.SizeofCtlReq {
-		return Request{}, false
-	}
-	return Request{
-		Op:       binary.NativeEndian.Uint32(data),
-		Reserved: binary.NativeEndian.Uint32(data[4:]),
-		Args:     data[wire.SizeofCtlReq:],
-	}, true
-}
-
 // Verdict is how the module takes one request to its control id.
 type Verdict struct {
 	// Status is the reply's status as an errno, 0 for success.
@@ -236,11 +197,11 @@ func (m *Model) change(req Request) syscall.Errno {
 	switch req.Op {
 	case wire.OpBurst:
 		var b wire.Burst
-		_ = decode(req.Args, &b)
+		_ = req.DecodeArgs(&b)
 		return errno(CheckBurst(b))
 	case wire.OpTimerStart:
 		var t wire.Timer
-		_ = decode(req.Args, &t)
+		_ = req.DecodeArgs(&t)
 		if err := CheckTimer(t); err != nil {
 			return syscall.EINVAL
 		}
@@ -249,7 +210,7 @@ func (m *Model) change(req Request) syscall.Errno {
 		m.timer = wire.Timer{}
 	case wire.OpRegister, wire.OpUnregister:
 		var a wire.IDArg
-		_ = decode(req.Args, &a)
+		_ = req.DecodeArgs(&a)
 		id := connector.ID{Idx: a.Idx, Val: a.Val}
 		if req.Op == wire.OpUnregister {
 			i := m.Slot(id)
@@ -278,7 +239,7 @@ func (m *Model) change(req Request) syscall.Errno {
 		m.slots[free].id, m.slots[free].used = id, true
 	case wire.OpEchoMode:
 		var e wire.EchoMode
-		_ = decode(req.Args, &e)
+		_ = req.DecodeArgs(&e)
 		if err := CheckEchoMode(e); err != nil {
 			return syscall.EINVAL
 		}

@@ -2,7 +2,6 @@ package controltest
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"syscall"
 
@@ -129,7 +128,9 @@ func (tc Case) Run(ctx context.Context, conn *connector.Conn, id connector.ID) (
 		if r.Op != wire.OpRegister && r.Op != wire.OpUnregister {
 			return
 		}
-		x := connector.ID{Idx: binary.NativeEndian.Uint32(r.Args), Val: binary.NativeEndian.Uint32(r.Args[4:])}
+		var a wire.IDArg
+		_ = r.DecodeArgs(&a)
+		x := connector.ID{Idx: a.Idx, Val: a.Val}
 		if r.Op == wire.OpRegister {
 			registered = append(registered, x)
 			return
@@ -142,19 +143,20 @@ func (tc Case) Run(ctx context.Context, conn *connector.Conn, id connector.ID) (
 		}
 	}
 	for i, r := range tc.Before {
-		status, _, err := Do(ctx, conn, id, r)
+		reply, err := Do(ctx, conn, id, r)
 		if err != nil {
 			return fmt.Errorf("request %d before: %w", i, err)
 		}
-		if status != 0 {
+		if status := reply.Errno(); status != 0 {
 			return fmt.Errorf("request %d before (op %d): status %s, want success", i, r.Op, errnoName(status))
 		}
 		note(r)
 	}
-	status, result, err := Do(ctx, conn, id, tc.Request)
+	reply, err := Do(ctx, conn, id, tc.Request)
 	if err != nil {
 		return err
 	}
+	status, result := reply.Errno(), reply.Result
 	if status == 0 {
 		note(tc.Request)
 	}
@@ -172,7 +174,7 @@ func (tc Case) Run(ctx context.Context, conn *connector.Conn, id connector.ID) (
 	}
 	if tc.WantBurst != nil {
 		var got wire.BurstResult
-		_, _ = binary.Decode(result, binary.NativeEndian, &got)
+		_ = reply.DecodeResult(&got) // its size checked above
 		got.Seq = 0
 		if got != *tc.WantBurst {
 			return fmt.Errorf("burst result %+v (seq aside), want %+v", got, *tc.WantBurst)
@@ -188,9 +190,9 @@ func undo(ctx context.Context, conn *connector.Conn, id connector.ID, ids []conn
 		reqs = append(reqs, unregister(x))
 	}
 	for _, r := range reqs {
-		status, _, err := Do(ctx, conn, id, r)
-		if err == nil && status != 0 {
-			err = fmt.Errorf("status %s", errnoName(status))
+		reply, err := Do(ctx, conn, id, r)
+		if err == nil && reply.Errno() != 0 {
+			err = fmt.Errorf("status %s", errnoName(reply.Errno()))
 		}
 		if err != nil {
 			return fmt.Errorf("undo (op %d): %w", r.Op, err)
@@ -199,20 +201,21 @@ func undo(ctx context.Context, conn *connector.Conn, id connector.ID, ids []conn
 	return nil
 }
 
-// Do sends r to the control id and returns the reply's status and result.
-func Do(ctx context.Context, conn *connector.Conn, id connector.ID, r control.Request) (syscall.Errno, []byte, error) {
-	reply, err := conn.Request(ctx, &connector.Message{ID: id, Data: r.Data()})
+// Do sends r to the control id and returns its reply, whatever its
+// status; an error if there is none, or it is not a reply to r.
+func Do(ctx context.Context, conn *connector.Conn, id connector.ID, r control.Request) (control.Reply, error) {
+	msg, err := conn.Request(ctx, &connector.Message{ID: id, Data: r.Data()})
 	if err != nil {
-		return 0, nil, fmt.Errorf("op %d: %w", r.Op, err)
+		return control.Reply{}, fmt.Errorf("op %d: %w", r.Op, err)
 	}
-	if len(reply.Data) < wire.SizeofCtlReply {
-		return 0, nil, fmt.Errorf("op %d: a reply of %d bytes, shorter than struct cnlab_ctl_reply", r.Op, len(reply.Data))
+	reply, ok := control.ParseReply(msg.Data)
+	if !ok {
+		return control.Reply{}, fmt.Errorf("op %d: a reply of %d bytes, shorter than struct cnlab_ctl_reply", r.Op, len(msg.Data))
 	}
-	if op := binary.NativeEndian.Uint32(reply.Data); op != r.Op {
-		return 0, nil, fmt.Errorf("op %d: the reply is for op %d", r.Op, op)
+	if reply.Op != r.Op {
+		return control.Reply{}, fmt.Errorf("op %d: the reply is for op %d", r.Op, reply.Op)
 	}
-	status := syscall.Errno(-int32(binary.NativeEndian.Uint32(reply.Data[4:])))
-	return status, reply.Data[wire.SizeofCtlReply:], nil
+	return reply, nil
 }
 
 func errnoName(e syscall.Errno) string {

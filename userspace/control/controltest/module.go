@@ -1,8 +1,6 @@
 package controltest
 
 import (
-	"bytes"
-	"encoding/binary"
 	"sync"
 
 	"github.com/cnlab/cnlab/userspace/connector"
@@ -95,31 +93,28 @@ func (m *Module) control(msg connector.Message) []connector.Message {
 	}
 	req, _ := control.ParseRequest(msg.Data)
 	m.Ops = append(m.Ops, req.Op)
-	var result []byte
+	reply := control.NewReply(req.Op, v.Status)
 	if v.Status == 0 {
-		result = m.run(req)
+		reply = control.NewReply(req.Op, 0, m.run(req)...)
 	}
-	reply := binary.NativeEndian.AppendUint32(nil, req.Op)
-	reply = binary.NativeEndian.AppendUint32(reply, uint32(-int32(v.Status)))
-	reply = append(reply, result...)
-	return []connector.Message{{ID: msg.ID, Seq: msg.Seq, Ack: msg.Seq + 1, Data: reply}}
+	return []connector.Message{{ID: msg.ID, Seq: msg.Seq, Ack: msg.Seq + 1, Data: reply.Data()}}
 }
 
 // run does what a request the model took does beyond the model's state,
-// and returns its result.
-func (m *Module) run(req control.Request) []byte {
+// and returns its result: a wire struct, or nothing.
+func (m *Module) run(req control.Request) []any {
 	switch req.Op {
 	case wire.OpGetStats:
-		return encode(&m.Stats)
+		return []any{&m.Stats}
 	case wire.OpBurst:
 		var b wire.Burst
-		_ = binary.Read(bytes.NewReader(req.Args), binary.NativeEndian, &b)
-		return encode(m.burst(b))
+		_ = req.DecodeArgs(&b)
+		return []any{m.burst(b)}
 	case wire.OpRegister, wire.OpUnregister:
 		// The slots the stats show, as the module keeps them: an id
 		// unregistered stays in its slot, unused.
 		var a wire.IDArg
-		_ = binary.Read(bytes.NewReader(req.Args), binary.NativeEndian, &a)
+		_ = req.DecodeArgs(&a)
 		id := connector.ID{Idx: a.Idx, Val: a.Val}
 		if s := m.model.Slot(id); s >= 0 {
 			m.Stats.Extra[s] = control.ExtraStats{Idx: id.Idx, Val: id.Val, Used: 1}
@@ -139,8 +134,7 @@ func (m *Module) run(req control.Request) []byte {
 func (m *Module) burst(b wire.Burst) wire.BurstResult {
 	res := wire.BurstResult{Seq: m.burstSeq[b.Group], Count: b.Count}
 	for i := uint32(0); i < b.Count; i++ {
-		data := make([]byte, b.Size)
-		copy(data, encode(&wire.Bcast{Kind: wire.BcastBurst, Group: b.Group}))
+		data := control.BcastData(wire.Bcast{Kind: wire.BcastBurst, Group: b.Group}, int(b.Size))
 		msg := connector.Message{ID: connector.ID{Idx: wire.Idx, Val: wire.BcastVal}, Seq: res.Seq + i, Data: data}
 		var ok bool
 		if b.Group != 0 {
@@ -156,10 +150,4 @@ func (m *Module) burst(b wire.Burst) wire.BurstResult {
 	}
 	m.burstSeq[b.Group] += b.Count
 	return res
-}
-
-func encode(v any) []byte {
-	var buf bytes.Buffer
-	_ = binary.Write(&buf, binary.NativeEndian, v)
-	return buf.Bytes()
 }
