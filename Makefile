@@ -4,12 +4,12 @@
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 
-# KERNEL names a kernel of scripts/kernels.conf.
+# KERNEL names a kernel of kernels/kernels.conf.
 comma := ,
 KERNEL ?= 6.1
-KERNELS = $(shell awk '$$1 !~ /^\#/ && NF {print $$1}' scripts/kernels.conf)
+KERNELS = $(shell awk '$$1 !~ /^\#/ && NF {print $$1}' kernels/kernels.conf)
 # Debian's prebuilt kernels; the others are built from source (make kernels).
-DEBIAN_KERNELS = $(shell awk '$$1 !~ /^\#/ && NF == 3 {print $$1}' scripts/kernels.conf)
+DEBIAN_KERNELS = $(shell awk '$$1 !~ /^\#/ && NF == 3 {print $$1}' kernels/kernels.conf)
 KVER = $(shell scripts/kernel-info release $(KERNEL))
 KPACKAGE = $(shell scripts/kernel-info package $(KERNEL))
 KIMAGE ?= /boot/vmlinuz-$(KVER)
@@ -65,7 +65,7 @@ $(RUNNER_BIN):
 $(KERNELS_BIN):
 	go build -o $@ ./vm/cmd/cnlab-kernels
 
-# The kernels of scripts/kernels.conf built from Debian's linux-source
+# The kernels of kernels/kernels.conf built from Debian's linux-source
 # packages and kernels/*.config, into ~/.cache/cnlab/kernels (built once per
 # source version and config).
 kernels: setup-all $(KERNELS_BIN)
@@ -77,19 +77,19 @@ e2e: setup $(RUNNER_BIN) $(KERNELS_BIN) $(if $(filter vng,$(VMM)),setup-vng)
 setup-vng:
 	@scripts/setup-vng.sh
 
-# Every kernel of scripts/kernels.conf, as many at once as the host has
+# Every kernel of kernels/kernels.conf, as many at once as the host has
 # cores, the ones built from source built first (make kernels; cached).
 # The debug kernel's suites run about six times slower under TCG (KASAN,
 # lockdep), hence the run watchdog. e2e-debian and e2e-source run a part.
 E2E_TIMEOUT = -timeout 60m
 e2e-all: setup-all $(RUNNER_BIN)
-	$(RUNNER_BIN) -matrix scripts/kernels.conf $(E2E_TIMEOUT) $(VMFLAGS)
+	$(RUNNER_BIN) -matrix kernels/kernels.conf $(E2E_TIMEOUT) $(VMFLAGS)
 
 e2e-debian: setup-all $(RUNNER_BIN)
-	$(RUNNER_BIN) -matrix scripts/kernels.conf -kernels $(subst $(eval) ,$(comma),$(DEBIAN_KERNELS)) $(VMFLAGS)
+	$(RUNNER_BIN) -matrix kernels/kernels.conf -kernels $(subst $(eval) ,$(comma),$(DEBIAN_KERNELS)) $(VMFLAGS)
 
 e2e-source: setup-all $(RUNNER_BIN)
-	$(RUNNER_BIN) -matrix scripts/kernels.conf -kernels $(subst $(eval) ,$(comma),$(filter-out $(DEBIAN_KERNELS),$(KERNELS))) $(E2E_TIMEOUT) $(VMFLAGS)
+	$(RUNNER_BIN) -matrix kernels/kernels.conf -kernels $(subst $(eval) ,$(comma),$(filter-out $(DEBIAN_KERNELS),$(KERNELS))) $(E2E_TIMEOUT) $(VMFLAGS)
 
 # The suites on the debug kernel, with the module built for gcov: prints its
 # line and function coverage, and writes build/<release>/coverage/index.html.
@@ -105,7 +105,7 @@ test: lint unit e2e-all faults
 # on every kernel. FUZZ_SEED replays a run.
 FUZZ_SEED ?= 0
 fuzz-long: setup-all $(RUNNER_BIN)
-	$(RUNNER_BIN) -matrix scripts/kernels.conf -labels fuzz \
+	$(RUNNER_BIN) -matrix kernels/kernels.conf -labels fuzz \
 		-suite-args "-cnlab.fuzz-count=1000000 -cnlab.fuzz-ctl=5000 -cnlab.fuzz-seed=$(FUZZ_SEED)"
 
 # The runner's own faults, provoked for real in guests: a kernel panic, a

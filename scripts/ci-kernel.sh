@@ -5,7 +5,7 @@
 # the job to upload. A run that could not be done (exit 3: QEMU, a watchdog,
 # a kernel that did not build) is tried once more; a failed spec never is.
 #
-# usage: scripts/ci-kernel.sh KERNEL-NAME    (a name of scripts/kernels.conf)
+# usage: scripts/ci-kernel.sh KERNEL-NAME    (a name of kernels/kernels.conf)
 # env:   CNLAB_OUT      where the results go (default build/ci/KERNEL-NAME)
 #        CNLAB_VMFLAGS  more flags for cnlab-vm (e.g. -labels echo)
 set -uo pipefail
@@ -19,7 +19,7 @@ fi
 code=3
 for try in 1 2; do
 	# shellcheck disable=SC2086 # CNLAB_VMFLAGS is a list of flags
-	build/cnlab-vm -matrix scripts/kernels.conf -kernels "$name" -out "$out" \
+	build/cnlab-vm -matrix kernels/kernels.conf -kernels "$name" -out "$out" \
 		-bundle "$out/cnlab-bundle.tar.gz" ${CNLAB_VMFLAGS:-}
 	code=$?
 	if [ "$code" -ne 3 ] || [ "$try" -eq 2 ]; then

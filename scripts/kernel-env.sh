@@ -1,5 +1,5 @@
 # kernel-env.sh: sourced by the scripts that run guests on a kernel of
-# scripts/kernels.conf (mutants.sh, kernel-mutants.sh, soak.sh), with $top
+# kernels/kernels.conf (mutants.sh, kernel-mutants.sh, soak.sh), with $top
 # the source tree.
 
 # first_failed_spec REPORT [message]: the first spec that did not pass in a

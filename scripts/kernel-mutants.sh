@@ -141,7 +141,7 @@ for v in "MUTANTS_JOBS=$jobs" "MUTANTS_BATCH=${MUTANTS_BATCH:-4}"; do
 	fi
 done
 if [ -z "$(scripts/kernel-info package "$KERNEL")" ]; then
-	echo "kernel-mutants: KERNEL=$KERNEL is Debian's prebuilt kernel: mutants of the connector need a kernel built from source (scripts/kernels.conf)" >&2
+	echo "kernel-mutants: KERNEL=$KERNEL is Debian's prebuilt kernel: mutants of the connector need a kernel built from source (kernels/kernels.conf)" >&2
 	exit 3
 fi
 export MUTANTS_JOBS=$jobs work VMFLAGS

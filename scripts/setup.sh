@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh [KERNEL...]: install what cnlab needs on Debian bookworm: QEMU,
 # a C toolchain, the kernel source package (for checkpatch.pl and the KTAP
-# parser) and, for each named kernel of scripts/kernels.conf (default: all),
+# parser) and, for each named kernel of kernels/kernels.conf (default: all),
 # its image and headers at the pinned version; for a kernel built from source
 # (make kernels) what builds it instead. Idempotent: when everything is
 # there already it prints one line and touches nothing.
@@ -16,7 +16,7 @@ if [ "${1:-}" = --bpf ]; then
 	shift
 fi
 if [ $# -eq 0 ] && [ $bpf = no ]; then
-	set -- $(awk '$1 !~ /^#/ && NF {print $1}' "$here/kernels.conf")
+	set -- $(awk '$1 !~ /^#/ && NF {print $1}' "$top/kernels/kernels.conf")
 fi
 
 # The 6.1 source package carries checkpatch.pl and kunit_parser.py; it is
@@ -69,7 +69,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 	echo "setup: installing ${missing[*]}"
 	for d in "${downgrade[@]}"; do
-		echo "setup: downgrading $d (the version scripts/kernels.conf pins)"
+		echo "setup: downgrading $d (the version kernels/kernels.conf pins)"
 	done
 	export DEBIAN_FRONTEND=noninteractive
 	if [ $backports = yes ] && ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
@@ -85,7 +85,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update -qq
 	if ! apt-get install -y -qq --no-install-recommends --allow-downgrades "${missing[@]}" >/tmp/cnlab-setup.log 2>&1; then
 		tail -20 /tmp/cnlab-setup.log >&2
-		echo "setup: apt-get install failed (full log: /tmp/cnlab-setup.log); if a pinned version is gone from the archive, update scripts/kernels.conf" >&2
+		echo "setup: apt-get install failed (full log: /tmp/cnlab-setup.log); if a pinned version is gone from the archive, update kernels/kernels.conf" >&2
 		exit 1
 	fi
 fi
@@ -105,7 +105,7 @@ if [ ! -x "$src/scripts/checkpatch.pl" ] || [ ! -f "$src/scripts/decode_stacktra
 			mkdir -p "$debs"
 			if ! (cd "$debs" && apt-get download -qq "linux-source-6.1=$source_version") >/tmp/cnlab-setup.log 2>&1; then
 				tail -5 /tmp/cnlab-setup.log >&2
-				echo "setup: apt-get download linux-source-6.1=$source_version failed (full log: /tmp/cnlab-setup.log); if the pinned version is gone from the archive, update scripts/kernels.conf" >&2
+				echo "setup: apt-get download linux-source-6.1=$source_version failed (full log: /tmp/cnlab-setup.log); if the pinned version is gone from the archive, update kernels/kernels.conf" >&2
 				exit 1
 			fi
 		fi

@@ -76,17 +76,22 @@ func TestSetup(t *testing.T) {
 			dir := t.TempDir()
 			top := filepath.Join(dir, "top")
 			bin := filepath.Join(dir, "bin")
-			for _, d := range []string{filepath.Join(top, "scripts"), bin, filepath.Join(dir, "usr")} {
+			conf := filepath.Join(top, "kernels", "kernels.conf")
+			for _, d := range []string{filepath.Join(top, "scripts"), filepath.Dir(conf), bin, filepath.Join(dir, "usr")} {
 				if err := os.MkdirAll(d, 0o755); err != nil {
 					t.Fatal(err)
 				}
 			}
-			for _, f := range []string{"setup.sh", "kernel-info", "kernels.conf"} {
-				b, err := os.ReadFile(f)
+			for from, to := range map[string]string{
+				"setup.sh":                filepath.Join(top, "scripts", "setup.sh"),
+				"kernel-info":             filepath.Join(top, "scripts", "kernel-info"),
+				"../kernels/kernels.conf": conf,
+			} {
+				b, err := os.ReadFile(from)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(filepath.Join(top, "scripts", f), b, 0o755); err != nil {
+				if err := os.WriteFile(to, b, 0o755); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -108,7 +113,7 @@ func TestSetup(t *testing.T) {
 				"PATH="+bin+":"+os.Getenv("PATH"),
 				"FAKE_DIR="+dir,
 				"FAKE_HELD="+tt.held,
-				"FAKE_CONF="+filepath.Join(top, "scripts", "kernels.conf"))
+				"FAKE_CONF="+conf)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("setup.sh: %v\n%s", err, out)
@@ -145,7 +150,7 @@ func TestSetup(t *testing.T) {
 			// Idempotent: a second run on the same host changes nothing.
 			os.Remove(filepath.Join(dir, "calls"))
 			cmd2 := exec.Command(cmd.Path)
-			cmd2.Env = append(cmd.Env[:len(cmd.Env)-3:len(cmd.Env)-3], "FAKE_DIR="+dir, "FAKE_HELD="+strings.ReplaceAll(tt.held, "linux-image-6.1.0-56-amd64=6.1.192-3", ""), "FAKE_CONF="+filepath.Join(top, "scripts", "kernels.conf"))
+			cmd2.Env = append(cmd.Env[:len(cmd.Env)-3:len(cmd.Env)-3], "FAKE_DIR="+dir, "FAKE_HELD="+strings.ReplaceAll(tt.held, "linux-image-6.1.0-56-amd64=6.1.192-3", ""), "FAKE_CONF="+conf)
 			if out, err := cmd2.CombinedOutput(); err != nil {
 				t.Fatalf("setup.sh, second run: %v\n%s", err, out)
 			}

@@ -5,7 +5,7 @@
 # here before it rejects good work in CI.
 #
 # Environment (make soak passes these through):
-#   SOAK_KERNELS  kernels of scripts/kernels.conf, space separated (default 6.12-rt)
+#   SOAK_KERNELS  kernels of kernels/kernels.conf, space separated (default 6.12-rt)
 #   SOAK_LABELS   Ginkgo label filters, space separated, a row each (default "probes proc")
 #   SOAK_RUNS     runs per kernel and label (default 20)
 #   SOAK_LOAD     busy processes on the host beside the guest, as a kernel
@@ -64,7 +64,7 @@ echo "soak: $runs runs of each of [$labels] on each of [$kernels], $load busy pr
 failed=0
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@" | tee -a "$table"; }
 for k in $kernels; do
-	kernel_env "$k" soak || { echo "soak: kernel $k: not in scripts/kernels.conf, or it did not build" >&2; exit 3; }
+	kernel_env "$k" soak || { echo "soak: kernel $k: not in kernels/kernels.conf, or it did not build" >&2; exit 3; }
 	for label in $labels; do
 		n=0 fails=0 first=""
 		for i in $(seq 1 "$runs"); do

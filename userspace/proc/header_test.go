@@ -11,7 +11,7 @@ import (
 
 // TestValuesMatchKernelHeaders compiles a C program against the uapi
 // cn_proc.h of every kernel whose headers are installed (make setup
-// installs those of scripts/kernels.conf) and compares its values, sizes and
+// installs those of kernels/kernels.conf) and compares its values, sizes and
 // offsets with the package's: x/sys/unix has none of them.
 func TestValuesMatchKernelHeaders(t *testing.T) {
 	if _, err := exec.LookPath("gcc"); err != nil {

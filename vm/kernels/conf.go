@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Kernel is one line of scripts/kernels.conf.
+// Kernel is one line of kernels/kernels.conf.
 type Kernel struct {
 	Name    string // the kernel's name in the matrix, e.g. 6.1-debug
 	Release string // what `uname -r` prints, e.g. 6.1.192-cnlab-debug

@@ -48,7 +48,7 @@ func TestReadConf(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			top := t.TempDir()
-			got, err := ReadConf(write(t, filepath.Join(top, "scripts", "kernels.conf"), tt.conf))
+			got, err := ReadConf(write(t, filepath.Join(top, "kernels", "kernels.conf"), tt.conf))
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want one with %q", err, tt.err)

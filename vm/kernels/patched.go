@@ -71,7 +71,7 @@ func (c *Cache) EnsurePatched(ctx context.Context, k Kernel, patches []string) (
 	}
 	what := fmt.Sprintf("kernel %s with %s", k.Name, strings.Join(baseNames(patches), ","))
 	if !k.FromSource() {
-		return Build{}, fmt.Errorf("%s: patches need a kernel built from source (a line of scripts/kernels.conf with a linux-source package), not Debian's prebuilt %s", what, k.Release)
+		return Build{}, fmt.Errorf("%s: patches need a kernel built from source (a line of kernels/kernels.conf with a linux-source package), not Debian's prebuilt %s", what, k.Release)
 	}
 	patches = append([]string(nil), patches...)
 	for i, p := range patches {

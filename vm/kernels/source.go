@@ -103,7 +103,7 @@ func (c *Cache) aptHas(ctx context.Context, k Kernel) error {
 	if len(versions) > 0 {
 		has = strings.Join(versions, ", ")
 	}
-	return fmt.Errorf("apt has no %s at version %s (it has %s): pin one it has in scripts/kernels.conf", k.Package, k.Version, has)
+	return fmt.Errorf("apt has no %s at version %s (it has %s): pin one it has in kernels/kernels.conf", k.Package, k.Version, has)
 }
 
 // madisonVersions reads the versions from `apt-cache madison` output:

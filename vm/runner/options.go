@@ -122,7 +122,7 @@ func (o *Options) Check() error {
 	case o.Matrix != "" && o.Kernel != "":
 		bad("give -kernel or -matrix, not both")
 	case o.Matrix == "" && o.Kernel == "":
-		bad("-kernel, -kernel-dir or -matrix is required: the kernel image to boot, a kernel directory, or a list of kernels (make e2e picks one from scripts/kernels.conf)")
+		bad("-kernel, -kernel-dir or -matrix is required: the kernel image to boot, a kernel directory, or a list of kernels (make e2e picks one from kernels/kernels.conf)")
 	}
 	if o.Matrix != "" {
 		for flag, v := range map[string]string{"-kdir": o.KDir, "-config": o.Config, "-modules-dir": o.ModulesDir} {

@@ -1,4 +1,4 @@
-// Command cnlab-kernels builds the kernels of scripts/kernels.conf that come
+// Command cnlab-kernels builds the kernels of kernels/kernels.conf that come
 // from source (see package vm/kernels), or finds them in the cache, and
 // prints where each is:
 //
@@ -34,9 +34,9 @@ import (
 const exitInfra = 3
 
 func main() {
-	conf := flag.String("conf", "scripts/kernels.conf", "the kernel list")
+	conf := flag.String("conf", "kernels/kernels.conf", "the kernel list")
 	cache := flag.String("cache", kernels.DefaultRoot(), "the kernel cache ($CNLAB_KERNEL_CACHE)")
-	sources := flag.String("sources", "", "apt sources list for the downloads (default: kernels/apt.list beside the list's directory)")
+	sources := flag.String("sources", "", "apt sources list for the downloads (default: kernels/apt.list of the tree the list is in, beside kernels/kernels.conf)")
 	jobs := flag.Int("j", 0, "make's -j (default: the number of CPUs)")
 	print := flag.String("print", "", "print only this of one kernel: dir, image, kdir, config, modules, release, or key (its cache key, building nothing)")
 	patches := flag.String("patches", "", "comma-separated patches (patch -p1) to apply on top of the kernel's source, in order; one kernel only")

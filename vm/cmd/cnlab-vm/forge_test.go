@@ -101,7 +101,7 @@ func TestForgeFiles(t *testing.T) {
 	}
 	got := gl.Kernel.Parallel.Matrix[0]["KERNEL"]
 	if !slices.Equal(got, names) {
-		t.Errorf("the GitLab matrix runs %q, scripts/kernels.conf lists %q: update .gitlab-ci.yml", got, names)
+		t.Errorf("the GitLab matrix runs %q, kernels/kernels.conf lists %q: update .gitlab-ci.yml", got, names)
 	}
 	if !slices.Contains(gl.Kernel.Script, `scripts/ci-kernel.sh "$KERNEL"`) {
 		t.Errorf("the GitLab kernel job does not run scripts/ci-kernel.sh: %q", gl.Kernel.Script)

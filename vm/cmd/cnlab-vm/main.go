@@ -79,7 +79,7 @@ func (m *mode) conf(o *runner.Options) string {
 	if o.Matrix != "" {
 		return o.Matrix
 	}
-	return filepath.Join(o.Src, "scripts", "kernels.conf")
+	return filepath.Join(o.Src, "kernels", "kernels.conf")
 }
 
 // merge writes one JUnit, one KTAP and a Markdown table for results of
@@ -112,16 +112,16 @@ func parseFlags(args []string) (*runner.Options, *mode, error) {
 	o := &runner.Options{}
 	m := &mode{}
 	fs := flag.NewFlagSet("cnlab-vm", flag.ContinueOnError)
-	fs.BoolVar(&m.listKernels, "list-kernels", false, "print the kernels of -matrix (default scripts/kernels.conf) and exit: name, release, where they come from; with -json, a JSON array for a forge's job matrix")
+	fs.BoolVar(&m.listKernels, "list-kernels", false, "print the kernels of -matrix (default kernels/kernels.conf) and exit: name, release, where they come from; with -json, a JSON array for a forge's job matrix")
 	fs.BoolVar(&m.json, "json", false, "with -list-kernels: JSON")
 	fs.BoolVar(&m.merge, "merge", false, "merge the results of kernels run apart (the directories given as arguments, searched for summary.json) into -out (default merged): one results.junit.xml, one results.ktap, summary.md; exit with the matrix's code")
 	fs.StringVar(&o.Kernel, "kernel", "", "kernel image to boot (bzImage), e.g. /boot/vmlinuz-6.1.0-56-amd64")
 	fs.StringVar(&o.KernelDir, "kernel-dir", "", "a kernel as a directory (bzImage, build, config, modules), as make kernels builds it or -export-kernel writes it: instead of -kernel, -kdir, -config, -modules-dir")
-	fs.StringVar(&m.exportKernel, "export-kernel", "", "write the kernel of -matrix (default scripts/kernels.conf) with this name as a kernel directory, into the directory given as argument, and exit")
+	fs.StringVar(&m.exportKernel, "export-kernel", "", "write the kernel of -matrix (default kernels/kernels.conf) with this name as a kernel directory, into the directory given as argument, and exit")
 	fs.StringVar(&o.KDir, "kdir", "", "with -kernel: prepared build tree of that kernel, with Module.symvers (default /lib/modules/<release>/build)")
 	fs.StringVar(&o.Config, "config", "", "with -kernel: that kernel's config, checked before booting (default <kdir>/.config)")
 	fs.StringVar(&o.ModulesDir, "modules-dir", "", "with -kernel: that kernel's modules, for what the cnlab module depends on (default /lib/modules/<release>)")
-	fs.StringVar(&o.Matrix, "matrix", "", "run every kernel listed in this file (scripts/kernels.conf) instead of -kernel")
+	fs.StringVar(&o.Matrix, "matrix", "", "run every kernel listed in this file (kernels/kernels.conf) instead of -kernel")
 	fs.StringVar(&o.Kernels, "kernels", "", "with -matrix: only these kernels, by name, comma separated")
 	fs.IntVar(&o.Jobs, "jobs", 0, "kernels booted at once (default and maximum: the host's cores)")
 	fs.StringVar(&o.Src, "src", ".", "cnlab source tree")
