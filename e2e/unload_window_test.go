@@ -18,16 +18,16 @@ import (
 // cn_del_callback() unlinks the entry and returns without waiting for such a
 // caller (drivers/connector/cn_queue.c). A module that unloads in between
 // leaves the caller jumping into freed module text. No module can close
-// this window (kmod/cnlab_gate.c); patches/connector/0001-*.patch does, in
-// the core.
+// this window (kmod/cnlab_gate.c); kernels/patches/connector/0001-*.patch
+// does, in the core.
 //
 // The window is a few instructions wide. A kernel built with
-// kernels/patches/connector-callback-delay-knob.patch (make e2e KERNEL=7.2
-// KERNEL_PATCHES=...) widens it on demand: cn.callback_delay_ms makes the
-// core sleep there, cn.callback_delayed counts the calls that did. Without
-// the fix such a kernel oopses in this spec, which is the point: the run's
-// verdict is the kernel's (exit 2). Other kernels lack the knob, and the
-// spec says SKIP.
+// kernels/patches/lab/connector-callback-delay-knob.patch (make e2e
+// KERNEL=7.2 KERNEL_PATCHES=...) widens it on demand: cn.callback_delay_ms
+// makes the core sleep there, cn.callback_delayed counts the calls that
+// did. Without the fix such a kernel oopses in this spec, which is the
+// point: the run's verdict is the kernel's (exit 2). Other kernels lack the
+// knob, and the spec says SKIP.
 const (
 	cnDelayParam   = "/sys/module/cn/parameters/callback_delay_ms"
 	cnDelayedParam = "/sys/module/cn/parameters/callback_delayed"
@@ -58,7 +58,7 @@ var _ = Describe("Unloading the module while the core is about to call its callb
 			// Loud in the log and counted in the summary: a kernel
 			// without the knob says nothing about the window.
 			GinkgoWriter.Printf("SKIP unload-window: %v\n", err)
-			Skip("SKIP: this kernel has no cn.callback_delay_ms (build it with KERNEL_PATCHES=kernels/patches/connector-callback-delay-knob.patch): the core's unload window was NOT checked")
+			Skip("SKIP: this kernel has no cn.callback_delay_ms (build it with KERNEL_PATCHES=kernels/patches/lab/connector-callback-delay-knob.patch): the core's unload window was NOT checked")
 		}
 		conn := dial(nil)
 		params := moduleParams()

@@ -27,7 +27,7 @@ unsigned int cnlab_hold_at;
  * cn_call_callback() finding the entry and the callback's first
  * instruction, and between the last complete() and the callback's return
  * (a task preempted there is overtaken by the unload), nothing holds the
- * module (see patches/connector/).
+ * module (see kernels/patches/connector/).
  */
 static atomic_t cnlab_users = ATOMIC_INIT(1);
 static DECLARE_COMPLETION(cnlab_idle);

@@ -6,11 +6,12 @@
  * list's reference and returns at once (cn_queue.c). A module that removes
  * its ids and unloads while a call is between the two leaves that call
  * jumping into freed module text: an oops in the sender's context. Fixed
- * by patches/connector/0001-*.patch (cn_del_callback() waits for it).
+ * by kernels/patches/connector/0001-*.patch (cn_del_callback() waits for
+ * it).
  *
  * The window is a few instructions wide; a kernel built with cnlab's
- * kernels/patches/connector-callback-delay-knob.patch widens it on demand
- * (cn.callback_delay_ms) and counts the calls it held
+ * kernels/patches/lab/connector-callback-delay-knob.patch widens it on
+ * demand (cn.callback_delay_ms) and counts the calls it held
  * (cn.callback_delayed). This program, as root, sets the delay, sends one
  * message to ID from a child, waits until the core holds that call, and
  * unloads MODULE, which owns ID, under it. Any modular connector user
@@ -130,7 +131,7 @@ int main(int argc, char **argv)
 	if (access(DELAY_PARAM, W_OK)) {
 		printf("SKIP: %s: %s\n", DELAY_PARAM, strerror(errno));
 		printf("SKIP: no knob in this kernel (%s): NOT checked\n",
-		       "kernels/patches/connector-callback-delay-knob.patch");
+		       "kernels/patches/lab/connector-callback-delay-knob.patch");
 		return 77;
 	}
 	before = read_param(DELAYED_PARAM);
