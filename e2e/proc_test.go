@@ -592,9 +592,7 @@ var _ = Describe("The process events connector", Label("proc"), func() {
 		lockThread()
 		c := procListen(proc.All, 4096)
 		hog := startStarver()
-		ncpu := markCPUs()
-		receiveEvents(c, marked(ncpu))
-		before := stableCounters(c)
+		before, _ := settle(c)
 		skipsBefore := suiteSkips()
 
 		const storm = 300
@@ -609,8 +607,8 @@ var _ = Describe("The process events connector", Label("proc"), func() {
 		// Read what is queued, which ends the socket's congestion, then
 		// a marker on every CPU closes the gaps at the storm's end.
 		log := receiveEvents(c, nil)
-		markCPUs()
-		after := stableCounters(c, log, receiveEvents(c, marked(ncpu)))
+		after, tail := settle(c)
+		log.add(tail)
 		skips := suiteSkips().Minus(skipsBefore)
 
 		var missed uint64
@@ -623,8 +621,8 @@ var _ = Describe("The process events connector", Label("proc"), func() {
 		d := after.minus(before)
 		ids, err := suiteWitness.p.Counters()
 		Expect(err).NotTo(HaveOccurred())
-		GinkgoWriter.Printf("%d forks: received %d events, missed %d in gaps %v, %d overruns; probes: %+v (%d ids counted so far); probe skips: %s; spinner: %s\n",
-			storm, received, missed, perCPU, log.overruns, d, len(ids), skips, hogSaid)
+		GinkgoWriter.Printf("%d forks: received %d events, missed %d in gaps %v (%v), %d overruns; probes: %+v (%d ids counted so far); probe skips: %s; spinner: %s\n",
+			storm, received, missed, perCPU, log.gaps, log.overruns, d, len(ids), skips, hogSaid)
 		Expect(log.overruns).To(BeNumerically(">=", 1), "ENOBUFS")
 		Expect(missed).To(BeNumerically(">", 0), "gaps")
 		if !*preemptPressure {
@@ -821,6 +819,46 @@ func marked(ncpu int) func(l *procLog) bool {
 	}
 }
 
+// settle marks every CPU and reads the probes' counters for cn_proc once
+// the markers and all before them are read, as one end of an account's
+// window, returning what arrived. A message dropped at the socket is seen
+// as a gap only when a later one arrives: a drop just before the counters
+// are read would be counted by the probes on one side of the window and
+// its gap seen on the other (issue 29: the fork storm's account was 2
+// short under -cnlab.starve-rt, the exit of the marker thread and the
+// event after it dropped by the 4096-byte buffer before the storm and
+// their gap seen inside it). So a round that met an overrun is followed
+// by another, whose markers close the gap, until one meets none. On
+// 6.12-rt with -cnlab.starve-rt the starver's own start fills the buffer
+// before the first markers, which are dropped.
+func settle(c *proc.Conn) (procCounters, *procLog) {
+	GinkgoHelper()
+	all := &procLog{}
+	for round := 1; round <= 10; round++ {
+		// An overrun ends the round too: the markers may be what the
+		// socket dropped.
+		seen := marked(markCPUs())
+		r := receiveEvents(c, func(l *procLog) bool { return l.overruns > 0 || seen(l) })
+		cnt := stableCounters(c, r)
+		all.add(r)
+		if r.overruns == 0 {
+			if round > 1 {
+				GinkgoWriter.Printf("settled after %d rounds of markers (%d overruns, gaps %v)\n", round, all.overruns, all.gaps)
+			}
+			return cnt, all
+		}
+	}
+	Fail(fmt.Sprintf("no round of markers without an overrun in 10: the socket keeps dropping while idle; %d overruns, gaps %v", all.overruns, all.gaps))
+	return procCounters{}, nil
+}
+
+// add appends o's events, gaps and overruns to l.
+func (l *procLog) add(o *procLog) {
+	l.events = append(l.events, o.events...)
+	l.gaps = append(l.gaps, o.gaps...)
+	l.overruns += o.overruns
+}
+
 // procCounters are the probes' counts for cn_proc's id.
 type procCounters struct{ Sent, Delivered, Dropped uint64 }
 
@@ -841,18 +879,14 @@ func stableCounters(c *proc.Conn, logs ...*procLog) procCounters {
 	}
 	if len(logs) > 1 {
 		for _, more := range logs[1:] {
-			logs[0].events = append(logs[0].events, more.events...)
-			logs[0].gaps = append(logs[0].gaps, more.gaps...)
-			logs[0].overruns += more.overruns
+			logs[0].add(more)
 		}
 	}
 	for range 20 {
 		cnt := read()
 		more := receiveEvents(c, nil)
 		if len(logs) > 0 {
-			logs[0].events = append(logs[0].events, more.events...)
-			logs[0].gaps = append(logs[0].gaps, more.gaps...)
-			logs[0].overruns += more.overruns
+			logs[0].add(more)
 		}
 		if len(more.events)+len(more.gaps)+more.overruns == 0 && read() == cnt {
 			return cnt
