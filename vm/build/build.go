@@ -44,9 +44,19 @@ func Module(ctx context.Context, src, kdir, outDir string, makeArgs ...string) (
 			return "", fmt.Errorf("build module: %w", err)
 		}
 	}
+	if err := kbuild(ctx, kdir, outDir, makeArgs); err != nil {
+		return "", err
+	}
+	return filepath.Join(outDir, "cnlab.ko"), nil
+}
+
+// kbuild runs Kbuild on the module sources in outDir against kdir, with
+// W=1 and makeArgs, keeping its output in outDir/build.log. A build that
+// ran and failed is a *ModuleError.
+func kbuild(ctx context.Context, kdir, outDir string, makeArgs []string) error {
 	abs, err := filepath.Abs(outDir)
 	if err != nil {
-		return "", fmt.Errorf("build module: %w", err)
+		return fmt.Errorf("build module: %w", err)
 	}
 	args := append([]string{"-C", kdir, "M=" + abs, "W=1"}, makeArgs...)
 	cmd := groupCommand(ctx, "make", append(args, "modules")...)
@@ -57,17 +67,26 @@ func Module(ctx context.Context, src, kdir, outDir string, makeArgs ...string) (
 	_ = os.WriteFile(logPath, log.Bytes(), 0o644)
 	var exitErr *exec.ExitError
 	if runErr != nil && ctx.Err() == nil && errors.As(runErr, &exitErr) {
-		return "", &ModuleError{Err: fmt.Errorf("the module does not build against %s: %v (log: %s)\n%s", kdir, runErr, logPath, tail.Lines(log.String(), 20))}
+		return &ModuleError{
+			Err:   fmt.Errorf("the module does not build against %s: %v (log: %s)\n%s", kdir, runErr, logPath, tail.Lines(log.String(), 20)),
+			First: FirstError(log.String()),
+			Log:   logPath,
+		}
 	}
 	if runErr != nil {
-		return "", fmt.Errorf("build module against %s: %w (log: %s)", kdir, runErr, logPath)
+		return fmt.Errorf("build module against %s: %w (log: %s)", kdir, runErr, logPath)
 	}
-	return filepath.Join(outDir, "cnlab.ko"), nil
+	return nil
 }
 
 // ModuleError is a module build that ran and failed: the source does
 // not build against that kernel (not a missing tool or tree).
-type ModuleError struct{ Err error }
+type ModuleError struct {
+	Err error
+	// First is the build's first error line (FirstError), the one to
+	// show a user; Log is the whole build's output.
+	First, Log string
+}
 
 func (e *ModuleError) Error() string { return e.Err.Error() }
 func (e *ModuleError) Unwrap() error { return e.Err }
