@@ -34,6 +34,10 @@ type Cache struct {
 	Progress io.Writer
 	// Sources is apt's sources list for downloading the source packages.
 	Sources string
+	// LocalDebs, if set, is a directory where a source package may have
+	// been downloaded already, as PACKAGE_VERSION_all.deb (make setup's
+	// .cache/debs): looked in before apt is asked.
+	LocalDebs string
 
 	run runFunc // the commands; tests replace it
 }

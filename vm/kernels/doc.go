@@ -20,4 +20,10 @@
 // installed, else downloaded with apt-get using a sources list of the
 // project's own (kernels/apt.list) and state directories in the cache:
 // nothing is added to the host's apt sources.
+//
+// SourceFiles takes a few files of a source package's tree out of its
+// tarball (samples/connector/cn_test.c, for a target file's kernel-source)
+// into the cache, once per package version, with the tarball found the same
+// way, or in a directory of packages already downloaded (make setup's
+// .cache/debs).
 package kernels

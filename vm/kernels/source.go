@@ -26,6 +26,13 @@ func (c *Cache) source(ctx context.Context, k Kernel, log io.Writer) (string, er
 	if _, err := os.Stat(cached); err == nil {
 		return cached, nil
 	}
+	if c.LocalDebs != "" {
+		// make setup's download: unpacked like apt-get's below.
+		deb := filepath.Join(c.LocalDebs, fmt.Sprintf("%s_%s_all.deb", k.Package, k.Version))
+		if _, err := os.Stat(deb); err == nil {
+			return c.unpackSource(ctx, deb, tarName, cached, log)
+		}
+	}
 	if err := c.aptHas(ctx, k); err != nil {
 		return "", err
 	}
@@ -43,12 +50,25 @@ func (c *Cache) source(ctx context.Context, k Kernel, log io.Writer) (string, er
 	if len(found) != 1 {
 		return "", fmt.Errorf("apt-get download %s=%s left no package in %s", k.Package, k.Version, dl)
 	}
-	x := filepath.Join(dl, "x")
-	if err := c.runner()(ctx, dl, log, "dpkg-deb", "-x", found[0], x); err != nil {
-		return "", fmt.Errorf("unpack %s: %w", found[0], err)
+	return c.unpackSource(ctx, found[0], tarName, cached, log)
+}
+
+// unpackSource takes the source tarball tarName out of the package deb
+// into cached.
+func (c *Cache) unpackSource(ctx context.Context, deb, tarName, cached string, log io.Writer) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
+		return "", err
+	}
+	x, err := os.MkdirTemp(filepath.Dir(cached), "unpack-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(x)
+	if err := c.runner()(ctx, x, log, "dpkg-deb", "-x", deb, x); err != nil {
+		return "", fmt.Errorf("unpack %s: %w", deb, err)
 	}
 	if err := os.Rename(filepath.Join(x, "usr", "src", tarName), cached); err != nil {
-		return "", fmt.Errorf("%s holds no usr/src/%s: %w", found[0], tarName, err)
+		return "", fmt.Errorf("%s holds no usr/src/%s: %w", deb, tarName, err)
 	}
 	return cached, nil
 }
