@@ -1,6 +1,10 @@
 package guest
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // Paths inside the guest.
 const (
@@ -40,7 +44,8 @@ type Module struct {
 // they come; the files named in Collect are sent back when it ends. A
 // command whose name starts with @ is one of /init's builtins: @sysrq KEY,
 // @sleep DURATION, @alloc MIB, @waitfile PATH TIMEOUT, @write PATH VALUE,
-// @insmod PATH [PARAM=VALUE ...], @print BYTES.
+// @insmod PATH [PARAM=VALUE ...], @rmmod NAME, @connector-ids IDX:VAL ...,
+// @print BYTES.
 type Step struct {
 	Name    string   `json:"name"`
 	Argv    []string `json:"argv"`
@@ -80,4 +85,36 @@ type Event struct {
 	Data   []byte `json:"data,omitempty"`
 	Code   int    `json:"code"`
 	Msg    string `json:"msg,omitempty"`
+}
+
+// ConnectorList is the kernel's list of the connector's callbacks, which
+// the step that checks a target's ids collects.
+const ConnectorList = "/proc/net/connector"
+
+// ConnectorIDs reads the kernel's list of connector callbacks, as
+// /proc/net/connector prints it ("Name            ID", then a name and
+// idx:val in decimal a line), and returns the ids, idx:val in decimal.
+func ConnectorIDs(list string) []string {
+	var ids []string
+	for _, l := range strings.Split(list, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[0] == "Name" && f[1] == "ID" {
+			continue
+		}
+		ids = append(ids, f[len(f)-1])
+	}
+	return ids
+}
+
+// MissingIDs returns the ids of want (idx:val in decimal) that a
+// /proc/net/connector list lacks.
+func MissingIDs(list string, want []string) []string {
+	have := ConnectorIDs(list)
+	var missing []string
+	for _, id := range want {
+		if !slices.Contains(have, id) {
+			missing = append(missing, id)
+		}
+	}
+	return missing
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cnlab/cnlab/vm/guest"
 )
 
 // builtin runs a command that the bare guest has no program for; steps name
@@ -110,6 +112,8 @@ func builtin(name string, args []string) int {
 			return errExit(fmt.Errorf("unload module %s: %w", args[0], err))
 		}
 		return 0
+	case "@connector-ids":
+		return connectorIDs(args)
 	case "@print":
 		// @print BYTES: one line of that many bytes, for the results
 		// channel's tests.
@@ -126,7 +130,7 @@ func builtin(name string, args []string) int {
 		}
 		return 0
 	}
-	return usageErr("@sysrq KEY | @sleep DURATION | @alloc MIB | @waitfile PATH TIMEOUT | @write PATH VALUE | @insmod PATH [PARAMS] | @rmmod NAME | @print BYTES")
+	return usageErr("@sysrq KEY | @sleep DURATION | @alloc MIB | @waitfile PATH TIMEOUT | @write PATH VALUE | @insmod PATH [PARAMS] | @rmmod NAME | @connector-ids IDX:VAL ... | @print BYTES")
 }
 
 func usageErr(usage string) int {
@@ -137,4 +141,24 @@ func usageErr(usage string) int {
 func errExit(err error) int {
 	fmt.Fprintln(os.Stderr, err)
 	return 1
+}
+
+// connectorIDs is @connector-ids IDX:VAL ...: it fails unless the
+// connector lists a callback on each id (idx:val in decimal, as
+// /proc/net/connector prints them): a target's ids after its module loaded.
+func connectorIDs(args []string) int {
+	if len(args) < 1 {
+		return usageErr("@connector-ids IDX:VAL ...")
+	}
+	list, err := os.ReadFile(guest.ConnectorList)
+	if err != nil {
+		return errExit(err)
+	}
+	if missing := guest.MissingIDs(string(list), args); len(missing) > 0 {
+		fmt.Fprintf(os.Stderr, "no callback on %s after the module loaded; %s lists %s\n",
+			strings.Join(missing, ", "), guest.ConnectorList, strings.Join(guest.ConnectorIDs(string(list)), ", "))
+		return 1
+	}
+	fmt.Printf("callbacks on %s\n", strings.Join(args, ", "))
+	return 0
 }
