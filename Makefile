@@ -18,6 +18,10 @@ KDIR ?= /lib/modules/$(KVER)/build
 KERNELS_BIN = build/cnlab-kernels
 # Extra flags for the runner, e.g. VMFLAGS="-module-params ack_skew=1".
 VMFLAGS ?=
+# TARGET=path/to/file.target: a connector module of your own instead of
+# cnlab's, and the generic suite against it (docs/targets.md).
+TARGET ?=
+TARGETFLAG = $(if $(TARGET),-target $(TARGET))
 # VMM=vng boots the guest with virtme-ng instead of QEMU directly
 # (make setup-vng installs it).
 VMM ?= qemu
@@ -72,7 +76,7 @@ kernels: setup-all $(KERNELS_BIN)
 	$(KERNELS_BIN)
 
 e2e: setup $(RUNNER_BIN) $(KERNELS_BIN) $(if $(filter vng,$(VMM)),setup-vng)
-	$(KPREP) $(RUNNER) -vmm $(VMM) $(VMFLAGS)
+	$(KPREP) $(RUNNER) -vmm $(VMM) $(TARGETFLAG) $(VMFLAGS)
 
 setup-vng:
 	@scripts/setup-vng.sh
@@ -83,7 +87,7 @@ setup-vng:
 # lockdep), hence the run watchdog. e2e-debian and e2e-source run a part.
 E2E_TIMEOUT = -timeout 60m
 e2e-all: setup-all $(RUNNER_BIN)
-	$(RUNNER_BIN) -matrix kernels/kernels.conf $(E2E_TIMEOUT) $(VMFLAGS)
+	$(RUNNER_BIN) -matrix kernels/kernels.conf $(E2E_TIMEOUT) $(TARGETFLAG) $(VMFLAGS)
 
 e2e-debian: setup-all $(RUNNER_BIN)
 	$(RUNNER_BIN) -matrix kernels/kernels.conf -kernels $(subst $(eval) ,$(comma),$(DEBIAN_KERNELS)) $(VMFLAGS)

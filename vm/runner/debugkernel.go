@@ -82,7 +82,7 @@ func debugKernel(ctx context.Context, r *kernelResult, w io.Writer) {
 			who   string
 			leaks []string
 		}{
-			{"the module", kmemleak.ModuleLeaks(string(leakReport), []string{"cnlab"})},
+			{"the module", kmemleak.ModuleLeaks(string(leakReport), []string{r.moduleName()})},
 			{"drivers/connector", kmemleak.ConnectorLeaks(string(leakReport))},
 		} {
 			if len(l.leaks) == 0 {
@@ -99,7 +99,7 @@ func debugKernel(ctx context.Context, r *kernelResult, w io.Writer) {
 		}
 	}
 	if len(gcda) > 0 {
-		cov, err := gcov.ModuleCoverage(ctx, filepath.Join(r.dir, "kmod"), gcda, filepath.Join(r.dir, "coverage"))
+		cov, err := gcov.ModuleCoverage(ctx, r.moduleBuildDir(), gcda, filepath.Join(r.dir, "coverage"))
 		if err != nil {
 			fmt.Fprintf(w, "cnlab-vm: %v\n", err)
 			return

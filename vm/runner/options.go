@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	modtarget "github.com/cnlab/cnlab/userspace/target"
 )
 
 // Exit codes of a run: each cause has one. A matrix exits with the worst
@@ -18,9 +20,9 @@ const (
 	ExitPassed = 0 // every spec and step passed, and the kernel logged no trouble
 	ExitFailed = 1 // a spec or step failed
 	ExitKernel = 2 // the kernel failed: oops, BUG, WARNING, panic, KASAN, lockdep, stall, hung task ...
-	ExitInfra  = 3 // the run could not be done: QEMU, a watchdog, the guest stopped early, results lost, a kernel that could not be built or found
-	ExitBuild  = 4 // the cnlab module does not build against the kernel
-	ExitUsage  = 5 // bad flags or arguments: nothing was built or booted
+	ExitInfra  = 3 // the run could not be done: QEMU, a watchdog, the guest stopped early, results lost, a kernel that could not be built or found, a target's ids with no callback after its module loaded
+	ExitBuild  = 4 // the module (cnlab's, or a target's) does not build against the kernel
+	ExitUsage  = 5 // bad flags or arguments, a target file that does not parse: nothing was built or booted
 	// ExitInterrupted is 128 + SIGINT, as shells report a Ctrl-C.
 	ExitInterrupted = 130
 )
@@ -63,11 +65,17 @@ type Options struct {
 	ICount                           string
 	KernelArgs                       string
 	Strict                           bool // panic on oops, WARNING, soft lockup, hung task
+	// Target is a target file (docs/targets.md): its module is built and
+	// loaded instead of cnlab's, and the suites run the specs labelled
+	// target against its ids.
+	Target string
 	// Stdout gets the run's progress and results (nothing if nil).
 	Stdout io.Writer
 	// Args is the command line that started the run, the program's
 	// name first, as results and bundles record it.
 	Args []string
+
+	target *modtarget.Target // Target, read by Check
 }
 
 // OutDir is where the results go: Out, or the source tree's build/.
@@ -198,6 +206,7 @@ func (o *Options) Check() error {
 	if _, err := instructionClock(o, "tcg"); err != nil {
 		bad("%v", err)
 	}
+	o.checkTarget(bad)
 	for _, a := range o.Add {
 		if host, _, ok := strings.Cut(a, ":"); ok && host != "" {
 			if _, err := os.Stat(host); err != nil {

@@ -68,6 +68,28 @@ type kernelResult struct {
 	// bootRetried says why the guest was booted a second time: the
 	// emulator's fault at boot (emulatorBootFault), not the kernel's.
 	bootRetried string
+	// module is the kernel's name of the module the run loaded (cnlab,
+	// or -target's), moduleDir where it was built; targetIDs, with
+	// -target, its ids as /proc/net/connector prints them.
+	module, moduleDir string
+	targetIDs         []string
+}
+
+// moduleName is the name of the module the run loaded: cnlab unless
+// -target said otherwise.
+func (r *kernelResult) moduleName() string {
+	if r.module == "" {
+		return "cnlab"
+	}
+	return r.module
+}
+
+// moduleBuildDir is where the run's module was built.
+func (r *kernelResult) moduleBuildDir() string {
+	if r.moduleDir == "" {
+		return filepath.Join(r.dir, "kmod")
+	}
+	return r.moduleDir
 }
 
 // The path of the suites' report in the guest.
@@ -116,6 +138,12 @@ func Run(ctx context.Context, o *Options) (int, error) {
 	if len(problems) > 0 {
 		return refuse(ExitInfra, fmt.Errorf("nothing was booted:\n%s", strings.Join(problems, "\n")))
 	}
+	if err := kernelFiles(ctx, o, ts); err != nil {
+		if ctx.Err() != nil {
+			return refuse(ExitInterrupted, err)
+		}
+		return refuse(ExitInfra, err)
+	}
 
 	sh := &shared{o: o, host: host}
 	if err := o.timed("building the guest's programs", func() (err error) {
@@ -163,6 +191,7 @@ func Run(ctx context.Context, o *Options) (int, error) {
 	if !o.Bench && len(o.Steps) == 0 {
 		o.say("the suites' seed is %d (pass -seed %d to run them in the same order with the same random input)", o.Seed, o.Seed)
 	}
+	sayTarget(o, o.stdout())
 
 	var results []*kernelResult
 	code := ExitPassed
@@ -351,21 +380,26 @@ func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelRe
 		return fail(ExitInfra, err)
 	}
 	fmt.Fprintf(w, "cnlab-vm: kernel %s (%s), build tree %s\n", t.Release, t.Image, t.KDIR)
-	ko, err := build.Module(ctx, o.Src, t.KDIR, filepath.Join(r.dir, "kmod"), gcovArgs(t)...)
-	var buildErr *build.ModuleError
-	if errors.As(err, &buildErr) {
-		return fail(ExitBuild, err)
-	} else if err != nil {
-		return fail(ExitInfra, err)
+	bm, code, err := buildModule(ctx, o, t, r.dir)
+	if err != nil {
+		return fail(code, err)
 	}
-	fmt.Fprintf(w, "cnlab-vm: built the module in %.1fs\n", time.Since(start).Seconds())
+	r.module, r.moduleDir, r.targetIDs = bm.guest.Name, bm.dir, targetIDs(o)
+	fmt.Fprintf(w, "cnlab-vm: built the module %s in %.1fs\n", bm.guest.Name, time.Since(start).Seconds())
 
-	mods, err := guestModules(ko, t, r.dir)
+	mods, err := guestModules(bm.ko, t, r.dir)
 	if err != nil {
 		return fail(ExitInfra, err)
 	}
-	job := guest.Job{Modules: append(mods, guest.Module{Path: "/lib/cnlab/cnlab.ko", Name: "cnlab", Params: o.ModParams})}
+	job := guest.Job{Modules: append(mods, bm.guest)}
 	job.Steps = steps(o)
+	ko, add := "", o.Add
+	if bm.cnlab {
+		ko = bm.ko
+	}
+	if bm.target != "" {
+		add = append(add[:len(add):len(add)], bm.target+":"+guestTarget)
+	}
 	appendArgs := strings.Fields(o.KernelArgs)
 	if o.Strict {
 		appendArgs = append(appendArgs, StrictArgs...)
@@ -378,7 +412,7 @@ func runKernel(ctx context.Context, sh *shared, t target, w io.Writer) *kernelRe
 	if err != nil {
 		return fail(ExitUsage, err)
 	}
-	if err := l.prepare(&run, &m, &job, sh.bins, ko, r.dir, o.Add); err != nil {
+	if err := l.prepare(&run, &m, &job, sh.bins, ko, r.dir, add); err != nil {
 		return fail(ExitInfra, err)
 	}
 	run.Machine = m
@@ -435,15 +469,16 @@ const guestTrace = "/tmp/probe-records.jsonl.gz"
 // steps are what the guest runs: the suites, the benchmark, or -exec; with
 // -trace (or -bundle), the probes record everything beside them.
 func steps(o *Options) []guest.Step {
+	pre := targetSteps(o)
 	job := jobSteps(o)
 	if (!o.Trace && o.Bundle == "") || o.Bench {
-		return job
+		return append(pre, job...)
 	}
-	return append([]guest.Step{
+	return append(append(pre, []guest.Step{
 		// -all: a record of every message, not only of those lost.
 		{Name: "trace", Argv: []string{"/bin/cnctl", "trace", "-all", "-json", "-o", guestTrace}, Background: true, StopAtEnd: true, Collect: []string{guestTrace}},
 		{Name: "trace-ready", Argv: []string{"@waitfile", guestTrace, "60s"}},
-	}, job...)
+	}...), job...)
 }
 
 func jobSteps(o *Options) []guest.Step {
@@ -458,9 +493,10 @@ func jobSteps(o *Options) []guest.Step {
 		return []guest.Step{{Name: "bench", Argv: []string{"/bin/cnctl", "bench", "-ref", "/bin/cn_echo_ref", "-probes"}}}
 	}
 	argv := []string{"/bin/e2e.test", "-ginkgo.v", "-ginkgo.no-color", "-ginkgo.json-report=" + guestReport}
-	if o.Labels != "" {
+	if o.Labels != "" && o.target == nil {
 		argv = append(argv, "-ginkgo.label-filter="+o.Labels)
 	}
+	argv = append(argv, targetSuiteArgs(o)...)
 	if o.Focus != "" {
 		argv = append(argv, "-ginkgo.focus="+o.Focus)
 	}
@@ -515,6 +551,10 @@ func conclude(r *kernelResult) {
 	if ranSuites && out.Verdict == vm.Passed && len(r.suites) == 0 {
 		out.Verdict, out.Reason = vm.Failed, "the suites wrote no report"
 	}
+	// The kernel's word (an oops while loading) beats it.
+	if (out.Verdict == vm.Passed || out.Verdict == vm.Failed) && targetVerdict(r) {
+		out.Verdict = vm.InfraFailure
+	}
 	r.code = map[vm.Verdict]int{vm.Passed: ExitPassed, vm.Failed: ExitFailed, vm.KernelFailure: ExitKernel, vm.InfraFailure: ExitInfra, vm.Interrupted: ExitInterrupted}[out.Verdict]
 	// The kernel case fails for what the specs cannot say (the console,
 	// the watchdogs, the module, the guest's errors), not once more for
@@ -544,7 +584,7 @@ func symbolizeTrouble(w io.Writer, r *kernelResult) {
 	}
 	trace := vm.TroubleTrace(string(log))
 	decode := filepath.Join(r.src, ".cache/linux-source-6.1/scripts/decode_stacktrace.sh")
-	out, err := symbolize.Symbolize(trace, r.t.Release, r.t.KDIR, decode, filepath.Join(r.dir, "kmod"))
+	out, err := symbolize.Symbolize(trace, r.t.Release, r.t.KDIR, decode, r.moduleBuildDir())
 	if err != nil {
 		fmt.Fprintf(w, "cnlab-vm: the trace is not symbolized: %v\n", err)
 		return

@@ -20,6 +20,9 @@ type target struct {
 	KDIR       string
 	Config     string
 	ModulesDir string
+	// KernelFiles is a kernel source tree holding the files a target's
+	// kernel-source names (kernelFiles).
+	KernelFiles string
 }
 
 // targets returns the kernels the options name: -kernel, or -matrix.

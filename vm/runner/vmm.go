@@ -107,7 +107,9 @@ func vngJob(run *vm.Run, m *vm.Machine, job *guest.Job, bins *build.GuestBinarie
 	}
 	job.Files = map[string]string{
 		"/bin/e2e.test": abs(bins.E2E), "/bin/cnctl": abs(bins.Cnctl), "/bin/cn_echo_ref": abs(bins.EchoRef),
-		"/lib/cnlab/cnlab.ko": abs(ko),
+	}
+	if ko != "" { // none with -target
+		job.Files["/lib/cnlab/cnlab.ko"] = abs(ko)
 	}
 	for _, mod := range job.Modules {
 		if mod.Name != "cnlab" {

@@ -6,9 +6,9 @@
 //	0   passed
 //	1   a spec or step failed
 //	2   the kernel failed: oops, BUG, WARNING, panic, KASAN, lockdep, stall, hung task
-//	3   the run could not be done: QEMU, a watchdog, lost results, a kernel missing or unbuildable
-//	4   the cnlab module does not build against the kernel
-//	5   bad flags or arguments: nothing was built or booted
+//	3   the run could not be done: QEMU, a watchdog, lost results, a kernel missing or unbuildable, a target's ids not registered
+//	4   the module (cnlab's, or -target's) does not build against the kernel
+//	5   bad flags or arguments (a target file that does not parse): nothing was built or booted
 //	130 interrupted (Ctrl-C, SIGTERM)
 package main
 
@@ -139,6 +139,7 @@ func parseFlags(args []string) (*runner.Options, *mode, error) {
 	fs.StringVar(&o.Labels, "labels", "", "Ginkgo label filter selecting the suites' specs, e.g. echo")
 	fs.StringVar(&o.Focus, "focus", "", "Ginkgo focus regexp on spec names")
 	fs.StringVar(&o.ModParams, "module-params", "", "parameters for the cnlab module, e.g. ack_skew=1")
+	fs.StringVar(&o.Target, "target", "", "a target file (docs/targets.md): build and load that connector module instead of cnlab's, and run the specs labelled target (the generic suite) against its ids and promises; with -exec, load it and run the commands")
 	fs.StringVar(&o.SuiteArgs, "suite-args", "", "extra arguments for the e2e binary, space separated, e.g. -cnlab.echo-id=14:0x457")
 	fs.Int64Var(&o.Seed, "seed", 0, "the suites' seed: Ginkgo's spec order and the fuzz's input (default: chosen, printed and recorded in summary.json and bundles)")
 	fs.BoolVar(&o.Bench, "bench", false, "run the round-trip benchmark (cnctl bench against the C reference client) instead of the suites")
