@@ -156,8 +156,14 @@ lint-c: setup-all
 		if grep -E 'warning:|error:' $$out/build.log; then \
 			echo "the module builds with warnings at W=1 against $$rel"; exit 1; fi; \
 		echo "W=1 build against $$rel: no warnings"; \
+		out=build/lint/$$rel-buggy; \
+		rm -rf $$out && mkdir -p $$out && cp examples/buggy/*.c examples/buggy/Kbuild $$out/ || exit 1; \
+		$(MAKE) -s -C /lib/modules/$$rel/build M=$(CURDIR)/$$out W=1 modules > $$out/build.log 2>&1 || \
+			{ cat $$out/build.log; echo "examples/buggy does not build against $$rel"; exit 1; }; \
+		if grep -E 'warning:|error:' $$out/build.log; then \
+			echo "examples/buggy builds with warnings at W=1 against $$rel"; exit 1; fi; \
 	done
-	$(CHECKPATCH) --no-tree --strict --terse -f $$(git ls-files 'kmod/*.c' 'kmod/*.h' 'vm/cmd/cnlab-vm/testdata/*/*.c' | grep -v cnlab_compat.h)
+	$(CHECKPATCH) --no-tree --strict --terse -f $$(git ls-files 'kmod/*.c' 'kmod/*.h' 'vm/cmd/cnlab-vm/testdata/*/*.c' 'examples/*/*.c' | grep -v cnlab_compat.h)
 	@# The compat header exists to test LINUX_VERSION_CODE, which checkpatch
 	@# discourages for in-tree code and mistakes for a constant on the left.
 	$(CHECKPATCH) --no-tree --strict --terse --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f kmod/cnlab_compat.h
