@@ -9,4 +9,9 @@
 // ledger, their records of the module's sends must match the module's
 // per-destination and per-errno counts, and every socket the spec opened
 // must have received exactly what they saw delivered to it.
+//
+// The specs labelled target (target_test.go) are the generic suite: run with
+// -cnlab.target FILE against a connector module of someone else's, loaded
+// instead of cnlab's (cnlab-vm -target), each held to what the target file
+// promises. Without -cnlab.target and a label filter, they are left out.
 package e2e

@@ -42,10 +42,21 @@ func TestE2E(t *testing.T) {
 	// green run that checked nothing.
 	suiteConfig, reporterConfig := GinkgoConfiguration()
 	suiteConfig.FailOnEmpty = true
+	// The generic suite (target_test.go) tests a target's module, and
+	// cnlab's specs cnlab's: without -cnlab.target and a filter, only
+	// cnlab's run.
+	if *targetFlag == "" && suiteConfig.LabelFilter == "" {
+		suiteConfig.LabelFilter = "!" + targetLabel
+	}
 	RunSpecs(t, "cnlab e2e on "+unix.ByteSliceToString(uts.Release[:]), suiteConfig, reporterConfig)
 }
 
 var _ = BeforeSuite(func() {
+	if *targetFlag != "" {
+		// A target's module is loaded instead of cnlab's.
+		loadTarget()
+		return
+	}
 	var err error
 	echoID, err = connector.ParseID(*echoIDFlag)
 	Expect(err).NotTo(HaveOccurred(), "-cnlab.echo-id")

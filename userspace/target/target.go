@@ -10,6 +10,18 @@ import (
 // Version is the one version of the format this package reads.
 const Version = 1
 
+// Where cnlab's runner puts a target in the guest: the file, as it is, and
+// the module, as GuestDir/MODULE.ko (GuestModule).
+const (
+	GuestFile = "/cnlab/target"
+	GuestDir  = "/lib/cnlab/target"
+)
+
+// GuestModule is where the runner puts the target's module in the guest.
+func (t *Target) GuestModule() string {
+	return GuestDir + "/" + t.Module + ".ko"
+}
+
 // Target is a parsed target file.
 type Target struct {
 	// File is the path the target was read from, as given.

@@ -21,10 +21,9 @@ import (
 // runs the specs labelled target: the generic suite, pointed at the
 // target's ids by the target file, which the guest gets as it is.
 const (
-	guestTarget    = "/cnlab/target"
-	targetLabel    = "target"
-	targetIDsStep  = "target-ids"
-	guestTargetDir = "/lib/cnlab/target"
+	guestTarget   = modtarget.GuestFile
+	targetLabel   = "target"
+	targetIDsStep = "target-ids"
 )
 
 // checkTarget reads -target's file and refuses what cannot go with it.
@@ -107,7 +106,7 @@ func buildModule(ctx context.Context, o *Options, t target, dir string) (*builtM
 		return nil, ExitInfra, fmt.Errorf("-target: %w", err)
 	}
 	return &builtModule{ko: ko, dir: out, target: copyPath,
-		guest: guest.Module{Path: guestTargetDir + "/" + tg.Module + ".ko", Name: name, Params: tg.ParamString()}}, ExitPassed, nil
+		guest: guest.Module{Path: tg.GuestModule(), Name: name, Params: tg.ParamString()}}, ExitPassed, nil
 }
 
 // buildExit is the exit code of a module build's error: 4 when the build
