@@ -40,6 +40,14 @@ var (
 	tgt *target.Target
 )
 
+// withoutTarget narrows a label filter to cnlab's own specs.
+func withoutTarget(filter string) string {
+	if filter == "" {
+		return "!" + targetLabel
+	}
+	return "(" + filter + ") && !" + targetLabel
+}
+
 // loadTarget reads the target file and checks that its module's ids have
 // callbacks: the suite's set-up when a target's module is loaded instead
 // of cnlab's.
