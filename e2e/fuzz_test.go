@@ -239,12 +239,13 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 			reply, err := c.Conn.Request(timeout(replyTimeout), &connector.Message{ID: ctlID, Data: req})
 			Expect(err).NotTo(HaveOccurred(), "%s got no answer", what)
 			Expect(reply.ID).To(Equal(ctlID), what)
-			Expect(len(reply.Data)).To(BeNumerically(">=", wire.SizeofCtlReply), what)
-			Expect(binary.NativeEndian.Uint32(reply.Data)).To(Equal(op), "%s: the reply's op", what)
-			status := syscall.Errno(-int32(binary.NativeEndian.Uint32(reply.Data[4:])))
+			parsed, ok := control.ParseReply(reply.Data)
+			Expect(ok).To(BeTrue(), "%s: a reply of %d bytes, shorter than struct cnlab_ctl_reply", what, len(reply.Data))
+			Expect(parsed.Op).To(Equal(op), "%s: the reply's op", what)
+			status := parsed.Errno()
 			Expect(int(status)).To(Equal(int(want)), "%s: the reply's status: %s, want %s", what, errnoName(status), errnoName(want))
 			statuses[fmt.Sprintf("op %d: %v", op, status)]++
-			result := reply.Data[wire.SizeofCtlReply:]
+			result := parsed.Result
 			switch {
 			case status != 0:
 				Expect(result).To(BeEmpty(), "%s: a result with a refusal", what)
