@@ -30,19 +30,42 @@ func ModuleLeaks(report string, modules []string) []string {
 // (connector.c, cn_queue.c: every function there is named cn_*) and the
 // process events connector (cn_proc.c: cn_* and proc_*_connector).
 // kmemleak names a built-in function without its file, hence the names.
+// A module's functions may be named so too (cn_test_callback, cn_buggy_cb):
+// moduleFrame tells them apart.
 var connectorFrame = regexp.MustCompile(`\] (cn_[a-z0-9_]+|proc_[a-z_]+_connector)\+0x`)
 
-// ConnectorLeaks returns the objects of a kmemleak report with a backtrace
-// frame in drivers/connector, the kernel's connector itself, as
-// ModuleLeaks does for modules.
+// moduleFrame matches a backtrace frame in a module: kmemleak writes the
+// module's name after the offset ("cn_buggy_cb+0x56/0x190 [cn_buggy]").
+var moduleFrame = regexp.MustCompile(`\+0x[0-9a-f]+(/0x[0-9a-f]+)? \[[A-Za-z0-9_-]+\]\s*$`)
+
+// ConnectorLeaks returns the objects of a kmemleak report that
+// drivers/connector, the kernel's connector itself, allocated: those whose
+// innermost frame in the connector or in a module is the connector's. An
+// object a module's callback allocated under cn_rx_skb is the module's
+// (ModuleLeaks), not the connector's; a callback entry the core allocated
+// for a module's cn_add_callback is the connector's.
 func ConnectorLeaks(report string) []string {
 	var leaks []string
 	for _, obj := range kmemleakObjects(report) {
-		if trace, ok := backtrace(obj); ok && connectorFrame.MatchString(trace) {
+		if trace, ok := backtrace(obj); ok && allocatedByConnector(trace) {
 			leaks = append(leaks, obj)
 		}
 	}
 	return leaks
+}
+
+// allocatedByConnector tells whether the innermost frame of trace that is
+// a module's or the connector's is the connector's.
+func allocatedByConnector(trace string) bool {
+	for _, l := range strings.Split(trace, "\n") {
+		switch {
+		case moduleFrame.MatchString(l):
+			return false
+		case connectorFrame.MatchString(l):
+			return true
+		}
+	}
+	return false
 }
 
 // backtrace returns the frames of a kmemleak object: the lines after its

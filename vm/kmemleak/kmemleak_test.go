@@ -76,6 +76,24 @@ unreferenced object 0xffff888006a1f000 (size 512):
 			"unreferenced object 0xffff888006a1e240 (size 96): kmalloc_trace+0x26/0x90 < cn_queue_alloc_callback_entry+0x31/0x120 < cn_queue_add_callback+0x22/0x110 < cnlab_init+0x23 [cnlab]",
 			"unreferenced object 0xffff888006a1f000 (size 512): __kmalloc+0x26/0x90 < proc_fork_connector+0x4a/0x190 < copy_process+0x1234/0x2000"}},
 		{"neither: the module's own and ACPI's", kmemleakReport, nil},
+		// A target module's leak, allocated in its callback under the
+		// core's cn_rx_skb: the module's (ModuleLeaks), not the core's.
+		{"a module's leak under cn_rx_skb", `unreferenced object 0xffff888006b00000 (size 64):
+  comm "e2e.test", pid 240, jiffies 4294900200 (age 10.0s)
+  backtrace (crc 0):
+    [<ffffffff8136f3a6>] __kmalloc+0x26/0x90
+    [<ffffffffc0210123>] cn_buggy_log+0x23/0x80 [cn_buggy]
+    [<ffffffffc0210456>] cn_buggy_cb+0x56/0x190 [cn_buggy]
+    [<ffffffff81b2b1a8>] cn_rx_skb+0x1a8/0x2a0
+    [<ffffffff81a9c3d2>] netlink_unicast+0x3d2/0x4a0
+`, nil},
+		{"the kernel's sample module's, named cn_test", `unreferenced object 0xffff888006b01000 (size 32):
+  comm "e2e.test", pid 241, jiffies 4294900300 (age 9.0s)
+  backtrace:
+    [<ffffffff8136f3a6>] kmalloc_trace+0x26/0x90
+    [<ffffffffc0220010>] cn_test_callback+0x10/0x40 [cn_test]
+    [<ffffffff81b2b1a8>] cn_rx_skb+0x1a8/0x2a0
+`, nil},
 		{"a name that only contains cn_", "unreferenced object 0x1 (size 8):\n  backtrace:\n    [<ffffffff81000000>] acpi_cn_thing+0x1/0x2\n", nil},
 		{"empty", "", nil},
 	}
