@@ -52,7 +52,7 @@ func BuildTarget(ctx context.Context, m TargetModule, kdir, outDir string) (stri
 		var me *ModuleError
 		if errors.As(err, &me) && m.Dir != "" {
 			abs, _ := filepath.Abs(outDir)
-			me.First = strings.ReplaceAll(me.First, abs+"/", m.Dir+"/")
+			me.First = authorPaths(me.First, abs, m.Dir)
 		}
 		return "", err
 	}
@@ -66,6 +66,25 @@ func BuildTarget(ctx context.Context, m TargetModule, kdir, outDir string) (stri
 		return "", &ModuleError{Err: fmt.Errorf("module %s against %s: %s", m.Name, kdir, first), First: first, Log: filepath.Join(outDir, "build.log")}
 	}
 	return ko, nil
+}
+
+// leadingFile is the file name an error line starts with, before its
+// ":line:" ("cn_buggy.c:40:2: error: ...").
+var leadingFile = regexp.MustCompile(`^([^\s:/][^\s:]*):\d+:`)
+
+// authorPaths turns the paths of a build's error line in the copy outDir
+// (absolute) back into the author's dir: absolute paths into the copy, as
+// kernels before 6.13 write them, and a leading file name relative to the
+// module's directory, as 6.13 and later write them (they build an M=
+// module from inside its directory), when the copy holds that file.
+func authorPaths(first, outDir, dir string) string {
+	first = strings.ReplaceAll(first, outDir+"/", dir+"/")
+	if m := leadingFile.FindStringSubmatch(first); m != nil {
+		if fi, err := os.Stat(filepath.Join(outDir, m[1])); err == nil && fi.Mode().IsRegular() {
+			first = filepath.Join(dir, m[1]) + first[len(m[1]):]
+		}
+	}
+	return first
 }
 
 func orNothing(names []string) string {

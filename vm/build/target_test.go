@@ -35,6 +35,39 @@ func TestFirstError(t *testing.T) {
 	}
 }
 
+func TestAuthorPaths(t *testing.T) {
+	out := t.TempDir() // the copy the module was built in
+	for _, f := range []string{"cn_buggy.c", "sub/h.h"} {
+		p := filepath.Join(out, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const dir = "/home/me/mod" // the author's
+	tests := []struct{ name, first, want string }{
+		{"an absolute path into the copy, as kernels before 6.13 write it",
+			out + "/cn_buggy.c:40:2: error: expected ';'", dir + "/cn_buggy.c:40:2: error: expected ';'"},
+		{"a file name relative to the module's directory, as 6.13 and later write it",
+			"cn_buggy.c:40:2: error: expected ';'", dir + "/cn_buggy.c:40:2: error: expected ';'"},
+		{"relative, in a subdirectory", "sub/h.h:3:1: error: unknown type name 'u99'", dir + "/sub/h.h:3:1: error: unknown type name 'u99'"},
+		{"relative, with ./", "./cn_buggy.c:40:2: error: x", dir + "/cn_buggy.c:40:2: error: x"},
+		{"a file the copy does not hold: the kernel's, left alone",
+			"include/linux/nothere.h:1:1: error: x", "include/linux/nothere.h:1:1: error: x"},
+		{"modpost's, left alone", `ERROR: modpost: "cn_nothing" [cn_buggy.ko] undefined!`, `ERROR: modpost: "cn_nothing" [cn_buggy.ko] undefined!`},
+		{"make's, left alone", "make[1]: *** No rule to make target 'modules'.  Stop.", "make[1]: *** No rule to make target 'modules'.  Stop."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := authorPaths(tt.first, out, dir); got != tt.want {
+				t.Errorf("authorPaths(%q)\n= %q\nwant %q", tt.first, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestWriteKbuildSources(t *testing.T) {
 	tests := []struct {
 		name    string
