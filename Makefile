@@ -90,10 +90,10 @@ e2e-all: setup-all $(RUNNER_BIN)
 	$(RUNNER_BIN) -matrix kernels/kernels.conf $(E2E_TIMEOUT) $(TARGETFLAG) $(VMFLAGS)
 
 e2e-debian: setup-all $(RUNNER_BIN)
-	$(RUNNER_BIN) -matrix kernels/kernels.conf -kernels $(subst $(eval) ,$(comma),$(DEBIAN_KERNELS)) $(VMFLAGS)
+	$(RUNNER_BIN) -matrix kernels/kernels.conf -kernels $(subst $(eval) ,$(comma),$(DEBIAN_KERNELS)) $(TARGETFLAG) $(VMFLAGS)
 
 e2e-source: setup-all $(RUNNER_BIN)
-	$(RUNNER_BIN) -matrix kernels/kernels.conf -kernels $(subst $(eval) ,$(comma),$(filter-out $(DEBIAN_KERNELS),$(KERNELS))) $(E2E_TIMEOUT) $(VMFLAGS)
+	$(RUNNER_BIN) -matrix kernels/kernels.conf -kernels $(subst $(eval) ,$(comma),$(filter-out $(DEBIAN_KERNELS),$(KERNELS))) $(E2E_TIMEOUT) $(TARGETFLAG) $(VMFLAGS)
 
 # The suites on the debug kernel, with the module built for gcov: prints its
 # line and function coverage, and writes build/<release>/coverage/index.html.
