@@ -13,5 +13,6 @@
 // The specs labelled target (target_test.go) are the generic suite: run with
 // -cnlab.target FILE against a connector module of someone else's, loaded
 // instead of cnlab's (cnlab-vm -target), each held to what the target file
-// promises. Without -cnlab.target and a label filter, they are left out.
+// promises. With -cnlab.target only they run (a label filter narrows
+// them); without it they are left out, whatever the filter.
 package e2e

@@ -43,11 +43,10 @@ func TestE2E(t *testing.T) {
 	suiteConfig, reporterConfig := GinkgoConfiguration()
 	suiteConfig.FailOnEmpty = true
 	// The generic suite (target_test.go) tests a target's module, and
-	// cnlab's specs cnlab's: without -cnlab.target, only cnlab's run,
-	// whatever the filter (the suites share labels such as unload).
-	if *targetFlag == "" {
-		suiteConfig.LabelFilter = withoutTarget(suiteConfig.LabelFilter)
-	}
+	// cnlab's specs cnlab's: with -cnlab.target only the generic suite
+	// runs, without it only cnlab's, whatever the filter (the suites
+	// share labels such as unload).
+	suiteConfig.LabelFilter = suiteFilter(suiteConfig.LabelFilter, *targetFlag != "")
 	RunSpecs(t, "cnlab e2e on "+unix.ByteSliceToString(uts.Release[:]), suiteConfig, reporterConfig)
 }
 

@@ -40,12 +40,18 @@ var (
 	tgt *target.Target
 )
 
-// withoutTarget narrows a label filter to cnlab's own specs.
-func withoutTarget(filter string) string {
-	if filter == "" {
-		return "!" + targetLabel
+// suiteFilter narrows a label filter to one suite: the generic suite's
+// specs when a target is tested (its module is loaded instead of cnlab's,
+// so cnlab's own specs cannot pass), else cnlab's own.
+func suiteFilter(filter string, target bool) string {
+	only := "!" + targetLabel
+	if target {
+		only = targetLabel
 	}
-	return "(" + filter + ") && !" + targetLabel
+	if filter == "" {
+		return only
+	}
+	return only + " && (" + filter + ")"
 }
 
 // loadTarget reads the target file and checks that its module's ids have
