@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -88,46 +87,32 @@ var _ = Describe("The echo callback", Label("echo"), func() {
 
 	It("keeps replies apart across 8 sockets used at once", func() {
 		const workers, perWorker = 8, 500
-		var wg sync.WaitGroup
-		errs := make(chan error, workers)
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer GinkgoRecover()
-				defer wg.Done()
-				c, err := connector.Dial(nil)
+		inParallel(workers, func(int) error {
+			c, err := connector.Dial(nil)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			watch(c)
+			data := make([]byte, 16)
+			binary.LittleEndian.PutUint32(data, c.PortID())
+			for i := 0; i < perWorker; i++ {
+				binary.LittleEndian.PutUint64(data[8:], uint64(i))
+				ctx, cancel := context.WithTimeout(context.Background(), replyTimeout)
+				req := &connector.Message{ID: echoID, Data: data}
+				reply, err := c.Request(ctx, req)
+				cancel()
+				l.sent.Add(1)
 				if err != nil {
-					errs <- err
-					return
+					return fmt.Errorf("worker on port %d, request %d: %w", c.PortID(), i, err)
 				}
-				defer c.Close()
-				watch(c)
-				data := make([]byte, 16)
-				binary.LittleEndian.PutUint32(data, c.PortID())
-				for i := 0; i < perWorker; i++ {
-					binary.LittleEndian.PutUint64(data[8:], uint64(i))
-					ctx, cancel := context.WithTimeout(context.Background(), replyTimeout)
-					req := &connector.Message{ID: echoID, Data: data}
-					reply, err := c.Request(ctx, req)
-					cancel()
-					l.sent.Add(1)
-					if err != nil {
-						errs <- fmt.Errorf("worker on port %d, request %d: %w", c.PortID(), i, err)
-						return
-					}
-					l.replies.Add(1)
-					if !bytes.Equal(reply.Data, data) {
-						errs <- fmt.Errorf("worker on port %d, request %d: got another request's payload %x", c.PortID(), i, reply.Data)
-						return
-					}
+				l.replies.Add(1)
+				if !bytes.Equal(reply.Data, data) {
+					return fmt.Errorf("worker on port %d, request %d: got another request's payload %x", c.PortID(), i, reply.Data)
 				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			Expect(err).NotTo(HaveOccurred())
-		}
+			}
+			return nil
+		})
 	})
 
 	It("does not answer a message whose len disagrees with what arrived, and counts it invalid", func() {

@@ -127,60 +127,47 @@ var _ = Describe("Fuzzed input", Label("fuzz"), func() {
 		var counts [fuzzKinds]uint64
 		refused := map[string]int{}
 		var mu sync.Mutex
-		var wg sync.WaitGroup
-		errs := make(chan error, workers)
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer GinkgoRecover()
-				defer wg.Done()
-				r := rand.New(rand.NewPCG(s, uint64(w)))
-				c := dial(nil)
-				var local [fuzzKinds]uint64
-				n := *fuzzCount / workers
-				// Each worker's seqs cross a quarter of the seq space:
-				// the wrap from 2^32-1 to 0, 2^30, 2^31 (the sign bit)
-				// and 3*2^30.
-				first := uint32(w)<<30 - uint32(n/2)
-				for i := 0; i < n; i++ {
-					seq := first + uint32(i)
-					kind, b := fuzzMessage(r, seq, c.PortID())
-					if err := c.WriteRaw(b); err != nil {
-						if kind == fuzzValid {
-							errs <- fmt.Errorf("seed %d worker %d message %d: a valid message refused: %w", s, w, i, err)
-							return
-						}
-						// netlink_sendmsg refuses some malformed
-						// datagrams itself (a zero length is ENODATA).
-						mu.Lock()
-						refused[err.Error()]++
-						mu.Unlock()
-						continue
+		inParallel(workers, func(w int) error {
+			r := rand.New(rand.NewPCG(s, uint64(w)))
+			c := dial(nil)
+			var local [fuzzKinds]uint64
+			n := *fuzzCount / workers
+			// Each worker's seqs cross a quarter of the seq space:
+			// the wrap from 2^32-1 to 0, 2^30, 2^31 (the sign bit)
+			// and 3*2^30.
+			first := uint32(w)<<30 - uint32(n/2)
+			for i := 0; i < n; i++ {
+				seq := first + uint32(i)
+				kind, b := fuzzMessage(r, seq, c.PortID())
+				if err := c.WriteRaw(b); err != nil {
+					if kind == fuzzValid {
+						return fmt.Errorf("seed %d worker %d message %d: a valid message refused: %w", s, w, i, err)
 					}
-					local[kind]++
-					if kind != fuzzValid {
-						continue
-					}
-					ctx, cancel := context.WithTimeout(context.Background(), replyTimeout)
-					m, _, err := c.Receive(ctx)
-					cancel()
-					if err != nil || m.Seq != seq || m.Ack != seq+1 || !bytes.Equal(m.Data, b[36:36+int(binary.NativeEndian.Uint16(b[32:]))]) {
-						errs <- fmt.Errorf("seed %d worker %d message %d (seq %d): want its echo, got %+v, %v", s, w, i, seq, m, err)
-						return
-					}
+					// netlink_sendmsg refuses some malformed
+					// datagrams itself (a zero length is ENODATA).
+					mu.Lock()
+					refused[err.Error()]++
+					mu.Unlock()
+					continue
 				}
-				mu.Lock()
-				for k := range counts {
-					counts[k] += local[k]
+				local[kind]++
+				if kind != fuzzValid {
+					continue
 				}
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			Expect(err).NotTo(HaveOccurred())
-		}
+				ctx, cancel := context.WithTimeout(context.Background(), replyTimeout)
+				m, _, err := c.Receive(ctx)
+				cancel()
+				if err != nil || m.Seq != seq || m.Ack != seq+1 || !bytes.Equal(m.Data, b[36:36+int(binary.NativeEndian.Uint16(b[32:]))]) {
+					return fmt.Errorf("seed %d worker %d message %d (seq %d): want its echo, got %+v, %v", s, w, i, seq, m, err)
+				}
+			}
+			mu.Lock()
+			for k := range counts {
+				counts[k] += local[k]
+			}
+			mu.Unlock()
+			return nil
+		})
 		for k, n := range counts {
 			GinkgoWriter.Printf("%s: %d\n", fuzzKindNames[k], n)
 		}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -67,6 +68,29 @@ func receiveAll(c *connector.Conn) (msgs []connector.Message, overruns int) {
 		default:
 			msgs = append(msgs, m)
 		}
+	}
+}
+
+// inParallel runs f(0) to f(n-1) at once, each in a goroutine of its own,
+// waits for them all, and fails the spec with each error they returned.
+func inParallel(n int, f func(w int) error) {
+	GinkgoHelper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range n {
+		wg.Add(1)
+		go func() {
+			defer GinkgoRecover()
+			defer wg.Done()
+			if err := f(w); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		Expect(err).NotTo(HaveOccurred())
 	}
 }
 

@@ -270,44 +270,30 @@ var _ = Describe("A target's module", Label(targetLabel), func() {
 
 		It("keeps its promise to many senders at once", Label("senders"), func() {
 			const senders, each = 8, 200
-			var wg sync.WaitGroup
-			errs := make(chan error, senders)
-			for s := range senders {
-				wg.Add(1)
-				go func() {
-					defer GinkgoRecover()
-					defer wg.Done()
-					c, err := connector.Dial(nil)
+			inParallel(senders, func(s int) error {
+				c, err := connector.Dial(nil)
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				for i := range each {
+					m := &connector.Message{ID: tgt.IDs[i%len(tgt.IDs)], Data: []byte(fmt.Sprintf("sender %d #%d", s, i))}
+					if tgt.Promises.Reply == target.ReplyNone {
+						if err := c.Send(m); err != nil {
+							return err
+						}
+						continue
+					}
+					r, err := c.Request(timeout(replyTimeout), m)
+					if err == nil && !r.IsReplyTo(m.ID, m.Seq) {
+						err = fmt.Errorf("reply %+v to seq %d", r, m.Seq)
+					}
 					if err != nil {
-						errs <- err
-						return
+						return fmt.Errorf("sender %d, message %d: %w", s, i, err)
 					}
-					defer c.Close()
-					for i := range each {
-						m := &connector.Message{ID: tgt.IDs[i%len(tgt.IDs)], Data: []byte(fmt.Sprintf("sender %d #%d", s, i))}
-						if tgt.Promises.Reply == target.ReplyNone {
-							if err := c.Send(m); err != nil {
-								errs <- err
-								return
-							}
-							continue
-						}
-						r, err := c.Request(timeout(replyTimeout), m)
-						if err == nil && !r.IsReplyTo(m.ID, m.Seq) {
-							err = fmt.Errorf("reply %+v to seq %d", r, m.Seq)
-						}
-						if err != nil {
-							errs <- fmt.Errorf("sender %d, message %d: %w", s, i, err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				Expect(err).NotTo(HaveOccurred())
-			}
+				}
+				return nil
+			})
 		})
 
 		It("serves an unprivileged sender as it promised", Label("senders"), func() {
