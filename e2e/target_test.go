@@ -326,31 +326,55 @@ var _ = Describe("A target's module", Label(targetLabel), func() {
 				Skip("the target does not promise to be unloaded under traffic (unload-under-traffic = no)")
 			}
 			const cycles = 10
-			stop := make(chan struct{})
+			// Traffic to each id: a sender, and a receiver that drains its
+			// socket, so that replies never fill it (a callback that
+			// replies with GFP_KERNEL would wait for room inside the
+			// send), until the spec ends.
+			ctx, stop := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
-			for _, id := range tgt.IDs {
-				wg.Add(1)
+			sending := make([]chan struct{}, len(tgt.IDs))
+			for i, id := range tgt.IDs {
+				c := dialTarget()
+				sending[i] = make(chan struct{})
+				wg.Add(2)
 				go func() {
-					defer GinkgoRecover()
 					defer wg.Done()
-					c, err := connector.Dial(nil)
-					Expect(err).NotTo(HaveOccurred())
-					defer c.Close()
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
+					defer close(sending[i])
+					for ctx.Err() == nil {
 						// Sends fail while the id has no callback; that is
 						// the point.
 						_ = c.Send(&connector.Message{ID: id, Data: []byte("traffic")})
 					}
 				}()
+				go func() {
+					defer wg.Done()
+					for ctx.Err() == nil {
+						_, _, _ = c.Receive(ctx)
+					}
+				}()
 			}
 			DeferCleanup(func() {
-				close(stop)
-				wg.Wait()
+				stop()
+				done := make(chan struct{})
+				go func() {
+					wg.Wait()
+					close(done)
+				}()
+				select {
+				case <-done:
+				case <-time.After(unloadStopWait):
+					var stuck []string
+					for i, id := range tgt.IDs {
+						select {
+						case <-sending[i]:
+						default:
+							stuck = append(stuck, id.String())
+						}
+					}
+					Fail(fmt.Sprintf("a send to %s stayed blocked in the module's callback %v after the traffic stopped, though its socket was read all along: "+
+						"the callback waits on something that does not come; if it is a reply, it blocks on a sender that does not read (a GFP_KERNEL reply waits for room in the sender's receive buffer): "+
+						"send replies with GFP_ATOMIC or GFP_NOWAIT, as samples/connector/cn_test.c does", strings.Join(stuck, ", "), unloadStopWait))
+				}
 				// A spec that failed between an unload and a load leaves
 				// the module loaded for the specs after it.
 				if _, err := os.Stat("/sys/module/" + tgt.KernelName()); err != nil {
@@ -366,6 +390,10 @@ var _ = Describe("A target's module", Label(targetLabel), func() {
 		})
 	})
 })
+
+// unloadStopWait bounds the wait for the unload spec's traffic to stop: a
+// send returns once the module's callback has, within milliseconds.
+const unloadStopWait = 10 * time.Second
 
 // unloadTarget unloads the target's module; one that will not go within
 // 10 s fails the spec.
