@@ -131,21 +131,14 @@ func targetRand() *rand.Rand {
 	return rand.New(rand.NewPCG(uint64(GinkgoRandomSeed()), 28))
 }
 
-// expectAnswer checks one request against the reply rule: with seqack a
-// reply with its seq and ack = seq + 1 comes back; with none, nothing
-// does within quiet.
-func expectAnswer(c *connector.Conn, m *connector.Message) {
+// expectSeqAckReply sends one request to a target that promises reply =
+// seqack, and checks that a reply with its seq and ack = seq + 1 comes
+// back.
+func expectSeqAckReply(c *connector.Conn, m *connector.Message) {
 	GinkgoHelper()
-	switch tgt.Promises.Reply {
-	case target.ReplySeqAck:
-		r, err := c.Request(timeout(replyTimeout), m)
-		Expect(err).NotTo(HaveOccurred(), "no reply from %s to a message of %d bytes", m.ID, len(m.Data))
-		Expect(r.IsReplyTo(m.ID, m.Seq)).To(BeTrue(), "the reply to seq %d: %+v", m.Seq, r)
-	case target.ReplyNone:
-		Expect(c.Send(m)).To(Succeed())
-		_, _, err := c.Receive(timeout(quiet))
-		Expect(err).To(MatchError(context.DeadlineExceeded), "a message came back from %s, which promises no reply", m.ID)
-	}
+	r, err := c.Request(timeout(replyTimeout), m)
+	Expect(err).NotTo(HaveOccurred(), "no reply from %s to a message of %d bytes", m.ID, len(m.Data))
+	Expect(r.IsReplyTo(m.ID, m.Seq)).To(BeTrue(), "the reply to seq %d: %+v", m.Seq, r)
 }
 
 // rawHeader is struct cn_msg with a len of the spec's choosing.
@@ -175,7 +168,7 @@ var _ = Describe("A target's module", Label(targetLabel), func() {
 				for _, n := range targetLengths() {
 					m := &connector.Message{ID: id, Seq: r.Uint32(), Data: randomData(r, n)}
 					if tgt.Promises.Reply == target.ReplySeqAck {
-						expectAnswer(c, m)
+						expectSeqAckReply(c, m)
 						continue
 					}
 					Expect(c.Send(m)).To(Succeed(), "send %d bytes to %s", n, id)
@@ -188,7 +181,9 @@ var _ = Describe("A target's module", Label(targetLabel), func() {
 			}
 		})
 
-		It("reads no further than msg->len when less arrived than the datagram holds", func() {
+		// An over-read past len is not seen here (the bytes past len did
+		// arrive): only KASAN or an oops on the console shows it.
+		It("answers as it promised when msg->len is smaller than the data that arrived", func() {
 			r := targetRand()
 			c := dialTarget()
 			for _, id := range tgt.IDs {
@@ -213,7 +208,10 @@ var _ = Describe("A target's module", Label(targetLabel), func() {
 			}
 		})
 
-		It("is never called for a len larger than what arrived, nor a truncated header", func() {
+		// A check of the core, not of the module: the core drops these
+		// before any callback (for a target that promises no reply it
+		// cannot fail).
+		It("is shielded by the core from a len larger than what arrived and from truncated headers", Label("core"), func() {
 			r := targetRand()
 			c := dialTarget()
 			for _, id := range tgt.IDs {
@@ -280,7 +278,7 @@ var _ = Describe("A target's module", Label(targetLabel), func() {
 					m := &connector.Message{ID: tgt.IDs[i%len(tgt.IDs)], Data: []byte(fmt.Sprintf("sender %d #%d", s, i))}
 					if tgt.Promises.Reply == target.ReplyNone {
 						if err := c.Send(m); err != nil {
-							return err
+							return fmt.Errorf("sender %d, message %d: %w", s, i, err)
 						}
 						continue
 					}
@@ -290,6 +288,13 @@ var _ = Describe("A target's module", Label(targetLabel), func() {
 					}
 					if err != nil {
 						return fmt.Errorf("sender %d, message %d: %w", s, i, err)
+					}
+				}
+				if tgt.Promises.Reply == target.ReplyNone {
+					// Once for the sender's messages, not a quiet wait per
+					// message.
+					if msgs, _ := receiveAll(c); len(msgs) > 0 {
+						return fmt.Errorf("sender %d: %d messages back from a module that promises no reply, the first %+v", s, len(msgs), msgs[0])
 					}
 				}
 				return nil
