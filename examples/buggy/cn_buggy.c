@@ -8,15 +8,19 @@
  * What it does: a message to its id (17:0x1) carries a record, a
  * little-endian u16 count then data, and gets one reply to its sender, with
  * its seq and ack = seq + 1, carrying the record's first count bytes of
- * data (fewer when the message holds fewer). It keeps counters under a lock,
- * and a timer marks it idle 200 ms after the last message.
+ * data (fewer when the message holds fewer), allocated and sent with
+ * GFP_ATOMIC as samples/connector/cn_test.c does: a reply that may block
+ * would wait inside the sender's send(2) for room in its receive buffer,
+ * for ever if the sender reads nothing. It keeps counters under a lock, and
+ * a timer marks it idle 200 ms after the last message.
  *
  * bug=none plants nothing. The bugs:
  *   length: the record's count is believed: no check against msg->len, so
  *           a short message makes it read msg->data past its end;
  *   leak:   a copy of every message is kept for a log nobody reads, and
  *           never freed;
- *   sleep:  it waits (msleep) with its spinlock held;
+ *   sleep:  it waits (msleep) with its spinlock held, a raw one, so that
+ *           this is a bug on PREEMPT_RT too (where a spinlock_t sleeps);
  *   port:   it replies to the port of the first sender it saw, not the
  *           message's;
  *   unload: it leaves the idle timer armed when it is unloaded, so the
@@ -62,8 +66,13 @@ MODULE_PARM_DESC(bug, "the bug planted: none, length, leak, sleep, port or unloa
 static enum cn_buggy_bug cn_buggy_bug;
 static struct cb_id cn_buggy_id = { .idx = CN_BUGGY_IDX, .val = CN_BUGGY_VAL };
 
-/* What the lock protects: the counters, the first port, the idle flag. */
-static DEFINE_SPINLOCK(cn_buggy_lock);
+/*
+ * What the lock protects: the counters, the first port, the idle flag. A
+ * raw spinlock, held for a few instructions: what it holds is atomic on
+ * every kernel, PREEMPT_RT's included, so sleeping there (bug=sleep) is a
+ * bug everywhere.
+ */
+static DEFINE_RAW_SPINLOCK(cn_buggy_lock);
 static u64 cn_buggy_msgs;
 static u64 cn_buggy_bytes;
 static u32 cn_buggy_first_port;
@@ -82,9 +91,9 @@ struct cn_buggy_log {
 
 static void cn_buggy_idle_fn(struct timer_list *unused)
 {
-	spin_lock_bh(&cn_buggy_lock);
+	raw_spin_lock_bh(&cn_buggy_lock);
 	cn_buggy_idle = true;
-	spin_unlock_bh(&cn_buggy_lock);
+	raw_spin_unlock_bh(&cn_buggy_lock);
 }
 
 /*
@@ -108,7 +117,7 @@ static u32 cn_buggy_account(const struct cn_msg *msg, u32 portid)
 {
 	u32 to = portid;
 
-	spin_lock_bh(&cn_buggy_lock);
+	raw_spin_lock_bh(&cn_buggy_lock);
 	cn_buggy_msgs++;
 	cn_buggy_bytes += msg->len;
 	cn_buggy_idle = false;
@@ -121,7 +130,7 @@ static u32 cn_buggy_account(const struct cn_msg *msg, u32 portid)
 	if (!cn_buggy_stopping)
 		mod_timer(&cn_buggy_idle_timer,
 			  jiffies + msecs_to_jiffies(CN_BUGGY_IDLE_MS));
-	spin_unlock_bh(&cn_buggy_lock);
+	raw_spin_unlock_bh(&cn_buggy_lock);
 	return to;
 }
 
@@ -151,7 +160,7 @@ static void cn_buggy_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 	to = cn_buggy_account(msg, nsp->portid);
 	count = cn_buggy_count(msg);
 
-	reply = kzalloc(sizeof(*reply) + count, GFP_KERNEL);
+	reply = kzalloc(sizeof(*reply) + count, GFP_ATOMIC);
 	if (!reply)
 		return;
 	reply->id = msg->id;
@@ -159,7 +168,7 @@ static void cn_buggy_cb(struct cn_msg *msg, struct netlink_skb_parms *nsp)
 	reply->ack = msg->seq + 1;
 	reply->len = count;
 	memcpy(reply->data, msg->data + sizeof(__le16), count);
-	err = cn_netlink_send(reply, to, 0, GFP_KERNEL);
+	err = cn_netlink_send(reply, to, 0, GFP_ATOMIC);
 	if (err < 0)
 		pr_debug("reply to seq %u, port %u: %d\n", msg->seq, to, err);
 	kfree(reply);
@@ -196,14 +205,18 @@ err_timer:
 
 static void __exit cn_buggy_exit(void)
 {
-	spin_lock_bh(&cn_buggy_lock);
+	raw_spin_lock_bh(&cn_buggy_lock);
 	cn_buggy_stopping = true;
-	spin_unlock_bh(&cn_buggy_lock);
+	raw_spin_unlock_bh(&cn_buggy_lock);
 	cn_del_callback(&cn_buggy_id);
 	/*
-	 * cn_del_callback() may return while a callback still runs (see
-	 * cnlab's docs/races.md); one that gets here late finds the timer
-	 * shut down, and cannot arm it again.
+	 * This unload is not safe, and no module can make it so alone: the
+	 * connector core's cn_del_callback() does not wait for callbacks it
+	 * has already found (cnlab's docs/races.md, "The windows that
+	 * remain"), so a callback may still run, or not yet have started,
+	 * when this returns and the module is freed. One that takes the lock
+	 * after the stopping flag is set leaves the timer alone, and one that
+	 * runs later finds it shut down: neither arms it again.
 	 */
 	if (cn_buggy_bug != CN_BUGGY_UNLOAD)
 		timer_shutdown_sync(&cn_buggy_idle_timer);
