@@ -17,7 +17,7 @@ type attachPoint struct {
 // attachPoints are where the probes go, by mode. netlink_broadcast_filtered
 // is what the connector calls from 6.6; 6.1 has only netlink_broadcast.
 var attachPoints = []attachPoint{
-	{prog: "send_enter", what: "fentry cn_netlink_send_mult", modes: []Mode{ModeAll}},
+	{prog: "send_enter", what: "fentry cn_netlink_send_mult", modes: []Mode{ModeCounters, ModeLosses, ModeAll}},
 	{prog: "send_exit", what: "fexit cn_netlink_send_mult", modes: []Mode{ModeCounters, ModeLosses, ModeAll}},
 	{prog: "sendskb", what: "fentry __netlink_sendskb", modes: []Mode{ModeAll}},
 	{prog: "overrun", what: "fentry netlink_overrun", modes: []Mode{ModeCounters, ModeLosses, ModeAll}},

@@ -15,10 +15,10 @@ func TestProgramsFor(t *testing.T) {
 		broadcastFiltered bool
 		want              []string
 	}{
-		{"counters", Filter{}, true, []string{"overrun", "send_exit"}},
-		{"counters with inbound", Filter{Inbound: true}, true, []string{"overrun", "rx", "send_exit"}},
-		{"losses on 6.12", Filter{Mode: ModeLosses}, true, []string{"bcast_filtered", "filtered", "overrun", "send_exit"}},
-		{"losses on 6.1", Filter{Mode: ModeLosses}, false, []string{"bcast", "filtered", "overrun", "send_exit"}},
+		{"counters", Filter{}, true, []string{"overrun", "send_enter", "send_exit"}},
+		{"counters with inbound", Filter{Inbound: true}, true, []string{"overrun", "rx", "send_enter", "send_exit"}},
+		{"losses on 6.12", Filter{Mode: ModeLosses}, true, []string{"bcast_filtered", "filtered", "overrun", "send_enter", "send_exit"}},
+		{"losses on 6.1", Filter{Mode: ModeLosses}, false, []string{"bcast", "filtered", "overrun", "send_enter", "send_exit"}},
 		{"all with inbound", Filter{Mode: ModeAll, Inbound: true}, true, []string{"bcast_filtered", "overrun", "rx", "send_enter", "send_exit", "sendskb"}},
 	}
 	for _, tt := range tests {

@@ -18,6 +18,7 @@ var probedFields = map[string][]string{
 	"netlink_sock":      {"portid", "state"},
 	"sk_buff":           {"len", "data", "cb"},
 	"netlink_skb_parms": {"portid", "dst_group"},
+	"task_struct":       {"pid"},
 }
 
 // CheckBTF compares, field by field, the layout of what the probes read in

@@ -145,17 +145,17 @@ const (
 	cnprobeCnprobeStatCNPROBE_STAT_STORAGE       cnprobeCnprobeStat = 2
 	cnprobeCnprobeStatCNPROBE_STAT_UNATTRIBUTED  cnprobeCnprobeStat = 3
 	cnprobeCnprobeStatCNPROBE_STAT_COUNTERS_FULL cnprobeCnprobeStat = 4
-	cnprobeCnprobeStatCNPROBE_NSTAT              cnprobeCnprobeStat = 5
+	cnprobeCnprobeStatCNPROBE_STAT_USER          cnprobeCnprobeStat = 5
+	cnprobeCnprobeStatCNPROBE_NSTAT              cnprobeCnprobeStat = 6
 )
 
 type cnprobeInflight struct {
 	_     structs.HostLayout
 	Owner uint64
+	Tid   uint32
 	Depth uint32
-	Noted uint32
 	Msg   [4]uint64
 	Rec   [4]cnprobeCnprobeRecord
-	Loss  [4]cnprobeCnprobeRecord
 }
 
 // Names of all BPF objects in the ELF.
@@ -166,7 +166,6 @@ const (
 	cnprobeMapCounters        = "counters"
 	cnprobeMapEvents          = "events"
 	cnprobeMapInflight        = "inflight"
-	cnprobeMapInflightZero    = "inflight_zero"
 	cnprobeMapStats           = "stats"
 	cnprobeProgBcast          = "bcast"
 	cnprobeProgBcastFiltered  = "bcast_filtered"
@@ -186,7 +185,6 @@ const (
 	cnprobeVarFilterVal       = "filter_val"
 	cnprobeVarLastWake        = "last_wake"
 	cnprobeVarMode            = "mode"
-	cnprobeVarPending         = "pending"
 	cnprobeVarUnusedFlag      = "unused_flag"
 	cnprobeVarUnusedInbound   = "unused_inbound"
 	cnprobeVarUnusedKind      = "unused_kind"
@@ -258,7 +256,6 @@ type cnprobeMapSpecs struct {
 	Counters     *ebpf.MapSpec `ebpf:"counters"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	Inflight     *ebpf.MapSpec `ebpf:"inflight"`
-	InflightZero *ebpf.MapSpec `ebpf:"inflight_zero"`
 	Stats        *ebpf.MapSpec `ebpf:"stats"`
 }
 
@@ -276,7 +273,6 @@ type cnprobeVariableSpecs struct {
 	FilterVal       *ebpf.VariableSpec `ebpf:"filter_val"`
 	LastWake        *ebpf.VariableSpec `ebpf:"last_wake"`
 	Mode            *ebpf.VariableSpec `ebpf:"mode"`
-	Pending         *ebpf.VariableSpec `ebpf:"pending"`
 	UnusedFlag      *ebpf.VariableSpec `ebpf:"unused_flag"`
 	UnusedInbound   *ebpf.VariableSpec `ebpf:"unused_inbound"`
 	UnusedKind      *ebpf.VariableSpec `ebpf:"unused_kind"`
@@ -312,7 +308,6 @@ type cnprobeMaps struct {
 	Counters     *ebpf.Map `ebpf:"counters"`
 	Events       *ebpf.Map `ebpf:"events"`
 	Inflight     *ebpf.Map `ebpf:"inflight"`
-	InflightZero *ebpf.Map `ebpf:"inflight_zero"`
 	Stats        *ebpf.Map `ebpf:"stats"`
 }
 
@@ -322,7 +317,6 @@ func (m *cnprobeMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.Inflight,
-		m.InflightZero,
 		m.Stats,
 	)
 }
@@ -341,7 +335,6 @@ type cnprobeVariables struct {
 	FilterVal       *ebpf.Variable `ebpf:"filter_val"`
 	LastWake        *ebpf.Variable `ebpf:"last_wake"`
 	Mode            *ebpf.Variable `ebpf:"mode"`
-	Pending         *ebpf.Variable `ebpf:"pending"`
 	UnusedFlag      *ebpf.Variable `ebpf:"unused_flag"`
 	UnusedInbound   *ebpf.Variable `ebpf:"unused_inbound"`
 	UnusedKind      *ebpf.Variable `ebpf:"unused_kind"`

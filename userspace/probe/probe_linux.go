@@ -276,7 +276,7 @@ func (p *Probe) Skips() (Skips, error) {
 	for stat, dst := range map[cnprobeCnprobeStat]*uint64{
 		cnprobeCnprobeStatCNPROBE_STAT_RINGBUF: &s.RingBuffer, cnprobeCnprobeStatCNPROBE_STAT_DEPTH: &s.TooDeep,
 		cnprobeCnprobeStatCNPROBE_STAT_STORAGE: &s.NoStorage, cnprobeCnprobeStatCNPROBE_STAT_UNATTRIBUTED: &s.Unattributed,
-		cnprobeCnprobeStatCNPROBE_STAT_COUNTERS_FULL: &s.CountersFull,
+		cnprobeCnprobeStatCNPROBE_STAT_COUNTERS_FULL: &s.CountersFull, cnprobeCnprobeStatCNPROBE_STAT_USER: &s.UserSpace,
 	} {
 		var per []uint64
 		if err := p.maps.stats.Lookup(uint32(stat), &per); err != nil {

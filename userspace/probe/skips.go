@@ -11,7 +11,7 @@ import (
 type Skips struct {
 	RingBuffer   uint64 // records the ring buffer refused
 	TooDeep      uint64 // sends nested deeper than the probes follow
-	NoStorage    uint64 // no room for a task's sends in progress
+	NoStorage    uint64 // sends whose task found both its slots held by other tasks' sends in progress
 	Unattributed uint64 // a socket's delivery or drop matching no send in progress
 	CountersFull uint64 // sends and socket events of ids the per-id counters had no room for
 	// Recursion is the runs the kernel skipped because the same program
@@ -21,6 +21,10 @@ type Skips struct {
 	// Skipped is Recursion by program, keyed by its attach point
 	// ("fexit cn_netlink_send_mult").
 	Skipped map[string]uint64
+	// UserSpace is not a skip and not in Total: drops at connector sockets
+	// while the task had no kernel send in progress, which are a
+	// user-space sender's broadcast's, no kernel send's.
+	UserSpace uint64
 }
 
 // Total is every skip.
@@ -32,7 +36,8 @@ func (s Skips) Total() uint64 {
 func (s Skips) Minus(b Skips) Skips {
 	d := Skips{RingBuffer: s.RingBuffer - b.RingBuffer, TooDeep: s.TooDeep - b.TooDeep,
 		NoStorage: s.NoStorage - b.NoStorage, Unattributed: s.Unattributed - b.Unattributed,
-		CountersFull: s.CountersFull - b.CountersFull, Recursion: s.Recursion - b.Recursion}
+		CountersFull: s.CountersFull - b.CountersFull, Recursion: s.Recursion - b.Recursion,
+		UserSpace: s.UserSpace - b.UserSpace}
 	for what, n := range s.Skipped {
 		if n -= b.Skipped[what]; n > 0 {
 			if d.Skipped == nil {
@@ -44,7 +49,8 @@ func (s Skips) Minus(b Skips) Skips {
 	return d
 }
 
-// String lists every cause, and the programs the kernel skipped.
+// String lists every cause, and the programs the kernel skipped; then,
+// apart, the user-space senders' drops.
 func (s Skips) String() string {
 	out := fmt.Sprintf("ring buffer %d, too deep %d, no storage %d, unattributed %d, counters full %d, kernel-skipped runs %d",
 		s.RingBuffer, s.TooDeep, s.NoStorage, s.Unattributed, s.CountersFull, s.Recursion)
@@ -56,5 +62,5 @@ func (s Skips) String() string {
 		}
 		out += " (" + strings.Join(parts, ", ") + ")"
 	}
-	return out
+	return out + fmt.Sprintf("; not skips: user-space senders' drops %d", s.UserSpace)
 }

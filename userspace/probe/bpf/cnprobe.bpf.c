@@ -6,18 +6,17 @@
  * starts. Three modes (enum cnprobe_mode, set before loading), each paying
  * only for what it reports:
  *
- * - counters: the fexit of cn_netlink_send_mult counts each send by id and
- *   return code into a per-CPU table; netlink_overrun, which runs only on a
- *   drop, notes the drop in the task's entry of the in-flight table and
- *   raises a global count, so that a send's exit looks the task up only
- *   when something is pending (issue 26: an interrupt's send nested in the
- *   task's, or a user-space broadcast's drop, is still charged wrongly).
- *   No ring buffer, no clock, no in-flight entry on a send that loses nothing.
+ * - counters: the fentry of cn_netlink_send_mult pushes a frame for the
+ *   send on its task's stack of sends in progress (struct inflight),
+ *   netlink_overrun, which runs only on a drop, notes the drop in the top
+ *   frame, the send it happens in, and the fexit pops the frame and counts
+ *   the send by id and return code, with its drops, into a per-CPU table.
+ *   No ring buffer, no clock, no allocation and no lock.
  * - losses: counters, and at the exit a record of each send that did not
  *   reach every receiver: a failed send, a drop at a full queue or a failed
  *   clone (netlink_overrun), a socket filter's drop (the fexit of
  *   sk_filter_trim_cap, on connector sockets only), with the sockets.
- * - all: the fentry opens a record per send on a per-task stack,
+ * - all: the fentry opens the send's whole record in its frame,
  *   __netlink_sendskb adds each socket the message was queued to,
  *   netlink_overrun each one that dropped it, and the fexit adds the return
  *   code and emits the record.
@@ -108,100 +107,140 @@ volatile const __u32 filter_seq_lo;
 volatile const __u32 filter_seq_hi;
 
 /*
- * How many notes of socket probes wait for their send's exit (modes
- * counters and losses). While it is 0, a send's exit looks nothing up.
- */
-__u64 pending;
-
-/*
- * The sends in progress on one task (mode all): a stack, for a softirq's
- * send nested in a task's. Each frame keeps the message it is for, since the
- * kernel skips a BPF program that would run while it already runs on the
- * CPU (a softirq interrupting it): a send whose exit was skipped leaves its
- * frame behind, and the next exit on the task finds its own frame below and
- * drops the ones above. A power of two: indexes are masked with
- * CNPROBE_DEPTH - 1 after their range checks, which the compiler may fold
- * into forms the verifier cannot follow.
+ * The sends in progress, per task: a stack, one frame per send from the
+ * entry of cn_netlink_send_mult to its exit, whatever the mode. A timer's
+ * send from a softirq (or an interrupt's) that interrupts a task runs with
+ * that task as current, inside whatever the task was doing, and returns
+ * before it: it pushes its own frame above the task's and pops it, so a
+ * socket probe charges what it sees to the top frame, the send it happens
+ * in. Keyed by the task, not the CPU: a task's send may sleep (a
+ * GFP_KERNEL allocation or clone) and go on on another CPU, and on
+ * PREEMPT_RT another task may run on the CPU inside it; each has its own
+ * stack. A drop on a connector socket while the task has no send in
+ * progress is a user-space sender's broadcast: no kernel send's, counted
+ * apart (CNPROBE_STAT_USER), and nothing is left waiting for a later send.
  *
- * loss is modes counters and losses: what netlink_overrun and the filter
- * probe saw of the send in progress at each level (loss[0] the outermost
- * send, loss[1] one an interrupt made inside it, ...), noted holding the
- * levels with a note.
+ * Each frame keeps the message it is for, since the kernel skips a BPF
+ * program that would run while it already runs on the CPU: a send whose
+ * exit was skipped leaves its frame behind, and the next exit on the task
+ * finds its own frame below and drops the ones above. A power of two:
+ * indexes are masked with CNPROBE_DEPTH - 1 after their range checks,
+ * which the compiler may fold into forms the verifier cannot follow.
+ *
+ * In mode all rec[d] is the send's whole record, filled at the entry; in
+ * modes counters and losses only its counts and flags are reset at the
+ * entry, and the rest is filled at the exit when there is a loss to report.
  */
 #define CNPROBE_DEPTH 4
 struct inflight {
-	__u64 owner;
+	__u64 owner;		/* the task's task_struct; 0 free, 1 being claimed */
+	__u32 tid;		/* the owner's pid: a task gone leaves another */
 	__u32 depth;
-	__u32 noted;		/* bit l: loss[l] holds a note */
 	__u64 msg[CNPROBE_DEPTH];
 	struct cnprobe_record rec[CNPROBE_DEPTH];
-	struct cnprobe_record loss[CNPROBE_DEPTH];
 };
 
+#define CNPROBE_OWNER_FREE 0
+#define CNPROBE_OWNER_CLAIMING 1
+
+struct task_struct {
+	int pid;
+} __attribute__((preserve_access_index));
+
 /*
- * Keyed by the task (its task_struct's address: each CPU's idle task has
- * pid 0), in a preallocated LRU hash, not task storage: on a preemptible
- * kernel (PREEMPT_RT) task storage's per-CPU lock is held across a
- * preemption, and while a task preempted inside it waits for its CPU,
- * every other task on that CPU gets NULL where it would create its storage
- * (a new task's first send: seen as a fork storm's exit events lost on
- * 6.12-rt). A hash takes its bucket lock with preemption and interrupts
- * off, and its elements come from a preallocated pool: no allocation and
- * no lock that a preempted task can hold. An entry stays while its task
- * sends; the LRU recycles those of tasks gone quiet or gone, and an entry
- * found under a task's address but made by another task (owner: its pid
- * and tgid) is started afresh.
+ * A direct-mapped table, not a hash or task storage (issue 29): no
+ * allocation and no lock, so nothing a preempted task can hold. A task's
+ * stack lives in one of two slots its task_struct's address hashes to,
+ * claimed with a compare-and-swap at its outermost send's entry and freed
+ * at that send's exit, so a slot is held only while its task sends. A task
+ * finding both held by other tasks' sends in progress has its send counted
+ * from its message, and its socket events are not attributed
+ * (CNPROBE_STAT_STORAGE). A slot held by a task that is gone (its
+ * task_struct no longer has the pid it claimed with: its outermost exit was
+ * skipped, a kernel-skipped run counted in Skips.Recursion) is taken over.
  */
-#define CNPROBE_TASKS 4096
+#define CNPROBE_TASKS_SHIFT 12
+#define CNPROBE_TASKS (1 << CNPROBE_TASKS_SHIFT)
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, CNPROBE_TASKS);
-	__type(key, __u64);
+	__type(key, __u32);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
-/* The value a task's entry starts from: a map value, since it is larger than a BPF stack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct inflight);
-} inflight_zero SEC(".maps");
-
-static __always_inline __u32 popcount4(__u32 m)
+static __always_inline __u32 task_hash(__u64 task)
 {
-	return (m & 1) + ((m >> 1) & 1) + ((m >> 2) & 1) + ((m >> 3) & 1);
+	return ((__u32)(task >> 6) * 0x9e3779b1u) >> (32 - CNPROBE_TASKS_SHIFT);
 }
 
-/* This task's entry; with create, made or started afresh if it has none. */
-static __always_inline struct inflight *task_inflight(int create)
+/* The slot k, if it holds the sends of task (tid). */
+static __always_inline struct inflight *slot_of(__u32 k, __u64 task, __u32 tid)
 {
-	__u64 task = bpf_get_current_task(), owner = bpf_get_current_pid_tgid();
-	struct inflight *f, *zero;
-	__u32 k = 0;
+	struct inflight *f = bpf_map_lookup_elem(&inflight, &k);
 
-	f = bpf_map_lookup_elem(&inflight, &task);
-	if (f && f->owner == owner)
+	if (f && f->owner == task && f->tid == tid)
 		return f;
-	if (!create)
+	return 0;
+}
+
+/* This task's sends in progress, if it has any. */
+static __always_inline struct inflight *task_sends(void)
+{
+	__u64 task = bpf_get_current_task();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), k = task_hash(task);
+	struct inflight *f = slot_of(k, task, tid);
+
+	if (f)
+		return f;
+	return slot_of(k ^ 1, task, tid);
+}
+
+/* The slot k for task (tid): its own, a free one, or one a gone task left. */
+static __always_inline struct inflight *claim(__u32 k, __u64 task, __u32 tid)
+{
+	struct inflight *f = bpf_map_lookup_elem(&inflight, &k);
+	__u64 old;
+	int pid = 0;
+
+	if (!f)
 		return 0;
-	if (f) {
-		/* A task gone, its task_struct now this one's. */
-		if (f->noted)
-			__sync_fetch_and_add(&pending, -(__s64)popcount4(f->noted));
-		f->noted = 0;
-		f->depth = 0;
-		f->owner = owner;
+	old = f->owner;
+	if (old == task) {
+		if (f->tid != tid) {
+			/* A task gone, its task_struct now this one's. */
+			f->tid = tid;
+			f->depth = 0;
+		}
 		return f;
 	}
-	zero = bpf_map_lookup_elem(&inflight_zero, &k);
-	if (!zero)
+	if (old == CNPROBE_OWNER_CLAIMING)
 		return 0;
-	bpf_map_update_elem(&inflight, &task, zero, BPF_NOEXIST);
-	f = bpf_map_lookup_elem(&inflight, &task);
-	if (f)
-		f->owner = owner;
+	if (old != CNPROBE_OWNER_FREE &&
+	    (bpf_probe_read_kernel(&pid, sizeof(pid),
+				   __builtin_preserve_access_index(&((struct task_struct *)old)->pid)) ||
+	     (__u32)pid == f->tid))
+		return 0;	/* another task's, in the middle of a send */
+	/* Claimed in two steps, so that nobody reads a half-written owner. */
+	if (__sync_val_compare_and_swap(&f->owner, old, CNPROBE_OWNER_CLAIMING) != old)
+		return 0;
+	f->tid = tid;
+	f->depth = 0;
+	__sync_lock_test_and_set(&f->owner, task);
 	return f;
+}
+
+/* The record of the innermost send in progress on this task, if any. */
+static __always_inline struct cnprobe_record *current_send(void)
+{
+	struct inflight *f = task_sends();
+	__u32 d;
+
+	if (!f)
+		return 0;
+	d = f->depth;
+	if (d == 0 || d > CNPROBE_DEPTH)
+		return 0;
+	return &f->rec[(d - 1) & (CNPROBE_DEPTH - 1)];
 }
 
 /*
@@ -397,17 +436,25 @@ SEC("fentry/cn_netlink_send_mult")
 int send_enter(__u64 *ctx)
 {
 	struct cn_msg *msg = (void *)ctx[0];
+	__u64 task = bpf_get_current_task();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), k = task_hash(task), d;
 	struct cnprobe_record *r;
 	struct inflight *f;
-	__u32 d;
 
-	f = task_inflight(1);
+	f = claim(k, task, tid);
+	if (!f)
+		f = claim(k ^ 1, task, tid);
 	if (!f) {
 		count(CNPROBE_STAT_STORAGE);
 		return 0;
 	}
-	d = f->depth;
+	/*
+	 * The frame is reserved before it is written: a send an interrupt
+	 * makes meanwhile takes the next one.
+	 */
+	d = __sync_fetch_and_add(&f->depth, 1);
 	if (d >= CNPROBE_DEPTH) {
+		__sync_fetch_and_add(&f->depth, -1);
 		count(CNPROBE_STAT_DEPTH);
 		return 0;
 	}
@@ -417,73 +464,26 @@ int send_enter(__u64 *ctx)
 	/* The receivers are not cleared: only the first nreceivers are sent. */
 	r->nreceivers = 0;
 	r->flags = 0;
-	fill(r, msg, ctx[1], ctx[2], ctx[3]);
 	r->delivered = 0;
 	r->dropped = 0;
 	r->failed = 0;
 	/* The filters are applied at the exit, once the receivers are known. */
-	f->depth = d + 1;
+	if (mode == CNPROBE_MODE_ALL)
+		fill(r, msg, ctx[1], ctx[2], ctx[3]);
 	return 0;
 }
 
-/* The record of the innermost send in progress on this task, if any. */
-static __always_inline struct cnprobe_record *current_send(void)
-{
-	struct inflight *f = task_inflight(0);
-	__u32 d;
-
-	if (!f || f->depth == 0 || f->depth > CNPROBE_DEPTH)
-		return 0;
-	d = (f->depth - 1) & (CNPROBE_DEPTH - 1);
-	return &f->rec[d];
-}
-
 /*
- * Where a socket probe notes what it saw: in mode all, the innermost send's
- * record; otherwise the loss record of the send in progress at the level
- * the stack shows, raising the pending count on its first note. Nothing
- * for a delivery no kernel send makes (level 0: a user-space socket's
- * broadcast to another's), which is not the probes' to count.
+ * Where a socket probe notes what it saw of a kernel send: the innermost
+ * send in progress on this task. None is a socket event of no send the
+ * probes follow, counted as a skip.
  */
-static __always_inline struct cnprobe_record *note_to(int level)
+static __always_inline struct cnprobe_record *note_to(void)
 {
-	struct inflight *f;
-	struct cnprobe_record *r;
-	__u32 l;
+	struct cnprobe_record *r = current_send();
 
-	if (level < 0) {
+	if (!r)
 		count(CNPROBE_STAT_UNATTRIBUTED);
-		return 0;
-	}
-	if (level == 0)
-		return 0;
-	if (mode == CNPROBE_MODE_ALL) {
-		r = current_send();
-		if (!r)
-			count(CNPROBE_STAT_UNATTRIBUTED);
-		return r;
-	}
-	if (level > CNPROBE_DEPTH) {
-		count(CNPROBE_STAT_DEPTH);
-		return 0;
-	}
-	f = task_inflight(1);
-	if (!f) {
-		count(CNPROBE_STAT_STORAGE);
-		return 0;
-	}
-	l = (level - 1) & (CNPROBE_DEPTH - 1);
-	r = &f->loss[l];
-	if (!(f->noted & (1u << l))) {
-		r->kind = CNPROBE_SEND;
-		r->nreceivers = 0;
-		r->delivered = 0;
-		r->dropped = 0;
-		r->failed = 0;
-		r->flags = 0;
-		f->noted |= 1u << l;
-		__sync_fetch_and_add(&pending, 1);
-	}
 	return r;
 }
 
@@ -579,9 +579,16 @@ int overrun(__u64 *ctx)
 	CORE_READ(state, nlk->state);
 	if (!sk->sk_backlog.rmem_alloc.counter && !(state & 1))
 		outcome = CNPROBE_NOCLONE;
-	r = note_to(1);
+	/*
+	 * No kernel send in progress on the task: a user-space socket's
+	 * broadcast (a kernel send to a user socket's port, the one unicast
+	 * that overruns, is always the connector's own, in a send).
+	 */
+	r = current_send();
 	if (r)
 		add_receiver(r, sk, outcome);
+	else
+		count(CNPROBE_STAT_USER);
 	return 0;
 }
 
@@ -599,7 +606,7 @@ int filtered(__u64 *ctx)
 	if (!ret || sk->sk_protocol != NETLINK_CONNECTOR || sk->__sk_common.skc_family != AF_NETLINK ||
 	    cb->portid)
 		return 0;
-	r = note_to(1);
+	r = note_to();
 	if (r)
 		add_receiver(r, sk, CNPROBE_FILTERED);
 	return 0;
@@ -623,8 +630,7 @@ static __always_inline int broadcast_missed(struct sock *ssk, __u64 *ctx)
 	CORE_READ(port, nlk->portid);
 	if (port)
 		return 0;
-	/* In mode all the innermost send in progress is the one. */
-	r = note_to(1);
+	r = note_to();
 	if (r)
 		r->flags |= CNPROBE_F_BROADCAST;
 	return 0;
@@ -642,9 +648,10 @@ int bcast(__u64 *ctx)
 	return broadcast_missed((void *)ctx[0], ctx);
 }
 
-static __always_inline void count_send(struct cnprobe_record *r, __u32 rc)
+/* A send, by its message's id, with what its frame saw at the sockets. */
+static __always_inline void count_send(struct cn_msg *msg, struct cnprobe_record *r, __u32 rc)
 {
-	struct cnprobe_counters *c = counters_for(r->idx, r->val);
+	struct cnprobe_counters *c = counters_for(msg->id.idx, msg->id.val);
 
 	if (!c)
 		return;
@@ -678,126 +685,72 @@ static __always_inline void emit_record(struct cnprobe_record *r)
 	emit(r, sizeof(*r) - (CNPROBE_MAX_RECEIVERS - n) * sizeof(r->receivers[0]), r->ts);
 }
 
-static __always_inline int exit_all(struct cn_msg *msg, int ret)
-{
-	struct cnprobe_record *r;
-	struct inflight *f;
-	__u32 d, i, rc = ret_class(ret);
-	int found = -1;
-
-	/*
-	 * A send found in no frame, or whose frame is left above another's, is
-	 * counted lost once, where it was lost: too deep or no room at the
-	 * entry, a skipped entry or exit by the kernel (the programs'
-	 * recursion misses). The send itself is counted whatever happened to
-	 * its frame: its message says its id.
-	 */
-	f = task_inflight(0);
-	if (!f || f->depth == 0 || f->depth > CNPROBE_DEPTH) {
-		count_msg(msg, rc);
-		return 0;
-	}
-#pragma unroll
-	for (i = CNPROBE_DEPTH; i > 0; i--) {
-		if (found < 0 && i <= f->depth && f->msg[(i - 1) & (CNPROBE_DEPTH - 1)] == (__u64)msg)
-			found = i - 1;
-	}
-	if (found < 0) {
-		count_msg(msg, rc);
-		return 0;
-	}
-	d = found & (CNPROBE_DEPTH - 1);
-	f->depth = d;
-	r = &f->rec[d];
-	r->ret = ret;
-	count_send(r, rc);
-	if (wanted(r))
-		emit_record(r);
-	return 0;
-}
-
 /*
- * Modes counters and losses, with notes pending somewhere: this send's, if
- * the task has one at this send's level. Notes at deeper levels are of
- * sends nested in this one whose exits the kernel skipped: dropped, so
- * that none waits forever. Returns 0 when this send has none.
+ * cn_netlink_send_mult(msg, len, portid, group, gfp[, ...]) returned. The
+ * send is counted from its message whatever became of its frame (none: no
+ * slot or too deep at the entry, or an entry the kernel skipped); its
+ * frame, found by its message, is popped with any left above it by exits
+ * the kernel skipped, and the task's slot freed with its outermost send's.
  */
-static __always_inline int exit_noted(__u64 *ctx, struct cn_msg *msg, int ret, __u32 rc)
-{
-	struct cnprobe_record *r;
-	struct inflight *f;
-	__u32 l, n, stale;
-	int level;
-
-	f = task_inflight(0);
-	if (!f || !f->noted)
-		return 0;
-	/*
-	 * Every note is at level 1 (the task's, as before issue 26): telling
-	 * an interrupt's send from the task's by the kernel stack did not
-	 * work (bpf_get_stack from these programs showed no frame of
-	 * cn_netlink_send_mult on 6.1), so it is left out for now.
-	 */
-	level = 0;
-	if (level < 0 || level >= CNPROBE_DEPTH)
-		return 0;
-	l = level & (CNPROBE_DEPTH - 1);
-	stale = f->noted & ~((2u << l) - 1);
-	if (stale) {
-		f->noted &= ~stale;
-		__sync_fetch_and_add(&pending, -(__s64)popcount4(stale));
-	}
-	if (!(f->noted & (1u << l)))
-		return 0;
-	r = &f->loss[l];
-	f->noted &= ~(1u << l);
-	__sync_fetch_and_add(&pending, -1);
-	n = r->flags;
-	fill(r, msg, ctx[1], ctx[2], ctx[3]);
-	r->flags |= n | CNPROBE_F_LOSSES_ONLY;
-	r->ret = ret;
-	count_send(r, rc);
-	if (mode == CNPROBE_MODE_LOSSES && wanted(r))
-		emit_record(r);
-	return 1;
-}
-
-/* cn_netlink_send_mult(msg, len, portid, group, gfp[, ...]) returned */
 SEC("fexit/cn_netlink_send_mult")
 int send_exit(__u64 *ctx)
 {
 	struct cn_msg *msg = (void *)ctx[0];
-	struct cnprobe_counters *c;
-	struct cnprobe_record h;
+	struct cnprobe_record *r, h;
+	struct inflight *f;
 	__u64 ret64 = 0;
-	__u32 rc;
-	int ret;
+	__u32 i, d, rc;
+	int ret, found = -1;
 
 	bpf_get_func_ret(ctx, &ret64);
 	ret = (int)ret64;
-	if (mode == CNPROBE_MODE_ALL)
-		return exit_all(msg, ret);
 	rc = ret_class(ret);
-	if (pending && exit_noted(ctx, msg, ret, rc))
+	f = task_sends();
+	if (f && f->depth > 0 && f->depth <= CNPROBE_DEPTH) {
+#pragma unroll
+		for (i = CNPROBE_DEPTH; i > 0; i--) {
+			if (found < 0 && i <= f->depth && f->msg[(i - 1) & (CNPROBE_DEPTH - 1)] == (__u64)msg)
+				found = i - 1;
+		}
+	}
+	if (!f || found < 0) {
+		count_msg(msg, rc);
+		if (mode != CNPROBE_MODE_LOSSES || ret >= 0)
+			return 0;
+		/* A failed send without a frame: its message says what it was. */
+		h.flags = 0;
+		fill(&h, msg, ctx[1], ctx[2], ctx[3]);
+		h.nreceivers = 0;
+		if (!wanted(&h))
+			return 0;
+		h.delivered = 0;
+		h.dropped = 0;
+		h.failed = 0;
+		h.ret = ret;
+		h.flags |= CNPROBE_F_LOSSES_ONLY;
+		h.ts = bpf_ktime_get_ns();
+		emit(&h, sizeof(h) - sizeof(h.receivers), h.ts);
 		return 0;
-	/* The hot path: a send with nothing noted. */
-	c = counters_for(msg->id.idx, msg->id.val);
-	if (c && rc < CNPROBE_NRET)
-		__sync_fetch_and_add(&c->ret[rc], 1);
-	if (mode == CNPROBE_MODE_COUNTERS || ret >= 0)
-		return 0;
-	h.flags = 0;
-	fill(&h, msg, ctx[1], ctx[2], ctx[3]);
-	h.nreceivers = 0;
-	if (!wanted(&h))
-		return 0;
-	h.delivered = 0;
-	h.dropped = 0;
-	h.failed = 0;
-	h.ret = ret;
-	h.flags |= CNPROBE_F_LOSSES_ONLY;
-	h.ts = bpf_ktime_get_ns();
-	emit(&h, sizeof(h) - sizeof(h.receivers), h.ts);
+	}
+	d = found & (CNPROBE_DEPTH - 1);
+	r = &f->rec[d];
+	count_send(msg, r, rc);
+	if (mode == CNPROBE_MODE_ALL) {
+		r->ret = ret;
+		if (wanted(r))
+			emit_record(r);
+	} else if (mode == CNPROBE_MODE_LOSSES && (ret < 0 || r->dropped || r->failed)) {
+		/* Filled here: a send that loses nothing never pays for it. */
+		i = r->flags;
+		fill(r, msg, ctx[1], ctx[2], ctx[3]);
+		r->flags |= i | CNPROBE_F_LOSSES_ONLY;
+		r->ret = ret;
+		if (wanted(r))
+			emit_record(r);
+	}
+	f->depth = d;
+	if (d == 0)
+		__sync_lock_test_and_set(&f->owner, CNPROBE_OWNER_FREE);
 	return 0;
 }
 

@@ -64,10 +64,14 @@ enum cnprobe_flag {
 enum cnprobe_stat {
 	CNPROBE_STAT_RINGBUF = 0,	/* records the ring buffer refused */
 	CNPROBE_STAT_DEPTH = 1,		/* sends nested too deep to follow */
-	CNPROBE_STAT_STORAGE = 2,	/* no room for a task's sends in progress */
+	CNPROBE_STAT_STORAGE = 2,	/* a send whose task found both its slots
+					 * held by other tasks' sends */
 	CNPROBE_STAT_UNATTRIBUTED = 3,	/* a socket event matching no send */
 	CNPROBE_STAT_COUNTERS_FULL = 4,	/* an id's counts, for want of room */
-	CNPROBE_NSTAT = 5,
+	CNPROBE_STAT_USER = 5,		/* not a skip: a drop while the task had
+					 * no kernel send in progress (a
+					 * user-space sender's broadcast) */
+	CNPROBE_NSTAT = 6,
 };
 
 struct cnprobe_receiver {
