@@ -674,7 +674,7 @@ func checkAccount(what string, probes, seen uint64, skips probe.Skips, programs 
 	why := "none of the probes' skips explains it"
 	switch n := max(probes, seen) - min(probes, seen); {
 	case probes < seen && skips.NoStorage >= n:
-		why = fmt.Sprintf("the %d no-storage skips cover it: the probes lost sends for want of per-task storage", skips.NoStorage)
+		why = fmt.Sprintf("the %d no-storage skips cover it: those sends' tasks found their slots held by other tasks' sends, so their drops went unattributed", skips.NoStorage)
 	case probes < seen && skips.Unattributed >= n:
 		why = fmt.Sprintf("the %d unattributed socket events cover it: the probes saw them but matched no send", skips.Unattributed)
 	case probes < seen && skips.Recursion >= n:
