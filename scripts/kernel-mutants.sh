@@ -63,7 +63,7 @@ row() {
 # run_one NAME: run the suites on the kernel built for NAME (its directory
 # and labels in $work/built/NAME), one table row.
 run_one() {
-	local name=$1 j=$2 dir labels unseen log out start code secs report first result rel built
+	local name=$1 j=$2 dir labels unseen log out start code secs report first result rel built why in
 	log=$work/logs/$name.log
 	out=$work/out.$j
 	dir=$(cat "$work/built/$name.dir")
@@ -85,7 +85,18 @@ run_one() {
 	0) result="SURVIVED" ;;
 	1) result="killed by: ${first:-a failed step (see $log)}" ;;
 	2) result="killed by the kernel's verdict: $(jq -r .reason "$out/$rel/summary.json" 2>/dev/null | head -c 120)${first:+; first spec: $first}" ;;
-	*) result="COULD NOT RUN, exit $code (see $log)" ;;
+	*)
+		# The runner's watchdog (exit 3) on a kernel whose unmutated build
+		# passed the same labels well within it: the mutant left a step
+		# hanging (a sender asleep in its own send), which is what it is
+		# judged by, with the spec the guest was in.
+		why=$(sed -n 's/^cnlab-vm: why: \(run watchdog: .*\)/\1/p' "$log" | tail -n 1)
+		if [ "$code" = 3 ] && [ -n "$why" ]; then
+			in=$(awk '/^github\.com\/cnlab\/cnlab\/e2e\//{s=prev} {prev=$0} END{print s}' "$log")
+			result="killed by a hang: $why${in:+, in $in}"
+		else
+			result="COULD NOT RUN, exit $code (see $log)"
+		fi ;;
 	esac
 	if [ "$name" = none ]; then
 		[ "$code" = 0 ] && result="passed (unmutated)" || result="UNMUTATED FAILS: $result"

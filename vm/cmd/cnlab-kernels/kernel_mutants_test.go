@@ -35,6 +35,8 @@ mkdir -p "$d"
 case $kd in
 *kill*) echo '[{"SpecReports":[{"State":"failed","ContainerHierarchyTexts":["The echo callback"],"LeafNodeText":"replies once","LeafNodeType":"It"}]}]' >"$d/e2e-report.json"; exit 1 ;;
 *oops*) echo '{"reason":"kernel oops: BUG: kernel NULL pointer dereference"}' >"$d/summary.json"; exit 2 ;;
+*hang*) printf '%s\n' 'A receive queue that overflows loses unicasts [drops]' 'github.com/cnlab/cnlab/e2e/overflow_test.go:71' 'cnlab-vm: why: run watchdog: step e2e did not finish within 6m0s'; exit 3 ;;
+*broken*) echo 'cnlab-vm: QEMU exited before the guest reached /init'; exit 3 ;;
 esac
 exit 0
 `
@@ -92,7 +94,9 @@ func TestKernelMutantsTable(t *testing.T) {
 			mutant("d-noapply", "Kernel: 7.2"),
 			mutant("e-nobuild", "Kernel: 7.2"),
 			mutant("f-unseen", "Kernel: 7.2\nLabels: proc\nUnseen: the same code in C"),
-			mutant("g-other-kernel", "Kernel: 6.1-debug"))
+			mutant("g-other-kernel", "Kernel: 6.1-debug"),
+			mutant("h-hang", "Kernel: 7.2"),
+			mutant("i-broken", "Kernel: 7.2"))
 		if code != 1 {
 			t.Errorf("exit %d, want 1 (c-survives survived)\n%s", code, table)
 		}
@@ -105,6 +109,8 @@ func TestKernelMutantsTable(t *testing.T) {
 			"e-nobuild DOES NOT BUILD: ../drivers/connector/connector.c:146:9: error: expected ';'",
 			"f-unseen UNSEEN BY USER SPACE (survived): the same code in C",
 			"g-other-kernel NOT RUN: written for kernel 6.1-debug",
+			"h-hang killed by a hang: run watchdog: step e2e did not finish within 6m0s, in A receive queue that overflows loses unicasts [drops]",
+			"i-broken COULD NOT RUN, exit 3",
 		}
 		lines := strings.Split(strings.TrimSpace(table), "\n")
 		if len(lines) != len(want) {
