@@ -280,7 +280,10 @@ type traceSummary struct {
 	Time        string `json:"time"`
 	Records     int    `json:"records"`
 	NotRecorded uint64 `json:"not_recorded"` // the sum of skips
-	Skips       struct {
+	// UserSpaceDrops are drops at connector sockets while no kernel send
+	// was in progress on the task (probe.Skips.UserSpace): not a skip.
+	UserSpaceDrops uint64 `json:"user_space_drops"`
+	Skips          struct {
 		RingBuffer   uint64 `json:"ring_buffer"`
 		TooDeep      uint64 `json:"too_deep"`
 		NoStorage    uint64 `json:"no_storage"`
@@ -326,8 +329,8 @@ func toTraceInbound(in *probe.Inbound, wall time.Time) traceInbound {
 }
 
 func toTraceSummary(n int, sk probe.Skips, outcomes map[string]map[string]int, counts map[connector.ID]probe.Counters) traceSummary {
-	s := traceSummary{Type: "summary", Time: timestamp(time.Now()), Records: n, NotRecorded: sk.Total(), Outcomes: outcomes,
-		Counters: map[string]traceCounters{}}
+	s := traceSummary{Type: "summary", Time: timestamp(time.Now()), Records: n, NotRecorded: sk.Total(), UserSpaceDrops: sk.UserSpace,
+		Outcomes: outcomes, Counters: map[string]traceCounters{}}
 	s.Skips.RingBuffer, s.Skips.TooDeep, s.Skips.NoStorage = sk.RingBuffer, sk.TooDeep, sk.NoStorage
 	s.Skips.Unattributed, s.Skips.CountersFull, s.Skips.Recursion = sk.Unattributed, sk.CountersFull, sk.Recursion
 	s.Skips.Skipped = map[string]uint64{}

@@ -426,7 +426,7 @@ func TestJSONSchema(t *testing.T) {
 			{"send", "ack broadcast_missed delivered dropped failed group group_resolved id ktime_ns len losses_only outcome port receivers ret seq time type"},
 			{"inbound", "ack id ktime_ns len nlmsg_len nlmsg_pid port seq time type"},
 			{"summary", "counters not_recorded outcomes records skips skips.counters_full skips.no_storage skips.recursion skips.ring_buffer " +
-				"skips.skipped skips.too_deep skips.unattributed time type"},
+				"skips.skipped skips.too_deep skips.unattributed time type user_space_drops"},
 		})
 		lines := jsonLines(t, out)
 		rc := lines[0]["receivers"].([]any)[0].(map[string]any)
