@@ -194,16 +194,16 @@ func (p *parser) value(k, v string) error {
 			return fmt.Errorf("module %q: want the module's name, at most %d letters, digits, '_' or '-', as its .ko is named without .ko", v, moduleNameMax)
 		}
 		t.Module = v
-	case "source":
-		if _, other := p.seen["kernel-source"]; other {
+	case "source", "kernel-source":
+		_, source := p.seen["source"]
+		_, kernelSource := p.seen["kernel-source"]
+		if source && kernelSource {
 			return fmt.Errorf("source and kernel-source both say where the module comes from: give one")
+		}
+		if k == "kernel-source" {
+			return p.kernelSource(v)
 		}
 		t.Source, t.sourceLine = v, p.seen[k]
-	case "kernel-source":
-		if _, other := p.seen["source"]; other {
-			return fmt.Errorf("source and kernel-source both say where the module comes from: give one")
-		}
-		return p.kernelSource(v)
 	case "ids":
 		return p.ids(v)
 	case "params":
