@@ -58,6 +58,9 @@ func main() {
 	// Steps' commands are looked up on this PATH, as a shell would.
 	_ = os.Setenv("PATH", guestPath)
 	mountAll()
+	if err := loopbackUp(); err != nil {
+		fmt.Fprintf(os.Stderr, "cnlab-init: %v\n", err)
+	}
 	if hang, _ := os.ReadFile("/proc/cmdline"); strings.Contains(string(hang), "cnlab.hang=boot") {
 		// For the runner's own tests: an init that never reports in.
 		// (It sleeps: with no goroutine runnable, a bare select would

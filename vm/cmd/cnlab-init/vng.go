@@ -29,6 +29,9 @@ func vngMain(dir string) int {
 		}
 		_ = unix.Mount(m.fstype, m.target, m.fstype, 0, "")
 	}
+	if err := loopbackUp(); err != nil {
+		fmt.Fprintf(os.Stderr, "cnlab-init: %v\n", err)
+	}
 	f, err := os.OpenFile(filepath.Join(dir, guest.VngEvents), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cnlab-init: %v\n", err)
