@@ -21,13 +21,16 @@ import (
 	"github.com/cnlab/cnlab/userspace/probe"
 )
 
-const benchSynopsis = `bench [-n count] [-s size] [-rounds r] [-ref path] [-W timeout] [-probes] [-id idx:val]
+const benchSynopsis = `bench [-n count] [-s size] [-rounds r] [-ref path] [-W timeout] [-probes [-loopback]] [-id idx:val]
 
 Times the echo round trip in alternating rounds: the C reference client
 (-ref), the Go client's RequestInto without and with a per-request
 context.WithTimeout, RequestInto with the Conn's request timeout,
 and cnctl ping's own loop as a flood (ping -i 0 -q),
-and prints each beside C. Run it in a guest with the module loaded.`
+and prints each beside C. With -probes, what the eBPF probes add to the
+Go round trip in each mode; with -loopback too, what they add to a UDP
+and a TCP round trip on 127.0.0.1, other traffic than the connector's.
+Run it in a guest with the module loaded.`
 
 // benchClient is one way of doing round trips that bench times.
 type benchClient struct {
@@ -51,14 +54,22 @@ func runBench(e *env, args []string) int {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Go rounds to this file (-: base64 on stdout, for a guest)")
 	profileRate := fs.Int("cpuprofile-rate", 100, "samples per second of -cpuprofile")
 	withProbes := fs.Bool("probes", false, "also measure the Go client with the eBPF probes attached in each mode (counters, losses, all), against without, in alternating rounds")
+	withLoopback := fs.Bool("loopback", false, "with -probes, also measure what the probes cost other traffic: a UDP and a TCP round trip on 127.0.0.1 (both ends in cnctl), in the same rounds")
+	loopbackN := fs.Int64("loopback-n", 1000, "with -loopback, round trips per round of each loopback load (1 or more; each costs about three echoes)")
 	var id connector.ID
 	if code, done := e.parseFlags(fs, args, noArguments,
 		func() (err error) { id, err = connector.ParseID(*idFlag); return err },
 		func() error {
-			return checkRanges(check{"n", *n, 1, 1 << 31}, check{"s", *size, 0, connector.MaxData}, check{"rounds", *rounds, 1, 1000})
+			return checkRanges(check{"n", *n, 1, 1 << 31}, check{"s", *size, 0, connector.MaxData}, check{"rounds", *rounds, 1, 1000}, check{"loopback-n", *loopbackN, 1, 1 << 31})
 		},
 		func() error { return checkDuration("W", timeout, time.Microsecond) },
 		func() error { return checkRanges(check{"procs", int64(*procs), 0, 1024}) },
+		func() error {
+			if *withLoopback && !*withProbes {
+				return errors.New("-loopback measures what the probes cost other traffic: give -probes too")
+			}
+			return nil
+		},
 	); done {
 		return code
 	}
@@ -123,7 +134,8 @@ func runBench(e *env, args []string) int {
 	fmt.Fprintf(w, "echo round trip to %s, %d-byte payload, %d rounds of %d, clients alternating\n", id, *size, *rounds, *n)
 	fmt.Fprintf(w, "%-28s %10s %10s %10s  %s\n", "client", "median ns", "min ns", "max ns", "x C (median of per-round ratios, min-max)")
 	for _, cl := range clients {
-		fmt.Fprintf(w, "%-28s %10.0f %10.0f %10.0f", cl.name, median(cl.ns), slices.Min(cl.ns), slices.Max(cl.ns))
+		st := summarize(cl.ns)
+		fmt.Fprintf(w, "%-28s %10.0f %10.0f %10.0f", cl.name, st.median, st.min, st.max)
 		if refClient != nil && cl != refClient {
 			ratios := make([]float64, len(cl.ns))
 			for i := range cl.ns {
@@ -132,7 +144,8 @@ func runBench(e *env, args []string) int {
 				// slow spells cancel out.
 				ratios[i] = cl.ns[i] / refClient.ns[i]
 			}
-			fmt.Fprintf(w, "  %.2f (%.2f-%.2f)", median(ratios), slices.Min(ratios), slices.Max(ratios))
+			st := summarize(ratios)
+			fmt.Fprintf(w, "  %.2f (%.2f-%.2f)", st.median, st.min, st.max)
 		}
 		fmt.Fprintln(w)
 	}
@@ -147,7 +160,20 @@ func runBench(e *env, args []string) int {
 		if refClient != nil {
 			cNs = median(refClient.ns)
 		}
-		if err := benchProbes(w, c, id, payload, int(*n), int(*rounds), cNs); err != nil {
+		loads := []*probeLoad{{name: "Go round trip", short: "Go", records: true,
+			round: func(k int) (float64, error) { return goRounds(c, id, payload, k) }}}
+		if *withLoopback {
+			for _, network := range []string{"udp", "tcp"} {
+				l, err := dialLoopback(network, int(*size), timeout)
+				if err != nil {
+					return e.fail("bench", err)
+				}
+				defer l.Close()
+				loads = append(loads, &probeLoad{name: fmt.Sprintf("%s loopback round trip (%d a round)", strings.ToUpper(network), *loopbackN),
+					short: strings.ToUpper(network), n: int(*loopbackN), round: l.rounds})
+			}
+		}
+		if err := benchProbes(w, loads, int(*n), int(*rounds), cNs); err != nil {
 			return e.fail("bench", err)
 		}
 	}
@@ -177,7 +203,8 @@ func benchParts(w io.Writer, n, rounds int) {
 			}
 			ns = append(ns, float64(time.Since(start).Nanoseconds())/float64(n))
 		}
-		fmt.Fprintf(w, "%-28s %10.0f %10.0f %10.0f\n", p.name, median(ns), slices.Min(ns), slices.Max(ns))
+		st := summarize(ns)
+		fmt.Fprintf(w, "%-28s %10.0f %10.0f %10.0f\n", p.name, st.median, st.min, st.max)
 	}
 }
 
@@ -244,49 +271,86 @@ func pingRound(ctx context.Context, c *connector.Conn, id connector.ID, payload 
 	return ns, nil
 }
 
-// benchProbes measures the echo round trip without and with the probes
+// probeLoad is a round trip benchProbes times without and with the probes.
+type probeLoad struct {
+	name  string // what the round trip is, as printed
+	short string // its name in the "% of" column
+	round func(n int) (float64, error)
+	n     int // round trips a round; 0: benchProbes' n
+	// records: mode all writes one record per round trip (a reply), which
+	// benchProbes checks it reads, none lost.
+	records bool
+	without []float64   // ns per round trip, per round
+	with    [][]float64 // per mode, per round
+	added   [][]float64 // per mode, per round: with minus the round's without
+}
+
+// benchProbes measures each load's round trip without and with the probes
 // attached (unfiltered), one mode after another in alternating rounds, and
-// prints per mode the instructions (on the instruction clock, ns) each
-// round trip gains, against the Go round trip without probes and against
-// the C client's (cNs, 0 if not measured). The records of modes losses and
-// all are read after each round, all of them, timed apart: the reader is a
-// separate program that runs on another CPU where there is one, and on a
-// single CPU its cost adds to the probes'. Each round starts with a
-// warm-up, so that one-off costs (attaching, a task's first send) stay out.
-func benchProbes(w io.Writer, c *connector.Conn, id connector.ID, payload []byte, n, rounds int, cNs float64) error {
+// prints per load and mode the instructions (on the instruction clock, ns)
+// each round trip gains, against the load's round trip without probes and,
+// for the first (the Go echo), against the C client's (cNs, 0 if not
+// measured). The records of modes losses and all are read after each
+// mode's loads, all of them, timed apart: the reader is a separate program
+// that runs on another CPU where there is one, and on a single CPU its cost
+// adds to the probes'. Each load's block starts with a warm-up, so that
+// one-off costs (attaching, a task's first send) stay out.
+func benchProbes(w io.Writer, loads []*probeLoad, n, rounds int, cNs float64) error {
 	modes := []probe.Mode{probe.ModeCounters, probe.ModeLosses, probe.ModeAll}
-	var without []float64
-	with := make([][]float64, len(modes))
-	added := make([][]float64, len(modes))
 	readNs := make([][]float64, len(modes))
 	perRT := make([][]float64, len(modes))
-	warm := n/10 + 1
-	for r := 0; r < rounds; r++ {
-		// Loading the probes parses the kernel's BTF, megabytes of
-		// garbage: collected before each timed block, not during it.
+	// count is a load's round trips a round, warm is its warm-up's.
+	count := func(l *probeLoad) int {
+		if l.n > 0 {
+			return l.n
+		}
+		return n
+	}
+	warm := func(l *probeLoad) int { return count(l)/10 + 1 }
+	recorded := 0 // round trips a round that write a record in mode all
+	for _, l := range loads {
+		l.with = make([][]float64, len(modes))
+		l.added = make([][]float64, len(modes))
+		if l.records {
+			recorded += warm(l) + count(l)
+		}
+	}
+	// timed is one load's block: a warm-up, then n round trips. Loading
+	// the probes parses the kernel's BTF, megabytes of garbage, and the
+	// loads make their own: collected before each timed block, not
+	// during it.
+	timed := func(l *probeLoad) (float64, error) {
 		runtime.GC()
-		if _, err := goRounds(c, id, payload, warm); err != nil {
-			return err
+		if _, err := l.round(warm(l)); err != nil {
+			return 0, fmt.Errorf("%s: %w", l.name, err)
 		}
-		base, err := goRounds(c, id, payload, n)
+		ns, err := l.round(count(l))
 		if err != nil {
-			return err
+			return 0, fmt.Errorf("%s: %w", l.name, err)
 		}
-		without = append(without, base)
+		return ns, nil
+	}
+	for r := 0; r < rounds; r++ {
+		base := make([]float64, len(loads))
+		for j, l := range loads {
+			ns, err := timed(l)
+			if err != nil {
+				return err
+			}
+			base[j] = ns
+			l.without = append(l.without, ns)
+		}
 		for i, m := range modes {
 			p, err := probe.Start(probe.Filter{Mode: m})
 			if err != nil {
 				return err
 			}
-			runtime.GC()
-			_, err = goRounds(c, id, payload, warm)
-			var ns float64
-			if err == nil {
-				ns, err = goRounds(c, id, payload, n)
-			}
-			if err != nil {
-				p.Close()
-				return err
+			ns := make([]float64, len(loads))
+			for j, l := range loads {
+				if ns[j], err = timed(l); err != nil {
+					p.Close()
+					return err
+				}
 			}
 			events, lost, elapsed, err := drain(p)
 			if cerr := p.Close(); err == nil {
@@ -297,40 +361,60 @@ func benchProbes(w io.Writer, c *connector.Conn, id connector.ID, payload []byte
 			}
 			want := 0
 			if m == probe.ModeAll {
-				want = n + warm // one record per reply
+				want = recorded // one record per reply
 			}
 			if lost > 0 || events < want {
 				return fmt.Errorf("round %d with probes (%s): %d events read, %d lost; want at least %d and none lost", r, m, events, lost, want)
 			}
-			with[i] = append(with[i], ns)
-			added[i] = append(added[i], ns-base)
+			for j, l := range loads {
+				l.with[i] = append(l.with[i], ns[j])
+				l.added[i] = append(l.added[i], ns[j]-base[j])
+			}
 			if events > 1 {
 				readNs[i] = append(readNs[i], float64(elapsed.Nanoseconds())/float64(events-1))
 			}
-			perRT[i] = append(perRT[i], float64(events)/float64(n+warm))
+			if recorded > 0 {
+				perRT[i] = append(perRT[i], float64(events)/float64(recorded))
+			}
 		}
 	}
-	goNs := median(without)
 	fmt.Fprintf(w, "\nprobes, %d rounds of %d round trips, modes alternating; on the instruction clock 1 ns = 1 instruction\n", rounds, n)
-	fmt.Fprintf(w, "Go round trip without probes: median %.0f ns (min %.0f, max %.0f)", goNs, slices.Min(without), slices.Max(without))
+	for j, l := range loads {
+		read := make([]string, len(modes))
+		for i := range modes {
+			read[i] = "-"
+			if l.records && len(readNs[i]) > 0 && len(perRT[i]) > 0 {
+				read[i] = fmt.Sprintf("%.1f, %.0f", median(perRT[i]), median(readNs[i]))
+			}
+		}
+		if j > 0 {
+			cNs = 0 // the C client times the echo only
+		}
+		printProbeLoad(w, l, modes, cNs, read)
+	}
+	return nil
+}
+
+// printProbeLoad prints what the probes added to l's round trip, per mode:
+// the median of the per-round differences and their range, that as a share
+// of l's round trip without probes and of the C client's (cNs, 0: not
+// measured), and read[mode], what was read of the records.
+func printProbeLoad(w io.Writer, l *probeLoad, modes []probe.Mode, cNs float64, read []string) {
+	without := summarize(l.without)
+	fmt.Fprintf(w, "%s without probes: median %.0f ns (min %.0f, max %.0f)", l.name, without.median, without.min, without.max)
 	if cNs > 0 {
 		fmt.Fprintf(w, "; C client %.0f", cNs)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-9s %10s %12s %12s %9s %9s %18s\n", "mode", "rt ns", "added ns/rt", "(min-max)", "% of Go", "% of C", "records/rt, read ns")
+	fmt.Fprintf(w, "%-9s %10s %12s %12s %9s %9s %18s\n", "mode", "rt ns", "added ns/rt", "(min-max)", "% of "+l.short, "% of C", "records/rt, read ns")
 	for i, m := range modes {
-		a := median(added[i])
+		with, added := summarize(l.with[i]), summarize(l.added[i])
 		pc := "-"
 		if cNs > 0 {
-			pc = fmt.Sprintf("%.1f%%", 100*a/cNs)
+			pc = fmt.Sprintf("%.1f%%", 100*added.median/cNs)
 		}
-		read := "-"
-		if len(readNs[i]) > 0 {
-			read = fmt.Sprintf("%.1f, %.0f", median(perRT[i]), median(readNs[i]))
-		}
-		fmt.Fprintf(w, "%-9s %10.0f %12.0f %5.0f-%-6.0f %8.1f%% %9s %18s\n", m, median(with[i]), a, slices.Min(added[i]), slices.Max(added[i]), 100*a/goNs, pc, read)
+		fmt.Fprintf(w, "%-9s %10.0f %12.0f %5.0f-%-6.0f %8.1f%% %9s %18s\n", m, with.median, added.median, added.min, added.max, 100*added.median/without.median, pc, read[i])
 	}
-	return nil
 }
 
 // drain reads the probes' events until none is left, and returns their
@@ -385,6 +469,15 @@ func refRound(path string, n, size int, id connector.ID) (float64, error) {
 		return 0, fmt.Errorf("C reference client %s printed %q, want \"ns_per_rt <float>\"", path, out)
 	}
 	return strconv.ParseFloat(f[1], 64)
+}
+
+// spread is what the bench says of a set of timings: their median and
+// their range.
+type spread struct{ median, min, max float64 }
+
+// summarize is the spread of v, which holds at least one timing.
+func summarize(v []float64) spread {
+	return spread{median: median(v), min: slices.Min(v), max: slices.Max(v)}
 }
 
 func median(v []float64) float64 {

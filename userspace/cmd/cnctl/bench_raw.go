@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"slices"
 	"syscall"
 	"time"
 	"unsafe"
@@ -72,7 +71,8 @@ func benchRaw(w io.Writer, id connector.ID, size, n, rounds int) error {
 			}
 			ns = append(ns, float64(time.Since(start).Nanoseconds())/float64(n))
 		}
-		fmt.Fprintf(w, "%-28s %10.0f %10.0f %10.0f\n", f.name, median(ns), slices.Min(ns), slices.Max(ns))
+		st := summarize(ns)
+		fmt.Fprintf(w, "%-28s %10.0f %10.0f %10.0f\n", f.name, st.median, st.min, st.max)
 	}
 	return nil
 }
