@@ -490,7 +490,7 @@ func jobSteps(o *Options) []guest.Step {
 		}
 		return steps
 	case o.Bench:
-		return []guest.Step{{Name: "bench", Argv: []string{"/bin/cnctl", "bench", "-ref", "/bin/cn_echo_ref", "-probes"}}}
+		return []guest.Step{{Name: "bench", Argv: []string{"/bin/cnctl", "bench", "-ref", "/bin/cn_echo_ref", "-probes", "-loopback"}}}
 	}
 	argv := []string{"/bin/e2e.test", "-ginkgo.v", "-ginkgo.no-color", "-ginkgo.json-report=" + guestReport}
 	if o.Labels != "" && o.target == nil {
