@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -290,11 +291,14 @@ type probeLoad struct {
 // prints per load and mode the instructions (on the instruction clock, ns)
 // each round trip gains, against the load's round trip without probes and,
 // for the first (the Go echo), against the C client's (cNs, 0 if not
-// measured). The records of modes losses and all are read after each
-// mode's loads, all of them, timed apart: the reader is a separate program
-// that runs on another CPU where there is one, and on a single CPU its cost
-// adds to the probes'. Each load's block starts with a warm-up, so that
-// one-off costs (attaching, a task's first send) stay out.
+// measured). Each load has its own block without probes and its own
+// attach per mode, one load after another in each round, so that what one
+// load leaves behind (a TCP timer) lands in its own blocks, not in
+// another's. The records of modes losses and all are read after each
+// block, all of them, timed apart: the reader is a separate program that
+// runs on another CPU where there is one, and on a single CPU its cost
+// adds to the probes'. Each block starts with a warm-up, so that one-off
+// costs (attaching, a task's first send) stay out.
 func benchProbes(w io.Writer, loads []*probeLoad, n, rounds int, cNs float64) error {
 	modes := []probe.Mode{probe.ModeCounters, probe.ModeLosses, probe.ModeAll}
 	readNs := make([][]float64, len(modes))
@@ -307,13 +311,9 @@ func benchProbes(w io.Writer, loads []*probeLoad, n, rounds int, cNs float64) er
 		return n
 	}
 	warm := func(l *probeLoad) int { return count(l)/10 + 1 }
-	recorded := 0 // round trips a round that write a record in mode all
 	for _, l := range loads {
 		l.with = make([][]float64, len(modes))
 		l.added = make([][]float64, len(modes))
-		if l.records {
-			recorded += warm(l) + count(l)
-		}
 	}
 	// timed is one load's block: a warm-up, then n round trips. Loading
 	// the probes parses the kernel's BTF, megabytes of garbage, and the
@@ -331,50 +331,44 @@ func benchProbes(w io.Writer, loads []*probeLoad, n, rounds int, cNs float64) er
 		return ns, nil
 	}
 	for r := 0; r < rounds; r++ {
-		base := make([]float64, len(loads))
-		for j, l := range loads {
-			ns, err := timed(l)
+		for _, l := range loads {
+			base, err := timed(l)
 			if err != nil {
 				return err
 			}
-			base[j] = ns
-			l.without = append(l.without, ns)
-		}
-		for i, m := range modes {
-			p, err := probe.Start(probe.Filter{Mode: m})
-			if err != nil {
-				return err
-			}
-			ns := make([]float64, len(loads))
-			for j, l := range loads {
-				if ns[j], err = timed(l); err != nil {
+			l.without = append(l.without, base)
+			for i, m := range modes {
+				p, err := probe.Start(probe.Filter{Mode: m})
+				if err != nil {
+					return err
+				}
+				settle()
+				ns, err := timed(l)
+				if err != nil {
 					p.Close()
 					return err
 				}
-			}
-			events, lost, elapsed, err := drain(p)
-			if cerr := p.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			want := 0
-			if m == probe.ModeAll {
-				want = recorded // one record per reply
-			}
-			if lost > 0 || events < want {
-				return fmt.Errorf("round %d with probes (%s): %d events read, %d lost; want at least %d and none lost", r, m, events, lost, want)
-			}
-			for j, l := range loads {
-				l.with[i] = append(l.with[i], ns[j])
-				l.added[i] = append(l.added[i], ns[j]-base[j])
-			}
-			if events > 1 {
-				readNs[i] = append(readNs[i], float64(elapsed.Nanoseconds())/float64(events-1))
-			}
-			if recorded > 0 {
-				perRT[i] = append(perRT[i], float64(events)/float64(recorded))
+				events, lost, elapsed, err := drain(p)
+				if cerr := p.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					return err
+				}
+				settle()
+				want := 0
+				if m == probe.ModeAll && l.records {
+					want = warm(l) + count(l) // one record per reply
+				}
+				if lost > 0 || events < want {
+					return fmt.Errorf("round %d with probes (%s), %s: %d events read, %d lost; want at least %d and none lost", r, m, l.name, events, lost, want)
+				}
+				l.with[i] = append(l.with[i], ns)
+				l.added[i] = append(l.added[i], ns-base)
+				if l.records && events > 1 {
+					readNs[i] = append(readNs[i], float64(elapsed.Nanoseconds())/float64(events-1))
+					perRT[i] = append(perRT[i], float64(events)/float64(warm(l)+count(l)))
+				}
 			}
 		}
 	}
@@ -416,6 +410,23 @@ func printProbeLoad(w io.Writer, l *probeLoad, modes []probe.Mode, cNs float64, 
 		fmt.Fprintf(w, "%-9s %10.0f %12.0f %5.0f-%-6.0f %8.1f%% %9s %18s\n", m, with.median, added.median, added.min, added.max, 100*added.median/without.median, pc, read[i])
 	}
 }
+
+// settle lets the kernel finish, outside the timed blocks, what attaching
+// and detaching the probes leave to its threads and timers (old trampoline
+// images are freed after RCU-tasks grace periods, programs and maps from
+// workqueues), and the Go runtime return the BTF's garbage to the kernel.
+// The guest's CPU idles meanwhile: on the instruction clock (QEMU's
+// -icount with sleep=off) the sleep costs no instructions and little wall
+// time.
+func settle() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	time.Sleep(settleTime)
+}
+
+// settleTime is how long settle waits: a generous guess, since idling is
+// free on the instruction clock.
+const settleTime = 300 * time.Millisecond
 
 // drain reads the probes' events until none is left, and returns their
 // count, the count of those the ring buffer could not take, and the time
